@@ -1,0 +1,291 @@
+// Wiring: config file → discovery → route table → proxy and admin listeners, plus reload and
+// graceful stop. Each piece stays in its own module; this file only connects them.
+
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { createAdminServer } from './admin/server.js';
+import { formatHostPort, type HostPort } from './core/address.js';
+import { formatProblem, loadConfig, type Config, type ConfigProblem } from './core/config.js';
+import { UserError } from './core/errors.js';
+import { buildRouteTable, watchKeys, type RouteTable } from './core/route-table.js';
+import { ConsulClient } from './discovery/consul-client.js';
+import { Discovery } from './discovery/discovery.js';
+import { Registrar } from './discovery/registrar.js';
+import { FileWatcher } from './file-watcher.js';
+import { Forwarder } from './proxy/forwarder.js';
+import { createProxyServer } from './proxy/server.js';
+
+const SETTLE_ON_RELOAD_MS = 2_000;
+
+export interface FairwayOptions {
+  configPath: string;
+  log: Logger;
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Watch the config file and reload on change (default true). */
+  watch?: boolean;
+  rng?: () => number;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  at: string;
+  problems: string[];
+}
+
+export class Fairway {
+  readonly configPath: string;
+  readonly log: Logger;
+  readonly startedAt = Date.now();
+  #env: Readonly<Record<string, string | undefined>>;
+  #rng: () => number;
+  #config!: Config;
+  #configHash = '';
+  #table!: RouteTable;
+  #consul: ConsulClient | undefined;
+  #discovery: Discovery | undefined;
+  #registrar: Registrar | undefined;
+  #forwarder: Forwarder;
+  #proxy!: Server;
+  #admin!: Server;
+  #watcher: FileWatcher | undefined;
+  #ready = false;
+  #draining = false;
+  #lastReload: ReloadResult | undefined;
+  #reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, at: '', problems: [] });
+
+  private constructor(options: FairwayOptions) {
+    this.configPath = options.configPath;
+    this.log = options.log;
+    this.#env = options.env ?? process.env;
+    this.#rng = options.rng ?? Math.random;
+    this.#forwarder = new Forwarder({ log: this.log.child({ part: 'proxy' }) });
+  }
+
+  /** Loads the config (UserError listing every problem if it is invalid) and starts serving. */
+  static async start(options: FairwayOptions): Promise<Fairway> {
+    const app = new Fairway(options);
+    const text = await readConfigText(options.configPath);
+    const result = loadConfig(text, options.configPath, app.#env);
+    if (!result.ok) throw new UserError(result.problems.map(formatProblem).join('\n'));
+    app.#config = result.config;
+    app.#configHash = hash(text);
+    app.#lastReload = { ok: true, at: new Date().toISOString(), problems: [] };
+    try {
+      await app.#boot();
+    } catch (err) {
+      await app.stop().catch(() => undefined);
+      throw err;
+    }
+    if (options.watch ?? true) {
+      app.#watcher = new FileWatcher(options.configPath, () => void app.reload(), app.log);
+      app.#watcher.start();
+    }
+    return app;
+  }
+
+  async #boot(): Promise<void> {
+    const config = this.#config;
+    this.#table = buildRouteTable(config, new Map(), this.#rng);
+    await this.#setConsul(config);
+    if (this.#registrar) await this.#registrar.sync(config.services);
+    await this.#discovery?.sync(watchKeys(config));
+    this.#rebuild();
+
+    this.#proxy = createProxyServer({ forwarder: this.#forwarder, log: this.log.child({ part: 'proxy' }), table: () => this.#table });
+    this.#admin = createAdminServer({ app: this, log: this.log.child({ part: 'admin' }) });
+    await Promise.all([listen(this.#proxy, config.listen), listen(this.#admin, config.admin.listen)]);
+    this.log.info({ proxy: this.proxyUrl, admin: this.adminUrl, routes: config.routes.length }, 'fairway listening');
+
+    void (this.#discovery?.settled() ?? Promise.resolve()).then(() => {
+      if (this.#draining) return;
+      this.#ready = true;
+      this.log.info({ consul: this.consulState }, 'first discovery finished; ready');
+    });
+  }
+
+  /** (Re)creates the Consul client, discovery and registrar when the Consul settings change. */
+  async #setConsul(config: Config): Promise<void> {
+    const settings = JSON.stringify(config.consul);
+    if (this.#consul !== undefined && settings === this.#consulSettings) return;
+    const needsConsul = config.services.length > 0 || config.routes.some((r) => r.source.kind === 'consul');
+    if (this.#consul === undefined && !needsConsul) return;
+    const old = { discovery: this.#discovery, consul: this.#consul, registrar: this.#registrar };
+    this.#consulSettings = settings;
+    const client = new ConsulClient(config.consul);
+    this.#consul = client;
+    this.#discovery = new Discovery(client, {
+      waitMs: config.consul.waitMs,
+      rng: this.#rng,
+      log: this.log.child({ part: 'discovery' }),
+      onChange: () => this.#rebuild(),
+    });
+    this.#registrar = new Registrar(client, this.log.child({ part: 'registrar' }));
+    if (old.consul) {
+      this.log.info({ consul: config.consul.address }, 'consul settings changed; new client');
+      await old.registrar?.sync([]).catch(() => undefined);
+      // The old watches keep the old snapshots alive until the caller swaps the table.
+      this.#retired.push(old as { discovery: Discovery; consul: ConsulClient });
+    }
+  }
+
+  #consulSettings = '';
+  #retired: Array<{ discovery: Discovery; consul: ConsulClient }> = [];
+
+  #rebuild(): void {
+    const table = buildRouteTable(this.#config, this.#discovery?.snapshots ?? new Map(), this.#rng, this.#table);
+    this.#table = table;
+    const origins = new Set<string>();
+    for (const r of table.routes) for (const u of r.upstreams) origins.add(u.origin);
+    this.#forwarder.retainOnly(origins);
+  }
+
+  /** Re-reads the config file. An invalid file changes nothing; a valid one replaces all of it. */
+  reload(): Promise<ReloadResult> {
+    this.#reloading = this.#reloading.then(() => this.#reload());
+    return this.#reloading;
+  }
+
+  async #reload(): Promise<ReloadResult> {
+    if (this.#draining) return this.#lastReload!;
+    const at = new Date().toISOString();
+    let text: string;
+    try {
+      text = await readConfigText(this.configPath);
+    } catch (err) {
+      return this.#rejected(at, [(err as Error).message]);
+    }
+    const h = hash(text);
+    if (h === this.#configHash) return this.#lastReload!;
+    const result = loadConfig(text, this.configPath, this.#env);
+    if (!result.ok) return this.#rejected(at, result.problems.map(formatProblem));
+    const next = result.config;
+    if (!sameAddress(next.listen, this.#config.listen) || !sameAddress(next.admin.listen, this.#config.admin.listen))
+      this.log.warn('listen addresses changed in the config; they take effect on restart');
+    await this.#setConsul(next);
+    if (this.#registrar) await this.#registrar.sync(next.services);
+    // Start the new watches and give them a moment to answer before the new routes go live,
+    // so a route added by this reload does not answer 503 while its first query is in flight;
+    // watches only the old config uses stop after the swap.
+    const keys = watchKeys(next);
+    if (this.#discovery) {
+      await this.#discovery.sync(new Map([...watchKeys(this.#config), ...keys]));
+      await Promise.race([this.#discovery.settled(), delay(SETTLE_ON_RELOAD_MS)]);
+    }
+    this.#config = next;
+    this.#configHash = h;
+    this.#rebuild();
+    await this.#discovery?.sync(keys);
+    for (const r of this.#retired.splice(0)) void r.discovery.close().then(() => r.consul.close());
+    this.#lastReload = { ok: true, at, problems: [] };
+    this.log.info({ routes: next.routes.length }, 'config reloaded');
+    return this.#lastReload;
+  }
+
+  #rejected(at: string, problems: string[]): ReloadResult {
+    this.#lastReload = { ok: false, at, problems };
+    this.log.error({ problems }, 'config rejected; keeping the running config');
+    return this.#lastReload;
+  }
+
+  /** Graceful stop: not ready, stop accepting, let in-flight requests finish, deregister. */
+  async stop(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#ready = false;
+    this.#watcher?.stop();
+    const drainMs = this.#config?.drainTimeoutMs ?? 10_000;
+    if (this.#proxy?.listening) {
+      const closed = once(this.#proxy, 'close');
+      this.#proxy.close();
+      this.#proxy.closeIdleConnections();
+      const timer = setTimeout(() => this.#proxy.closeAllConnections(), drainMs);
+      await closed;
+      clearTimeout(timer);
+    }
+    await this.#registrar?.sync([]).catch((err: Error) => this.log.warn({ err: err.message }, 'deregistration failed'));
+    await this.#discovery?.close();
+    await this.#consul?.close();
+    await this.#forwarder.close();
+    if (this.#admin?.listening) {
+      const closed = once(this.#admin, 'close');
+      this.#admin.close();
+      this.#admin.closeAllConnections();
+      await closed;
+    }
+    this.log.info('stopped');
+  }
+
+  get ready(): boolean {
+    return this.#ready && !this.#draining;
+  }
+
+  get table(): RouteTable {
+    return this.#table;
+  }
+
+  get config(): Config {
+    return this.#config;
+  }
+
+  get lastReload(): ReloadResult | undefined {
+    return this.#lastReload;
+  }
+
+  get consulState(): string {
+    return this.#discovery?.state ?? 'unused';
+  }
+
+  get discovery(): Discovery | undefined {
+    return this.#discovery;
+  }
+
+  get proxyUrl(): string {
+    return urlOf(this.#proxy);
+  }
+
+  get adminUrl(): string {
+    return urlOf(this.#admin);
+  }
+}
+
+async function readConfigText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`${path}: cannot read config file (${code ?? (err as Error).message})`);
+  }
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function sameAddress(a: HostPort, b: HostPort): boolean {
+  return a.host === b.host && a.port === b.port;
+}
+
+async function listen(server: Server, at: HostPort): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(new UserError(`cannot listen on ${formatHostPort(at.host, at.port)}: ${err.code ?? err.message}`));
+    server.once('error', onError);
+    server.listen(at.port, at.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: Server | undefined): string {
+  const a = server?.address() as AddressInfo | null | undefined;
+  if (!a) return '';
+  return `http://${formatHostPort(a.address, a.port)}`;
+}
+
+export type { ConfigProblem };

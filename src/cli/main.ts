@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+// The `fairway` command: argument parsing and wiring. The only place that exits the process.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Fairway } from '../app.js';
+import { consulAddressFromEnv, formatProblem, loadConfig } from '../core/config.js';
+import { UserError } from '../core/errors.js';
+import { ConsulClient, ConsulError } from '../discovery/consul-client.js';
+import { createLogger } from '../log.js';
+import { VERSION } from '../version.js';
+import { registrationFromFlags, type RegisterFlags } from './register-flags.js';
+import { renderStatus } from './status.js';
+
+const USAGE = `fairway ${VERSION} — a Consul-native HTTP load balancer
+
+Usage:
+  fairway start [-c FILE]             run the proxy (default config: $FAIRWAY_CONFIG or config/fairway.yaml)
+  fairway validate -c FILE            check a config file; one line per problem, exit 1 if any
+  fairway register --service NAME --address HOST --port N [--id ID] [--tag T ...] [--meta K=V ...]
+                   [--weight N] [--check-http URL | --check-tcp HOST:PORT | --check-ttl 10s]
+                   [--interval 1s] [--timeout 1s] [--deregister-after 1m] [--consul URL] [--token T]
+  fairway deregister --id ID [--consul URL] [--token T]
+  fairway status [--admin URL] [--json]   routes and endpoints of a running Fairway
+
+Options:
+  --debug        print stack traces on errors
+  --log-level L  trace | debug | info | warn | error (default: $FAIRWAY_LOG_LEVEL or info)
+  -h, --help     this text
+  -v, --version  the version
+
+Environment: CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN (Consul defaults), FAIRWAY_ADMIN (status).
+`;
+
+const COMMON = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  debug: { type: 'boolean' },
+} as const;
+
+const OPTIONS: Record<string, ParseArgsConfig['options']> = {
+  start: { ...COMMON, config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' } },
+  validate: { ...COMMON, config: { type: 'string', short: 'c' } },
+  register: {
+    ...COMMON,
+    service: { type: 'string' },
+    id: { type: 'string' },
+    address: { type: 'string' },
+    port: { type: 'string' },
+    tag: { type: 'string', multiple: true },
+    meta: { type: 'string', multiple: true },
+    weight: { type: 'string' },
+    'check-http': { type: 'string' },
+    'check-tcp': { type: 'string' },
+    'check-ttl': { type: 'string' },
+    interval: { type: 'string' },
+    timeout: { type: 'string' },
+    'deregister-after': { type: 'string' },
+    consul: { type: 'string' },
+    token: { type: 'string' },
+  },
+  deregister: { ...COMMON, id: { type: 'string' }, consul: { type: 'string' }, token: { type: 'string' } },
+  status: { ...COMMON, admin: { type: 'string' }, json: { type: 'boolean' } },
+};
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : undefined;
+  if (command === undefined) {
+    if (argv.includes('--version') || argv.includes('-v')) return print(`${VERSION}\n`);
+    if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) return print(USAGE);
+    throw new UserError(`unknown option ${argv[0]}; see fairway --help`);
+  }
+  const options = OPTIONS[command];
+  if (!options) throw new UserError(`unknown command "${command}"; see fairway --help`);
+  let values: Values;
+  try {
+    values = parseArgs({ args: argv.slice(1), options, strict: true, allowPositionals: false }).values as Values;
+  } catch (err) {
+    throw new UserError(`${command}: ${(err as Error).message}`);
+  }
+  if (values.help) return print(USAGE);
+  if (values.version) return print(`${VERSION}\n`);
+
+  switch (command) {
+    case 'validate':
+      return validate(String(values.config ?? configDefault()));
+    case 'start':
+      return start(String(values.config ?? configDefault()), values['log-level'] as string | undefined);
+    case 'register':
+      return register(values);
+    case 'deregister':
+      return deregister(values);
+    case 'status':
+      return status(values);
+  }
+  return 1;
+}
+
+function configDefault(): string {
+  return process.env.FAIRWAY_CONFIG ?? 'config/fairway.yaml';
+}
+
+function validate(file: string): number {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const result = loadConfig(text, file, process.env);
+  if (!result.ok) {
+    process.stderr.write(result.problems.map((p) => `${formatProblem(p)}\n`).join(''));
+    return 1;
+  }
+  const c = result.config;
+  return print(`${file}: ok (${c.routes.length} route${c.routes.length === 1 ? '' : 's'}, ${c.services.length} service${c.services.length === 1 ? '' : 's'})\n`);
+}
+
+async function start(file: string, level: string | undefined): Promise<number> {
+  const log = createLogger(level === undefined ? {} : { level });
+  const app = await Fairway.start({ configPath: file, log });
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal; exiting now');
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      log.info({ signal }, 'draining');
+      app.stop().then(
+        () => resolve(0),
+        (err: Error) => {
+          log.error({ err: err.message }, 'stop failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGHUP', () => void app.reload());
+  });
+}
+
+function consulFrom(values: Values): ConsulClient {
+  const address = (values.consul as string | undefined) ?? consulAddressFromEnv(process.env);
+  if (!URL.canParse(address)) throw new UserError(`--consul: expected an http:// or https:// URL, got "${address}"`);
+  const token = (values.token as string | undefined) ?? process.env.CONSUL_HTTP_TOKEN ?? '';
+  return new ConsulClient({ address, token });
+}
+
+async function register(values: Values): Promise<number> {
+  const result = registrationFromFlags(values as RegisterFlags);
+  if (!result.ok) throw new UserError(`register: ${result.problems.join('; ')}`);
+  const client = consulFrom(values);
+  try {
+    await client.registerService(result.registration);
+  } finally {
+    await client.close();
+  }
+  const r = result.registration;
+  return print(`registered ${r.id} (service ${r.name} at ${r.address}:${r.port}, weight ${r.weight}) with ${client.address}\n`);
+}
+
+async function deregister(values: Values): Promise<number> {
+  const id = values.id as string | undefined;
+  if (!id) throw new UserError('deregister: --id is required');
+  const client = consulFrom(values);
+  try {
+    await client.deregisterService(id);
+  } finally {
+    await client.close();
+  }
+  return print(`deregistered ${id} from ${client.address}\n`);
+}
+
+async function status(values: Values): Promise<number> {
+  const admin = ((values.admin as string | undefined) ?? process.env.FAIRWAY_ADMIN ?? 'http://127.0.0.1:8081').replace(/\/+$/, '');
+  const get = async (path: string): Promise<unknown> => {
+    let res: Response;
+    try {
+      res = await fetch(`${admin}${path}`, { signal: AbortSignal.timeout(5_000) });
+    } catch (err) {
+      throw new UserError(`cannot reach the admin API at ${admin} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})`);
+    }
+    if (!res.ok) throw new UserError(`admin API ${admin}${path} answered ${res.status}`);
+    return res.json();
+  };
+  const [routes, st] = await Promise.all([get('/api/routes'), get('/api/status')]);
+  if (values.json) return print(`${JSON.stringify({ status: st, routes }, null, 2)}\n`);
+  return print(renderStatus(st as Parameters<typeof renderStatus>[0], routes as Parameters<typeof renderStatus>[1]));
+}
+
+function print(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
+
+const debug = process.argv.includes('--debug');
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    if (process.argv[2] === 'start') process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof UserError || err instanceof ConsulError) {
+      process.stderr.write(`fairway: ${err.message}\n`);
+    } else {
+      process.stderr.write(`fairway: unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
+    }
+    if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,44 @@
+// `fairway status`: the admin API's routes and status as a table a person can read.
+
+import type { RouteView } from '../admin/server.js';
+
+interface StatusView {
+  version: string;
+  uptimeSeconds: number;
+  ready: boolean;
+  consul: string;
+  configFile: string;
+  lastReload: { ok: boolean; at: string; problems: string[] } | null;
+}
+
+export function renderStatus(status: StatusView, routes: RouteView[]): string {
+  const lines: string[] = [];
+  const reload = status.lastReload ? (status.lastReload.ok ? `ok at ${status.lastReload.at}` : `REJECTED at ${status.lastReload.at}`) : 'none';
+  lines.push(
+    `fairway ${status.version}  up ${status.uptimeSeconds}s  ${status.ready ? 'ready' : 'NOT READY'}  consul: ${status.consul}`,
+    `config ${status.configFile}  last reload: ${reload}`,
+  );
+  if (status.lastReload && !status.lastReload.ok) for (const p of status.lastReload.problems) lines.push(`  ${p}`);
+  lines.push('');
+  const rows: string[][] = [['ROUTE', 'STRATEGY', 'ENDPOINT', 'ID', 'STATUS', 'WEIGHT', 'INFLIGHT', 'REQUESTS', 'FAILURES', 'EWMA']];
+  for (const r of routes) {
+    const name = r.service ? `${r.name} (${r.service}${r.tags.length ? ` ${r.tags.join(',')}` : ''})` : r.name;
+    if (r.endpoints.length === 0) rows.push([name, r.strategy, '-', '-', 'no instances', '', '', '', '', '']);
+    for (const e of r.endpoints)
+      rows.push([
+        name,
+        r.strategy,
+        `${e.address}:${e.port}`,
+        e.id,
+        e.active ? e.status : `${e.status} (idle)`,
+        String(e.weight),
+        String(e.inflight),
+        String(e.requests),
+        String(e.failures),
+        e.ewmaMs === null ? '-' : `${e.ewmaMs}ms`,
+      ]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) lines.push(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,175 @@
+// The routing config file's schema. Every field carries a description: `npm run docs:config`
+// turns them into the README's config reference, and a unit test keeps the two in step.
+//
+// The schema checks shape and values; cross-field rules (a route names `service` or `endpoints`,
+// not both; unique names) are refinements here too, so every problem comes out in one pass.
+
+import { z } from 'zod';
+import { parseHostPort } from './address.js';
+import { parseDuration } from './duration.js';
+
+export const STRATEGIES = ['round-robin', 'random', 'weighted'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+const duration = z
+  .string({ error: 'expected a duration such as 250ms, 5s or 1m' })
+  .refine((s) => parseDuration(s) !== undefined, { error: 'expected a duration such as 250ms, 5s or 1m' });
+
+const hostPort = z
+  .string({ error: 'expected host:port' })
+  .refine((s) => parseHostPort(s) !== undefined, { error: 'expected host:port, e.g. 127.0.0.1:8080' });
+
+const url = z
+  .string({ error: 'expected a URL' })
+  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), { error: 'expected an http:// or https:// URL' });
+
+const name = z
+  .string({ error: 'expected a string' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected letters, digits, ".", "_" or "-"' });
+
+const weight = z
+  .number({ error: 'expected a whole number from 1 to 1000' })
+  .int({ error: 'expected a whole number from 1 to 1000' })
+  .min(1, { error: 'expected a whole number from 1 to 1000' })
+  .max(1000, { error: 'expected a whole number from 1 to 1000' });
+
+const tags = z.array(z.string({ error: 'expected a string' }), { error: 'expected a list of tags' });
+
+const host = z
+  .string({ error: 'expected a host name' })
+  .regex(/^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, {
+    error: 'expected a host name, exact (example.com) or a wildcard suffix (*.example.com)',
+  });
+
+const endpointItem = z.union(
+  [
+    hostPort,
+    z.strictObject({
+      address: hostPort.describe('host:port of the instance'),
+      weight: weight.optional().describe('relative share for `weighted` (default 1)'),
+    }),
+  ],
+  { error: 'expected host:port or { address: host:port, weight: N }' },
+);
+
+const match = z
+  .strictObject({
+    host: host.optional().describe('Host header to match: exact, or *.suffix for any subdomain; port ignored'),
+    pathPrefix: z
+      .string({ error: 'expected a path' })
+      .startsWith('/', { error: 'expected a path starting with /' })
+      .default('/')
+      .describe('path prefix to match (plain string prefix, like nginx `location /x`)'),
+    headers: z
+      .record(z.string(), z.string({ error: 'expected a string' }), { error: 'expected a map of header: value' })
+      .optional()
+      .describe('request headers that must all be present with exactly these values (names case-insensitive)'),
+  })
+  .describe('what requests this route takes');
+
+const route = z
+  .strictObject({
+    name: name.optional().describe('unique route name, shown in logs and the admin API (default: the service name, or route-N)'),
+    match: match.default({ pathPrefix: '/' }),
+    service: name.optional().describe('Consul service whose passing instances serve this route'),
+    tags: tags.optional().describe('only instances carrying all these Consul tags'),
+    endpoints: z
+      .array(endpointItem, { error: 'expected a list of host:port' })
+      .min(1, { error: 'expected at least one endpoint' })
+      .optional()
+      .describe('static instances instead of `service` (no Consul needed)'),
+    strategy: z
+      .enum(STRATEGIES, { error: `expected one of ${STRATEGIES.join(', ')}` })
+      .default('round-robin')
+      .describe('how an instance is chosen for each request'),
+    stripPrefix: z.boolean({ error: 'expected true or false' }).default(false).describe('remove pathPrefix before forwarding'),
+    timeout: duration.default('30s').describe('whole-request upstream timeout; 504 when exceeded'),
+    retries: z
+      .number({ error: 'expected a whole number from 0 to 10' })
+      .int({ error: 'expected a whole number from 0 to 10' })
+      .min(0, { error: 'expected a whole number from 0 to 10' })
+      .max(10, { error: 'expected a whole number from 0 to 10' })
+      .default(2)
+      .describe('extra attempts on another instance for idempotent requests without a body'),
+  })
+  .superRefine((r, ctx) => {
+    if (r.service === undefined && r.endpoints === undefined)
+      ctx.addIssue({ code: 'custom', message: 'expected `service` or `endpoints`', path: [] });
+    if (r.service !== undefined && r.endpoints !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'expected `service` or `endpoints`, not both', path: ['endpoints'] });
+    if (r.tags !== undefined && r.service === undefined)
+      ctx.addIssue({ code: 'custom', message: '`tags` filters Consul instances; it needs `service`', path: ['tags'] });
+  });
+
+const check = z
+  .strictObject({
+    http: url.optional().describe('URL Consul polls; 2xx is passing, 429 warning, else critical'),
+    tcp: hostPort.optional().describe('host:port Consul connects to'),
+    ttl: duration.optional().describe('the service must report to Consul within this time'),
+    interval: duration.default('10s').describe('how often Consul runs an http or tcp check'),
+    timeout: duration.default('5s').describe('how long one http or tcp check may take'),
+    deregisterCriticalAfter: duration.optional().describe('Consul removes the instance after this long critical'),
+  })
+  .superRefine((c, ctx) => {
+    const kinds = [c.http, c.tcp, c.ttl].filter((k) => k !== undefined).length;
+    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: 'expected exactly one of http, tcp, ttl', path: [] });
+  });
+
+export const serviceSchema = z.strictObject({
+  name: name.describe('Consul service name'),
+  id: name.optional().describe('instance ID, unique on the agent (default: the name)'),
+  address: z.string({ error: 'expected an address' }).min(1, { error: 'expected an address' }).describe('address clients reach it at'),
+  port: z
+    .number({ error: 'expected a port from 1 to 65535' })
+    .int({ error: 'expected a port from 1 to 65535' })
+    .min(1, { error: 'expected a port from 1 to 65535' })
+    .max(65535, { error: 'expected a port from 1 to 65535' })
+    .describe('port clients reach it at'),
+  tags: tags.optional().describe('Consul tags'),
+  meta: z.record(z.string(), z.string({ error: 'expected a string' })).optional().describe('Consul service metadata'),
+  weight: weight.optional().describe('becomes Consul Weights.Passing (default 1)'),
+  check: check.optional().describe('health check, exactly one of http | tcp | ttl'),
+});
+
+export const configSchema = z
+  .strictObject({
+    listen: hostPort.default('127.0.0.1:8080').describe('the proxy endpoint clients use'),
+    admin: z
+      .strictObject({
+        listen: hostPort.default('127.0.0.1:8081').describe('admin API, metrics and dashboard'),
+        token: z.string({ error: 'expected a string' }).default('').describe('if set, admin write endpoints need `Authorization: Bearer <token>`'),
+      })
+      .default({ listen: '127.0.0.1:8081', token: '' }),
+    consul: z
+      .strictObject({
+        address: url.optional().describe('Consul HTTP API (default: $CONSUL_HTTP_ADDR, then http://127.0.0.1:8500)'),
+        token: z.string({ error: 'expected a string' }).optional().describe('ACL token sent as X-Consul-Token (default: $CONSUL_HTTP_TOKEN)'),
+        datacenter: z.string({ error: 'expected a string' }).default('').describe('datacenter to query (default: the agent\'s)'),
+        stale: z.boolean({ error: 'expected true or false' }).default(false).describe('allow stale reads: any server may answer'),
+        wait: duration.default('30s').describe('how long one blocking query may wait for a change'),
+      })
+      .default({ datacenter: '', stale: false, wait: '30s' }),
+    drainTimeout: duration.default('10s').describe('on SIGTERM, how long in-flight requests may take to finish'),
+    services: z.array(serviceSchema, { error: 'expected a list of services' }).default([]).describe('registered in Consul on start, deregistered on clean stop'),
+    routes: z.array(route, { error: 'expected a list of routes' }).default([]).describe('first match wins, in file order'),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, number>();
+    c.routes.forEach((r, i) => {
+      if (r.name === undefined) return;
+      const first = seen.get(r.name);
+      if (first !== undefined)
+        ctx.addIssue({ code: 'custom', message: `duplicate route name "${r.name}" (first at routes[${first}])`, path: ['routes', i, 'name'] });
+      else seen.set(r.name, i);
+    });
+    const ids = new Map<string, number>();
+    c.services.forEach((s, i) => {
+      const id = s.id ?? s.name;
+      const first = ids.get(id);
+      if (first !== undefined)
+        ctx.addIssue({ code: 'custom', message: `duplicate service id "${id}" (first at services[${first}])`, path: ['services', i, s.id ? 'id' : 'name'] });
+      else ids.set(id, i);
+    });
+  });
+
+export type RawConfig = z.output<typeof configSchema>;

@@ -1,0 +1,231 @@
+// Config loading as a function of its inputs: file text, file name and environment in; a
+// normalized, frozen Config or the full list of problems out, each with line, column and key path.
+
+import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { parseHostPort, type HostPort } from './address.js';
+import { configSchema, type RawConfig, type Strategy } from './config-schema.js';
+import { parseDuration } from './duration.js';
+
+export interface StaticEndpoint {
+  host: string;
+  port: number;
+  weight: number;
+}
+
+export type RouteSource =
+  | { kind: 'consul'; service: string; tags: readonly string[] }
+  | { kind: 'static'; endpoints: readonly StaticEndpoint[] };
+
+export interface RouteConfig {
+  name: string;
+  match: {
+    /** Lower-cased exact host, or undefined. */
+    host?: string;
+    /** Lower-cased `.example.com` for `*.example.com`, or undefined. */
+    hostSuffix?: string;
+    pathPrefix: string;
+    /** Lower-cased header names with the exact values they must have. */
+    headers: ReadonlyArray<readonly [string, string]>;
+  };
+  source: RouteSource;
+  strategy: Strategy;
+  stripPrefix: boolean;
+  timeoutMs: number;
+  retries: number;
+}
+
+export interface ServiceRegistration {
+  name: string;
+  id: string;
+  address: string;
+  port: number;
+  tags: readonly string[];
+  meta: Readonly<Record<string, string>>;
+  weight: number;
+  check?: {
+    http?: string;
+    tcp?: string;
+    ttl?: string;
+    interval: string;
+    timeout: string;
+    deregisterCriticalAfter?: string;
+  };
+}
+
+export interface Config {
+  listen: HostPort;
+  admin: { listen: HostPort; token: string };
+  consul: { address: string; token: string; datacenter: string; stale: boolean; waitMs: number };
+  drainTimeoutMs: number;
+  services: readonly ServiceRegistration[];
+  routes: readonly RouteConfig[];
+}
+
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  col: number;
+  /** `routes[0].strategy`, or '' for a problem with the file itself. */
+  path: string;
+  message: string;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] };
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.col} ${p.path ? `${p.path}: ` : ''}${p.message}`;
+}
+
+/** The Consul address from the environment, as Consul's own CLI reads it. */
+export function consulAddressFromEnv(env: Readonly<Record<string, string | undefined>>): string {
+  const raw = env.CONSUL_HTTP_ADDR?.trim();
+  if (!raw) return 'http://127.0.0.1:8500';
+  if (/^https?:\/\//.test(raw)) return raw.replace(/\/+$/, '');
+  return `${env.CONSUL_HTTP_SSL === 'true' ? 'https' : 'http'}://${raw}`;
+}
+
+export function loadConfig(text: string, file: string, env: Readonly<Record<string, string | undefined>> = {}): ConfigResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => {
+        const pos = lines.linePos(e.pos[0]);
+        return { file, line: pos.line, col: pos.col, path: '', message: e.message.split('\n')[0]! };
+      }),
+    };
+  }
+  const data: unknown = doc.toJS() ?? {};
+  const parsed = configSchema.safeParse(data);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => toProblem(issue, doc, lines, file));
+    problems.sort((a, b) => a.line - b.line || a.col - b.col);
+    return { ok: false, problems };
+  }
+  return { ok: true, config: normalize(parsed.data, env) };
+}
+
+function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefined>>): Config {
+  const routes = raw.routes.map((r, i): RouteConfig => {
+    const host = r.match.host?.toLowerCase();
+    return {
+      name: r.name ?? r.service ?? `route-${i}`,
+      match: {
+        ...(host === undefined ? {} : host.startsWith('*.') ? { hostSuffix: host.slice(1) } : { host }),
+        pathPrefix: r.match.pathPrefix,
+        headers: Object.entries(r.match.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const),
+      },
+      source:
+        r.service !== undefined
+          ? { kind: 'consul', service: r.service, tags: [...new Set(r.tags ?? [])].sort() }
+          : {
+              kind: 'static',
+              endpoints: (r.endpoints ?? []).map((e) => {
+                const item = typeof e === 'string' ? { address: e, weight: 1 } : { address: e.address, weight: e.weight ?? 1 };
+                const hp = parseHostPort(item.address)!;
+                return { host: hp.host, port: hp.port, weight: item.weight };
+              }),
+            },
+      strategy: r.strategy,
+      stripPrefix: r.stripPrefix,
+      timeoutMs: parseDuration(r.timeout)!,
+      retries: r.retries,
+    };
+  });
+  dedupeNames(routes);
+  return deepFreeze({
+    listen: parseHostPort(raw.listen)!,
+    admin: { listen: parseHostPort(raw.admin.listen)!, token: raw.admin.token },
+    consul: {
+      address: (raw.consul.address ?? consulAddressFromEnv(env)).replace(/\/+$/, ''),
+      token: raw.consul.token ?? env.CONSUL_HTTP_TOKEN ?? '',
+      datacenter: raw.consul.datacenter,
+      stale: raw.consul.stale,
+      waitMs: parseDuration(raw.consul.wait)!,
+    },
+    drainTimeoutMs: parseDuration(raw.drainTimeout)!,
+    services: raw.services.map(toRegistration),
+    routes,
+  });
+}
+
+/** A validated `services:` item (or `fairway register` flags) as the registrar takes it. */
+export function toRegistration(s: RawConfig['services'][number]): ServiceRegistration {
+  return {
+    name: s.name,
+    id: s.id ?? s.name,
+    address: s.address,
+    port: s.port,
+    tags: s.tags ?? [],
+    meta: s.meta ?? {},
+    weight: s.weight ?? 1,
+    ...(s.check ? { check: s.check } : {}),
+  };
+}
+
+// Default names (a service used by two routes) may collide; explicit ones were checked unique.
+function dedupeNames(routes: RouteConfig[]): void {
+  const used = new Set<string>();
+  for (const r of routes) {
+    let name = r.name;
+    for (let n = 2; used.has(name); n++) name = `${r.name}-${n}`;
+    r.name = name;
+    used.add(name);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+type Issue = z.core.$ZodIssue;
+
+function toProblem(issue: Issue, doc: Document, lines: LineCounter, file: string): ConfigProblem {
+  let path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    // Point at the first unknown key itself, which is where the typo is.
+    path = [...path, issue.keys[0]!];
+    message = issue.keys.length === 1 ? 'unknown key' : `unknown keys ${issue.keys.join(', ')}`;
+  } else if (issue.code === 'invalid_type' && valueAt(doc, path) === undefined) {
+    message = `required: ${message}`;
+  }
+  const offset = offsetOf(doc, path, issue.code === 'unrecognized_keys');
+  const pos = lines.linePos(offset);
+  return { file, line: pos.line, col: pos.col, path: formatPath(path), message };
+}
+
+function valueAt(doc: Document, path: ReadonlyArray<string | number>): unknown {
+  return path.length === 0 ? doc.contents : doc.getIn(path, true);
+}
+
+/** Offset of the value (or key) at `path`, or of its nearest ancestor present in the file. */
+function offsetOf(doc: Document, path: ReadonlyArray<string | number>, atKey = false): number {
+  for (let n = path.length; n > 0; n--) {
+    const parent = valueAt(doc, path.slice(0, n - 1));
+    const key = path[n - 1];
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => (p.key as { value?: unknown } | null)?.value === key);
+      const node = (atKey ? pair?.key : (pair?.value ?? pair?.key)) as { range?: [number, number, number] } | null | undefined;
+      // Missing keys resolve upward; present ones point at their value (where the bad value is).
+      if (node?.range) return node.range[0];
+    } else if (isSeq(parent) && typeof key === 'number') {
+      const item = parent.items[key] as { range?: [number, number, number] } | undefined;
+      if (item?.range) return item.range[0];
+    }
+  }
+  const root = doc.contents as { range?: [number, number, number] } | null;
+  return root?.range?.[0] ?? 0;
+}
+
+export function formatPath(path: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out;
+}

@@ -1,0 +1,113 @@
+// One blocking-query loop on /v1/health/service/<name> for one (service, tag set). It emits a
+// snapshot only when the instance set really changed, keeps the last one through Consul outages,
+// and stops promptly when aborted.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fingerprint, type InstanceSnapshot } from '../core/instance.js';
+import { backoffDelay, nextIndex, type Backoff, DEFAULT_BACKOFF } from './blocking.js';
+import type { ConsulClient } from './consul-client.js';
+
+export interface WatchState {
+  key: string;
+  /** Has any query of this watch succeeded yet? */
+  synced: boolean;
+  /** Did the latest query fail? */
+  failing: boolean;
+  lastError: string | undefined;
+  lastSuccessAt: number | undefined;
+  index: number;
+  updates: number;
+  errors: number;
+}
+
+export interface WatchOptions {
+  key: string;
+  service: string;
+  tags: readonly string[];
+  waitMs: number;
+  /** Least time between the starts of two queries, so a churning service cannot spin the loop. */
+  minIntervalMs?: number;
+  backoff?: Backoff;
+  rng?: () => number;
+  onSnapshot: (snapshot: InstanceSnapshot) => void;
+  /** Called after every attempt, success or failure. */
+  onState: (state: Readonly<WatchState>, error?: Error) => void;
+}
+
+export class ConsulWatch {
+  readonly state: WatchState;
+  readonly #client: ConsulClient;
+  readonly #opts: WatchOptions;
+  readonly #abort = new AbortController();
+  #done: Promise<void> | undefined;
+
+  constructor(client: ConsulClient, options: WatchOptions) {
+    this.#client = client;
+    this.#opts = options;
+    this.state = {
+      key: options.key,
+      synced: false,
+      failing: false,
+      lastError: undefined,
+      lastSuccessAt: undefined,
+      index: 0,
+      updates: 0,
+      errors: 0,
+    };
+  }
+
+  start(): void {
+    this.#done ??= this.#loop().catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#done;
+  }
+
+  async #loop(): Promise<void> {
+    const { signal } = this.#abort;
+    const minInterval = this.#opts.minIntervalMs ?? 50;
+    const rng = this.#opts.rng ?? Math.random;
+    let lastPrint: string | undefined;
+    let failures = 0;
+    let lastStart = 0;
+    while (!signal.aborted) {
+      const wait = lastStart + minInterval - Date.now();
+      if (wait > 0) await sleep(wait, undefined, { signal });
+      lastStart = Date.now();
+      const sent = this.state.index;
+      try {
+        const res = await this.#client.healthService(this.#opts.service, this.#opts.tags, {
+          index: sent,
+          waitMs: this.#opts.waitMs,
+          signal,
+        });
+        failures = 0;
+        this.state.index = nextIndex(sent, res.index);
+        this.state.failing = false;
+        this.state.lastError = undefined;
+        this.state.lastSuccessAt = Date.now();
+        const print = fingerprint(res.instances);
+        const first = !this.state.synced;
+        this.state.synced = true;
+        if (first || print !== lastPrint) {
+          lastPrint = print;
+          this.state.updates++;
+          this.#opts.onSnapshot({ key: this.#opts.key, instances: Object.freeze(res.instances) });
+        }
+        this.#opts.onState(this.state);
+      } catch (err) {
+        if (signal.aborted) break;
+        failures++;
+        this.state.errors++;
+        this.state.failing = true;
+        this.state.lastError = (err as Error).message;
+        // After an outage the agent may be a new one with a lower index; start over.
+        this.state.index = 0;
+        this.#opts.onState(this.state, err as Error);
+        await sleep(backoffDelay(failures, rng, this.#opts.backoff ?? DEFAULT_BACKOFF), undefined, { signal });
+      }
+    }
+  }
+}

@@ -1,0 +1,125 @@
+// Keeps one Consul watch per watch key the config needs, shared by every route that uses it.
+// On reload, `sync` keeps the watches whose keys stay, starts new ones and stops the rest.
+// It emits data only: the latest snapshot per key, and a callback when one changes.
+
+import type { Logger } from 'pino';
+import type { InstanceSnapshot } from '../core/instance.js';
+import type { ConsulClient } from './consul-client.js';
+import { ConsulWatch, type WatchState } from './consul-watch.js';
+
+export type ConsulState = 'unused' | 'connecting' | 'connected' | 'unreachable';
+
+export interface DiscoveryOptions {
+  waitMs: number;
+  minIntervalMs?: number;
+  rng?: () => number;
+  onChange: (key: string) => void;
+  log: Logger;
+}
+
+export class Discovery {
+  readonly snapshots = new Map<string, InstanceSnapshot>();
+  readonly #watches = new Map<string, ConsulWatch>();
+  readonly #client: ConsulClient;
+  readonly #opts: DiscoveryOptions;
+  #waiters: Array<() => void> = [];
+
+  constructor(client: ConsulClient, options: DiscoveryOptions) {
+    this.#client = client;
+    this.#opts = options;
+  }
+
+  get client(): ConsulClient {
+    return this.#client;
+  }
+
+  /** Make the running watches exactly `keys`. Snapshots of dropped keys are forgotten. */
+  async sync(keys: ReadonlyMap<string, { service: string; tags: readonly string[] }>): Promise<void> {
+    const stopping: Promise<void>[] = [];
+    for (const [key, watch] of this.#watches) {
+      if (keys.has(key)) continue;
+      this.#watches.delete(key);
+      this.snapshots.delete(key);
+      stopping.push(watch.stop());
+      this.#opts.log.info({ watch: key }, 'consul watch stopped');
+    }
+    for (const [key, { service, tags }] of keys) {
+      if (this.#watches.has(key)) continue;
+      const watch = new ConsulWatch(this.#client, {
+        key,
+        service,
+        tags,
+        waitMs: this.#opts.waitMs,
+        ...(this.#opts.minIntervalMs === undefined ? {} : { minIntervalMs: this.#opts.minIntervalMs }),
+        ...(this.#opts.rng ? { rng: this.#opts.rng } : {}),
+        onSnapshot: (snapshot) => {
+          if (this.#watches.get(key) !== watch) return;
+          this.snapshots.set(key, snapshot);
+          this.#opts.onChange(key);
+        },
+        onState: (state, error) => this.#onState(watch, state, error),
+      });
+      this.#watches.set(key, watch);
+      watch.start();
+      this.#opts.log.info({ watch: key }, 'consul watch started');
+    }
+    await Promise.all(stopping);
+    this.#wake();
+  }
+
+  /** Resolves once every watch has finished its first attempt, successful or not. */
+  settled(): Promise<void> {
+    if (this.#allTried()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  get state(): ConsulState {
+    if (this.#watches.size === 0) return 'unused';
+    let anySynced = false;
+    for (const w of this.#watches.values()) {
+      if (w.state.failing) return 'unreachable';
+      if (w.state.synced) anySynced = true;
+    }
+    return anySynced ? 'connected' : 'connecting';
+  }
+
+  watchStates(): WatchState[] {
+    return [...this.#watches.values()].map((w) => ({ ...w.state }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#watches.values()].map((w) => w.stop()));
+    this.#watches.clear();
+    this.#wake();
+  }
+
+  #tried = new WeakSet<ConsulWatch>();
+
+  #allTried(): boolean {
+    for (const w of this.#watches.values()) if (!this.#tried.has(w)) return false;
+    return true;
+  }
+
+  #onState(watch: ConsulWatch, state: Readonly<WatchState>, error?: Error): void {
+    const wasFailing = this.#lastFailing.get(watch) ?? false;
+    if (error) {
+      // Log the first failure and then every 10th, so an outage is visible but not a flood.
+      if (!wasFailing || state.errors % 10 === 0)
+        this.#opts.log.warn({ watch: state.key, errors: state.errors, err: error.message }, 'consul watch failing; serving last known instances');
+    } else if (wasFailing) {
+      this.#opts.log.info({ watch: state.key }, 'consul watch recovered');
+    }
+    this.#lastFailing.set(watch, state.failing);
+    this.#tried.add(watch);
+    this.#wake();
+  }
+
+  #lastFailing = new WeakMap<ConsulWatch, boolean>();
+
+  #wake(): void {
+    if (!this.#allTried()) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+}

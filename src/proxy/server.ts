@@ -2,13 +2,12 @@
 // forwarder, proxy WebSocket upgrades, and answer malformed requests itself.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
-import { matchRoute, upstreamPath, type RouteTable } from '../core/route-table.js';
+import { matchRoute, type RouteTable } from '../core/route-table.js';
 import type { Forwarder } from './forwarder.js';
 import { sendError, sendSocketError } from './respond.js';
+import { createUpgradeHandler } from './upgrade.js';
 
 export interface ProxyServerOptions {
   forwarder: Forwarder;
@@ -52,29 +51,7 @@ export function createProxyServer(opts: ProxyServerOptions): Server {
     sendSocketError(socket, code);
   });
 
-  const ws = httpProxy.createProxyServer({ ws: true, xfwd: true });
-  ws.on('error', (err, _req, target) => {
-    log.warn({ err: (err as NodeJS.ErrnoException).code ?? err.message }, 'websocket upstream failed');
-    const socket = target as Socket | undefined;
-    if (socket && !socket.destroyed && socket.writable && socket.bytesWritten === 0) sendSocketError(socket, 'upstream_error');
-    else socket?.destroy();
-  });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const route = matchRoute(table().routes, req.headers.host, req.url ?? '/', req.headers);
-    if (route === undefined) {
-      log.info({ host: req.headers.host, url: req.url }, 'no route for upgrade');
-      sendSocketError(socket as Socket, 'no_route');
-      return;
-    }
-    const upstream = route.picker.pick();
-    if (upstream === undefined) {
-      log.warn({ route: route.config.name }, 'no healthy upstream for upgrade');
-      sendSocketError(socket as Socket, 'no_healthy_upstream');
-      return;
-    }
-    req.url = upstreamPath(route.config, req.url ?? '/');
-    ws.ws(req, socket, head, { target: upstream.origin });
-  });
+  server.on('upgrade', createUpgradeHandler(table, log));
 
   return server;
 }

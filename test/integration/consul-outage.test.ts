@@ -1,0 +1,63 @@
+// Consul dies under a running proxy: the last known instances keep serving, the admin API says
+// Consul is unreachable, and the watch resumes when an agent is back on the same address.
+
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Fairway } from '../../src/app.js';
+import { startBackends, type Backend } from '../support/backends.js';
+import { ConsulAgent, ConsulApi } from '../support/consul.js';
+import { baseConfig, Client, startFairway, until, waitReady } from '../support/fairway.js';
+
+describe('Consul outage', () => {
+  const agent = new ConsulAgent(inject('consulBin'));
+  let consul: ConsulApi;
+  let backends: Backend[];
+  let app: Fairway;
+  let client: Client;
+
+  const register = async (b: Backend, i: number) =>
+    consul.put('/v1/agent/service/register', { ID: `web-${i}`, Name: 'web', Address: '127.0.0.1', Port: b.port });
+
+  const status = async () => (await fetch(`${app.adminUrl}/api/status`)).json() as Promise<{ consul: string }>;
+
+  beforeAll(async () => {
+    await agent.start();
+    consul = new ConsulApi(agent.address);
+    backends = await startBackends(3);
+    await register(backends[0]!, 1);
+    await register(backends[1]!, 2);
+    app = await startFairway(baseConfig({ consul: { address: agent.address, wait: '5s' }, routes: [{ service: 'web' }] }));
+    await waitReady(app);
+    client = new Client(app.proxyUrl, 4);
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await app.stop();
+    await agent.stop();
+    await Promise.all(backends.map((b) => b.close()));
+  });
+
+  it('keeps serving the last known instances after SIGKILL, reports it, and resumes when Consul is back', async () => {
+    expect((await status()).consul).toBe('connected');
+    await agent.kill();
+
+    const counts = await client.spread(200, '/');
+    expect(Object.fromEntries(counts)).toEqual({ b1: 100, b2: 100 });
+    const noticed = await until(async () => (await status()).consul === 'unreachable', 5_000, 'status unreachable');
+    console.log(`admin API reported consul unreachable ${noticed} ms after the kill`);
+    const during = await client.spread(100, '/');
+    expect(during.get('status 503')).toBeUndefined();
+
+    // A dev agent keeps nothing across restarts: the fleet registers again, now with a third instance.
+    await agent.start();
+    const restartedAt = Date.now();
+    await register(backends[0]!, 1);
+    await register(backends[1]!, 2);
+    await register(backends[2]!, 3);
+    await until(() => app.table.routes[0]!.upstreams.length === 3, 10_000, 'watch resumed with the new instance');
+    console.log(`watch resumed ${Date.now() - restartedAt} ms after Consul restarted`);
+    expect((await status()).consul).toBe('connected');
+    const after = await client.spread(300, '/');
+    expect(Object.fromEntries(after)).toEqual({ b1: 100, b2: 100, b3: 100 });
+  });
+});

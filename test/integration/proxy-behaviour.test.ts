@@ -1,0 +1,250 @@
+// What the proxy does to requests and answers: matching, headers, status codes it makes itself,
+// streaming, retries and WebSocket upgrades; all against real sockets.
+
+import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Fairway } from '../../src/app.js';
+import { startBackend, startBackends, type Backend } from '../support/backends.js';
+import { baseConfig, Client, startFairway } from '../support/fairway.js';
+import { freePort } from '../support/ports.js';
+
+/** Sends raw bytes and returns everything the server wrote before closing (or 2 s). */
+function raw(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let out = '';
+    s.on('data', (d) => (out += d.toString('latin1')));
+    s.on('error', reject);
+    s.on('close', () => resolve(out));
+    s.setTimeout(2_000, () => s.destroy());
+    s.write(text);
+  });
+}
+
+describe('proxy behaviour', () => {
+  let backends: Backend[];
+  let slow: Backend;
+  let stream: Backend;
+  let echo: Backend;
+  let app: Fairway;
+  let client: Client;
+  let deadPort: number;
+  let proxyPort: number;
+
+  beforeAll(async () => {
+    backends = await startBackends(2);
+    slow = await startBackend('slow');
+    slow.delayMs = 2_000;
+    // Streams 8 MiB in 64 KiB chunks, or echoes the sha256 and length of an uploaded body.
+    stream = await startBackend('stream', (req, res) => {
+      if (req.method === 'POST') {
+        const h = createHash('sha256');
+        let n = 0;
+        req.on('data', (c: Buffer) => {
+          h.update(c);
+          n += c.length;
+        });
+        req.on('end', () => res.end(`${n} ${h.digest('hex')}`));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      let left = 128;
+      const write = () => {
+        while (left > 0) {
+          left--;
+          if (!res.write(chunk)) return void res.once('drain', write);
+        }
+        res.end();
+      };
+      write();
+    });
+    echo = await startBackend('echo', (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', connection: 'close, x-secret', 'x-secret': 'hop', 'keep-alive': 'timeout=99' });
+      res.end(JSON.stringify({ url: req.url, headers: req.headers }));
+    });
+    echo.server.on('upgrade', (req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+      socket.write(`hello ${req.url}\n`);
+      socket.pipe(socket);
+    });
+    deadPort = await freePort();
+    const [a, b] = backends.map((x) => x.address);
+    app = await startFairway(
+      baseConfig({
+        routes: [
+          { name: 'host', match: { host: 'api.example.com' }, endpoints: [a] },
+          { name: 'wild', match: { host: '*.example.org' }, endpoints: [b] },
+          { name: 'canary', match: { pathPrefix: '/app', headers: { 'X-Canary': '1' } }, endpoints: [b] },
+          { name: 'app', match: { pathPrefix: '/app' }, endpoints: [a] },
+          { name: 'echo', match: { pathPrefix: '/echo' }, endpoints: [echo.address], stripPrefix: true },
+          { name: 'slow', match: { pathPrefix: '/slow' }, endpoints: [slow.address], timeout: '300ms' },
+          { name: 'dead', match: { pathPrefix: '/dead' }, endpoints: [`127.0.0.1:${deadPort}`], retries: 1 },
+          { name: 'half-dead', match: { pathPrefix: '/half' }, endpoints: [`127.0.0.1:${deadPort}`, a], retries: 1 },
+          { name: 'stream', match: { pathPrefix: '/stream' }, endpoints: [stream.address] },
+        ],
+      }),
+    );
+    proxyPort = Number(new URL(app.proxyUrl).port);
+    client = new Client(app.proxyUrl, 4);
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await app.stop();
+    await Promise.all([...backends, slow, stream, echo].map((b) => b.close()));
+  });
+
+  it.each([
+    ['exact host match, case and port ignored', { host: 'API.example.com:8080' }, '/', 'b1'],
+    ['wildcard host suffix', { host: 'x.y.example.org' }, '/', 'b2'],
+    ['header match picks the canary route first', { host: 'other', 'x-canary': '1' }, '/app/x', 'b2'],
+    ['without the header the next route in file order wins', { host: 'other' }, '/app/x', 'b1'],
+  ])('%s', async (_desc, headers, path, expected) => {
+    const r = await client.get(path, headers as Record<string, string>);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe(expected);
+  });
+
+  it('answers 404 no_route when nothing matches', async () => {
+    const r = await client.get('/nothing-here', { host: 'nowhere' });
+    expect(r.status).toBe(404);
+    expect(r.headers['x-fairway-error']).toBe('no_route');
+  });
+
+  it('sets X-Forwarded-*, keeps Host, strips hop-by-hop headers both ways, and strips the prefix', async () => {
+    const r = await client.get('/echo/a/b?q=1', { host: 'front.test', 'x-forwarded-for': '10.1.2.3', 'x-custom': 'yes', te: 'trailers' });
+    expect(r.status).toBe(200);
+    const seen = JSON.parse(r.body) as { url: string; headers: Record<string, string> };
+    expect(seen.url).toBe('/a/b?q=1');
+    expect(seen.headers.host).toBe('front.test');
+    expect(seen.headers['x-forwarded-for']).toBe('10.1.2.3, 127.0.0.1');
+    expect(seen.headers['x-forwarded-proto']).toBe('http');
+    expect(seen.headers['x-forwarded-host']).toBe('front.test');
+    expect(seen.headers['x-custom']).toBe('yes');
+    expect(seen.headers.te).toBeUndefined();
+    expect(r.headers['x-secret']).toBeUndefined();
+    expect(r.headers['keep-alive']).not.toBe('timeout=99');
+  });
+
+  it('answers 504 upstream_timeout when the upstream is slower than the route timeout', async () => {
+    const started = Date.now();
+    const r = await client.get('/slow');
+    expect(r.status).toBe(504);
+    expect(r.headers['x-fairway-error']).toBe('upstream_timeout');
+    expect(Date.now() - started).toBeLessThan(1_900);
+  });
+
+  it('answers 502 upstream_error when the only upstream refuses connections, after retrying', async () => {
+    const r = await client.get('/dead');
+    expect(r.status).toBe(502);
+    expect(r.headers['x-fairway-error']).toBe('upstream_error');
+    const dead = app.table.routes.find((x) => x.config.name === 'dead')!.upstreams[0]!;
+    expect(dead.stats.failures).toBe(2);
+  });
+
+  it('retries an idempotent request on another instance when one refuses', async () => {
+    const replies = await Promise.all(Array.from({ length: 20 }, () => client.get('/half')));
+    expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200));
+  });
+
+  it('does not retry a request with a body', async () => {
+    const statuses = new Set<number>();
+    for (let i = 0; i < 4; i++) statuses.add((await client.get('/half', {}, 'POST', 'payload')).status);
+    expect(statuses).toEqual(new Set([200, 502]));
+  });
+
+  it('streams an 8 MiB response', async () => {
+    const res = await client.pool.request({ method: 'GET', path: '/stream' });
+    let n = 0;
+    for await (const chunk of res.body) n += (chunk as Buffer).length;
+    expect(res.statusCode).toBe(200);
+    expect(n).toBe(8 * 1024 * 1024);
+  });
+
+  it('streams a 16 MiB chunked upload intact', async () => {
+    const chunk = Buffer.alloc(256 * 1024, 3);
+    const body = Readable.from((function* () {
+      for (let i = 0; i < 64; i++) yield chunk;
+    })());
+    const expected = createHash('sha256');
+    for (let i = 0; i < 64; i++) expected.update(chunk);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest({ port: proxyPort, host: '127.0.0.1', method: 'POST', path: '/stream' }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      pipeline(body, req).catch(reject);
+    });
+    expect(reply).toBe(`${16 * 1024 * 1024} ${expected.digest('hex')}`);
+  });
+
+  it('answers 400 to a malformed request line', async () => {
+    const out = await raw(proxyPort, 'GARBAGE\r\n\r\n');
+    expect(out).toMatch(/^HTTP\/1\.1 400 /);
+    expect(out).toContain('x-fairway-error: bad_request');
+  });
+
+  it('answers 400 to a request with both Content-Length and Transfer-Encoding, and forwards nothing', async () => {
+    const before = backends[0]!.hits;
+    const out = await raw(
+      proxyPort,
+      'POST /app HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /app HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+    expect(out).toMatch(/^HTTP\/1\.1 400 /);
+    expect(backends[0]!.hits).toBe(before);
+  });
+
+  it('answers 400 to a request with two Host headers', async () => {
+    const out = await raw(proxyPort, 'GET /app HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n');
+    expect(out).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  it('answers 431 to oversized headers', async () => {
+    const out = await raw(proxyPort, `GET /app HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(out).toMatch(/^HTTP\/1\.1 431 /);
+    expect(out).toContain('x-fairway-error: headers_too_large');
+  });
+
+  it('proxies a WebSocket upgrade both ways', async () => {
+    const got = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest({
+        port: proxyPort,
+        host: '127.0.0.1',
+        path: '/echo/ws',
+        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      });
+      req.on('upgrade', (res, socket, head: Buffer) => {
+        let text = `${res.statusCode} ${head.toString()}`;
+        socket.on('data', (d: Buffer) => {
+          text += d.toString();
+          if (text.includes('ping')) {
+            socket.destroy();
+            resolve(text);
+          }
+        });
+        socket.write('ping');
+      });
+      req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(got).toBe('101 hello /ws\nping');
+  });
+
+  it('sends a non-WebSocket upgrade on as a plain request', async () => {
+    const out = await raw(proxyPort, 'GET /echo/h2 HTTP/1.1\r\nHost: up.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n');
+    expect(out).toMatch(/^HTTP\/1\.1 200 /);
+    const seen = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as { url: string; headers: Record<string, string> };
+    expect(seen.url).toBe('/h2');
+    expect(seen.headers.upgrade).toBeUndefined();
+    expect(seen.headers['http2-settings']).toBeUndefined();
+    expect(seen.headers['x-forwarded-host']).toBe('up.test');
+  });
+});

@@ -13,15 +13,18 @@ export type Strategy = (typeof STRATEGIES)[number];
 
 const duration = z
   .string({ error: 'expected a duration such as 250ms, 5s or 1m' })
-  .refine((s) => parseDuration(s) !== undefined, { error: 'expected a duration such as 250ms, 5s or 1m' });
+  .refine((s) => parseDuration(s) !== undefined, { error: 'expected a duration such as 250ms, 5s or 1m' })
+  .meta({ label: 'duration' });
 
 const hostPort = z
   .string({ error: 'expected host:port' })
-  .refine((s) => parseHostPort(s) !== undefined, { error: 'expected host:port, e.g. 127.0.0.1:8080' });
+  .refine((s) => parseHostPort(s) !== undefined, { error: 'expected host:port, e.g. 127.0.0.1:8080' })
+  .meta({ label: 'host:port' });
 
 const url = z
   .string({ error: 'expected a URL' })
-  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), { error: 'expected an http:// or https:// URL' });
+  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), { error: 'expected an http:// or https:// URL' })
+  .meta({ label: 'URL' });
 
 const name = z
   .string({ error: 'expected a string' })

@@ -62,6 +62,8 @@ export function buildRouteTable(
     const old = reusable.get(rc);
     if (old && old.snapshot === snapshot) {
       for (const u of old.upstreams) stats.set(statsKey(u.id, u.host, u.port), u.stats);
+      if (snapshot && rc.source.kind === 'consul')
+        for (const i of withTags(snapshot.instances, rc.source.tags)) statsFor(i.id, i.host, i.port);
       return old;
     }
     const upstreams = upstreamsFor(rc, snapshot, statsFor);
@@ -96,6 +98,8 @@ function upstreamsFor(
   const useWarning = USES_WARNING.has(rc.strategy);
   const out: Upstream[] = [];
   for (const i of withTags(snapshot.instances, rc.source.tags)) {
+    // Counters are kept for idle instances too, so they survive a spell of being critical.
+    const stats = statsFor(i.id, i.host, i.port);
     const weight = weightFor(i, useWarning);
     if (weight === 0) continue;
     out.push(
@@ -108,7 +112,7 @@ function upstreamsFor(
         status: i.status === 'warning' ? 'warning' : 'passing',
         tags: i.tags,
         meta: i.meta,
-        stats: statsFor(i.id, i.host, i.port),
+        stats,
       }),
     );
   }

@@ -12,11 +12,13 @@ import { createAdminServer } from './admin/server.js';
 import { formatHostPort, type HostPort } from './core/address.js';
 import { formatProblem, loadConfig, type Config, type ConfigProblem } from './core/config.js';
 import { UserError } from './core/errors.js';
+import type { PickerDeps } from './core/pickers/index.js';
 import { buildRouteTable, watchKeys, type RouteTable } from './core/route-table.js';
 import { ConsulClient } from './discovery/consul-client.js';
 import { Discovery } from './discovery/discovery.js';
 import { Registrar } from './discovery/registrar.js';
 import { FileWatcher } from './file-watcher.js';
+import { RequestClock } from './proxy/clock.js';
 import { Forwarder } from './proxy/forwarder.js';
 import { createProxyServer } from './proxy/server.js';
 
@@ -43,12 +45,18 @@ export class Fairway {
   readonly startedAt = Date.now();
   #env: Readonly<Record<string, string | undefined>>;
   #rng: () => number;
+  #deps: PickerDeps;
+  readonly #clock = new RequestClock();
   #config!: Config;
   #configHash = '';
   #table!: RouteTable;
   #consul: ConsulClient | undefined;
   #discovery: Discovery | undefined;
   #registrar: Registrar | undefined;
+  /** The consul settings the current client was made with, to tell when a reload changes them. */
+  #consulSettings = '';
+  /** Discovery replaced by a reload, stopped once the new table is in. */
+  #retired: Array<{ discovery: Discovery; consul: ConsulClient }> = [];
   #forwarder: Forwarder;
   #proxy!: Server;
   #admin!: Server;
@@ -63,7 +71,8 @@ export class Fairway {
     this.log = options.log;
     this.#env = options.env ?? process.env;
     this.#rng = options.rng ?? Math.random;
-    this.#forwarder = new Forwarder({ log: this.log.child({ part: 'proxy' }) });
+    this.#deps = { rng: this.#rng, now: this.#clock.now };
+    this.#forwarder = new Forwarder({ log: this.log.child({ part: 'proxy' }), clock: this.#clock });
   }
 
   /** Loads the config (UserError listing every problem if it is invalid) and starts serving. */
@@ -90,7 +99,7 @@ export class Fairway {
 
   async #boot(): Promise<void> {
     const config = this.#config;
-    this.#table = buildRouteTable(config, new Map(), this.#rng);
+    this.#table = buildRouteTable(config, new Map(), this.#deps);
     await this.#setConsul(config);
     if (this.#registrar) await this.#registrar.sync(config.services);
     await this.#discovery?.sync(watchKeys(config));
@@ -133,11 +142,9 @@ export class Fairway {
     }
   }
 
-  #consulSettings = '';
-  #retired: Array<{ discovery: Discovery; consul: ConsulClient }> = [];
-
   #rebuild(): void {
-    const table = buildRouteTable(this.#config, this.#discovery?.snapshots ?? new Map(), this.#rng, this.#table);
+    this.#clock.tick();
+    const table = buildRouteTable(this.#config, this.#discovery?.snapshots ?? new Map(), this.#deps, this.#table);
     this.#table = table;
     const origins = new Set<string>();
     for (const r of table.routes) for (const u of r.upstreams) origins.add(u.origin);

@@ -1,6 +1,7 @@
 // `fairway register` flags → a service registration, validated by the same schema as the
 // config's `services:` items, with problems named by flag instead of key path.
 
+import { serviceProblems } from '../core/config-rules.js';
 import { serviceSchema } from '../core/config-schema.js';
 import { toRegistration, type ServiceRegistration } from '../core/config.js';
 
@@ -72,12 +73,10 @@ export function registrationFromFlags(f: RegisterFlags): RegisterResult {
       : {}),
   };
   const parsed = serviceSchema.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const key = issue.path.filter((p) => typeof p === 'string').join('.');
-      const flag = FLAG_FOR[key] ?? (key || 'flags');
-      problems.push(`${flag}: ${issue.message}`);
-    }
+  const found = [...(parsed.success ? [] : parsed.error.issues), ...serviceProblems(raw)];
+  for (const issue of found) {
+    const key = issue.path.filter((p) => typeof p === 'string').join('.');
+    problems.push(`${FLAG_FOR[key] ?? (key || 'flags')}: ${issue.message}`);
   }
   if (problems.length > 0 || !parsed.success) return { ok: false, problems };
   return { ok: true, registration: toRegistration(parsed.data) };

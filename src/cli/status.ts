@@ -1,6 +1,7 @@
 // `fairway status`: the admin API's routes and status as a table a person can read.
 
 import type { RouteView } from '../admin/server.js';
+import { formatHostPort } from '../core/address.js';
 
 interface StatusView {
   version: string;
@@ -28,7 +29,7 @@ export function renderStatus(status: StatusView, routes: RouteView[]): string {
       rows.push([
         name,
         r.strategy,
-        `${e.address}:${e.port}`,
+        formatHostPort(e.address, e.port),
         e.id,
         e.active ? e.status : `${e.status} (idle)`,
         String(e.weight),

@@ -1,15 +1,21 @@
 // The routing config file's schema. Every field carries a description: `npm run docs:config`
 // turns them into the README's config reference, and a unit test keeps the two in step.
 //
-// The schema checks shape and values; cross-field rules (a route names `service` or `endpoints`,
-// not both; unique names) are refinements here too, so every problem comes out in one pass.
+// The schema checks shape and values; rules across keys (a route names `service` or `endpoints`,
+// not both; unique names) live in config-rules.ts and run beside it, so every problem comes
+// out in one pass.
 
 import { z } from 'zod';
 import { parseHostPort } from './address.js';
 import { parseDuration } from './duration.js';
 
-export const STRATEGIES = ['round-robin', 'random', 'weighted'] as const;
+export const STRATEGIES = ['round-robin', 'random', 'weighted', 'least-request', 'ewma', 'consistent-hash', 'failover'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
+
+/** Strategies that may spread traffic within a failover tier. */
+export const TIER_STRATEGIES = ['round-robin', 'random', 'weighted', 'least-request', 'ewma'] as const;
+
+const HASH_KEY = /^(header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+|ip|path)$/;
 
 const duration = z
   .string({ error: 'expected a duration such as 250ms, 5s or 1m' })
@@ -85,6 +91,33 @@ const route = z
       .enum(STRATEGIES, { error: `expected one of ${STRATEGIES.join(', ')}` })
       .default('round-robin')
       .describe('how an instance is chosen for each request'),
+    hashKey: z
+      .string({ error: 'expected header:NAME, cookie:NAME, ip or path' })
+      .regex(HASH_KEY, { error: 'expected header:NAME, cookie:NAME, ip or path' })
+      .optional()
+      .describe('consistent-hash only: what a request is keyed by (default ip); requests without the key go to a random instance'),
+    failover: z
+      .strictObject({
+        tiers: z
+          .array(z.string({ error: 'expected a tier name' }), { error: 'expected a list of tier names' })
+          .min(1, { error: 'expected at least one tier' })
+          .default(['primary', 'backup'])
+          .describe('tier names, highest priority first; instances in none rank last'),
+        by: z
+          .string({ error: 'expected tag or meta:KEY' })
+          .regex(/^(tag|meta:[A-Za-z0-9_-]+)$/, { error: 'expected tag or meta:KEY' })
+          .default('tag')
+          .describe('where an instance\'s tier name is: one of its tags, or the value of a Consul meta key'),
+        within: z
+          .enum(TIER_STRATEGIES, { error: `expected one of ${TIER_STRATEGIES.join(', ')}` })
+          .default('round-robin')
+          .describe('strategy that spreads traffic within the active tier'),
+      })
+      .optional()
+      .describe('failover only: how instances are sorted into priority tiers'),
+    slowStart: duration
+      .default('0s')
+      .describe('ramp a new or returning instance from 10% to its full share over this window (0s: off; not for consistent-hash)'),
     stripPrefix: z.boolean({ error: 'expected true or false' }).default(false).describe('remove pathPrefix before forwarding'),
     timeout: duration.default('30s').describe('whole-request upstream timeout; 504 when exceeded'),
     retries: z
@@ -94,29 +127,16 @@ const route = z
       .max(10, { error: 'expected a whole number from 0 to 10' })
       .default(2)
       .describe('extra attempts on another instance for idempotent requests without a body'),
-  })
-  .superRefine((r, ctx) => {
-    if (r.service === undefined && r.endpoints === undefined)
-      ctx.addIssue({ code: 'custom', message: 'expected `service` or `endpoints`', path: [] });
-    if (r.service !== undefined && r.endpoints !== undefined)
-      ctx.addIssue({ code: 'custom', message: 'expected `service` or `endpoints`, not both', path: ['endpoints'] });
-    if (r.tags !== undefined && r.service === undefined)
-      ctx.addIssue({ code: 'custom', message: '`tags` filters Consul instances; it needs `service`', path: ['tags'] });
   });
 
-const check = z
-  .strictObject({
-    http: url.optional().describe('URL Consul polls; 2xx is passing, 429 warning, else critical'),
-    tcp: hostPort.optional().describe('host:port Consul connects to'),
-    ttl: duration.optional().describe('the service must report to Consul within this time'),
-    interval: duration.default('10s').describe('how often Consul runs an http or tcp check'),
-    timeout: duration.default('5s').describe('how long one http or tcp check may take'),
-    deregisterCriticalAfter: duration.optional().describe('Consul removes the instance after this long critical'),
-  })
-  .superRefine((c, ctx) => {
-    const kinds = [c.http, c.tcp, c.ttl].filter((k) => k !== undefined).length;
-    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: 'expected exactly one of http, tcp, ttl', path: [] });
-  });
+const check = z.strictObject({
+  http: url.optional().describe('URL Consul polls; 2xx is passing, 429 warning, else critical'),
+  tcp: hostPort.optional().describe('host:port Consul connects to'),
+  ttl: duration.optional().describe('the service must report to Consul within this time'),
+  interval: duration.default('10s').describe('how often Consul runs an http or tcp check'),
+  timeout: duration.default('5s').describe('how long one http or tcp check may take'),
+  deregisterCriticalAfter: duration.optional().describe('Consul removes the instance after this long critical'),
+});
 
 export const serviceSchema = z.strictObject({
   name: name.describe('Consul service name'),
@@ -155,24 +175,7 @@ export const configSchema = z
     drainTimeout: duration.default('10s').describe('on SIGTERM, how long in-flight requests may take to finish'),
     services: z.array(serviceSchema, { error: 'expected a list of services' }).default([]).describe('registered in Consul on start, deregistered on clean stop'),
     routes: z.array(route, { error: 'expected a list of routes' }).default([]).describe('first match wins, in file order'),
-  })
-  .superRefine((c, ctx) => {
-    const seen = new Map<string, number>();
-    c.routes.forEach((r, i) => {
-      if (r.name === undefined) return;
-      const first = seen.get(r.name);
-      if (first !== undefined)
-        ctx.addIssue({ code: 'custom', message: `duplicate route name "${r.name}" (first at routes[${first}])`, path: ['routes', i, 'name'] });
-      else seen.set(r.name, i);
-    });
-    const ids = new Map<string, number>();
-    c.services.forEach((s, i) => {
-      const id = s.id ?? s.name;
-      const first = ids.get(id);
-      if (first !== undefined)
-        ctx.addIssue({ code: 'custom', message: `duplicate service id "${id}" (first at services[${first}])`, path: ['services', i, s.id ? 'id' : 'name'] });
-      else ids.set(id, i);
-    });
   });
 
 export type RawConfig = z.output<typeof configSchema>;
+export type TierStrategy = (typeof TIER_STRATEGIES)[number];

@@ -4,7 +4,8 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { parseHostPort, type HostPort } from './address.js';
-import { configSchema, type RawConfig, type Strategy } from './config-schema.js';
+import { crossFieldProblems } from './config-rules.js';
+import { configSchema, type RawConfig, type Strategy, type TierStrategy } from './config-schema.js';
 import { parseDuration } from './duration.js';
 
 export interface StaticEndpoint {
@@ -30,6 +31,11 @@ export interface RouteConfig {
   };
   source: RouteSource;
   strategy: Strategy;
+  /** consistent-hash: what the request is keyed by. */
+  hashKey: { kind: 'header' | 'cookie'; name: string } | { kind: 'ip' | 'path' };
+  /** failover: tiering; undefined for other strategies. */
+  failover?: { tiers: readonly string[]; by: { kind: 'tag' } | { kind: 'meta'; key: string }; within: TierStrategy };
+  slowStartMs: number;
   stripPrefix: boolean;
   timeoutMs: number;
   retries: number;
@@ -99,8 +105,12 @@ export function loadConfig(text: string, file: string, env: Readonly<Record<stri
   }
   const data: unknown = doc.toJS() ?? {};
   const parsed = configSchema.safeParse(data);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => toProblem(issue, doc, lines, file));
+  const found = [
+    ...(parsed.success ? [] : parsed.error.issues.map(fromIssue)),
+    ...crossFieldProblems(data).map((p) => ({ ...p, atKey: false })),
+  ];
+  if (found.length > 0 || !parsed.success) {
+    const problems = found.map((p) => locate(p, doc, lines, file));
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
     return { ok: false, problems };
   }
@@ -129,12 +139,23 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
               }),
             },
       strategy: r.strategy,
+      hashKey: parseHashKey(r.hashKey ?? 'ip'),
+      ...(r.strategy === 'failover'
+        ? {
+            failover: {
+              tiers: r.failover?.tiers ?? ['primary', 'backup'],
+              by: parseTierBy(r.failover?.by ?? 'tag'),
+              within: r.failover?.within ?? 'round-robin',
+            },
+          }
+        : {}),
+      slowStartMs: parseDuration(r.slowStart)!,
       stripPrefix: r.stripPrefix,
       timeoutMs: parseDuration(r.timeout)!,
       retries: r.retries,
     };
   });
-  dedupeNames(routes);
+  dedupeNames(routes, raw.routes.map((r) => r.name));
   return deepFreeze({
     listen: parseHostPort(raw.listen)!,
     admin: { listen: parseHostPort(raw.admin.listen)!, token: raw.admin.token },
@@ -151,6 +172,18 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
   });
 }
 
+function parseHashKey(key: string): RouteConfig['hashKey'] {
+  if (key === 'ip' || key === 'path') return { kind: key };
+  const colon = key.indexOf(':');
+  const kind = key.slice(0, colon) as 'header' | 'cookie';
+  const name = key.slice(colon + 1);
+  return { kind, name: kind === 'header' ? name.toLowerCase() : name };
+}
+
+function parseTierBy(by: string): { kind: 'tag' } | { kind: 'meta'; key: string } {
+  return by === 'tag' ? { kind: 'tag' } : { kind: 'meta', key: by.slice('meta:'.length) };
+}
+
 /** A validated `services:` item (or `fairway register` flags) as the registrar takes it. */
 export function toRegistration(s: RawConfig['services'][number]): ServiceRegistration {
   return {
@@ -165,15 +198,17 @@ export function toRegistration(s: RawConfig['services'][number]): ServiceRegistr
   };
 }
 
-// Default names (a service used by two routes) may collide; explicit ones were checked unique.
-function dedupeNames(routes: RouteConfig[]): void {
-  const used = new Set<string>();
-  for (const r of routes) {
+// Default names (a service used by two routes) may collide with each other or with an explicit
+// name; explicit names were checked unique and are kept, defaults take a numbered suffix.
+function dedupeNames(routes: RouteConfig[], explicit: ReadonlyArray<string | undefined>): void {
+  const used = new Set(explicit.filter((n): n is string => n !== undefined));
+  routes.forEach((r, i) => {
+    if (explicit[i] !== undefined) return;
     let name = r.name;
     for (let n = 2; used.has(name); n++) name = `${r.name}-${n}`;
     r.name = name;
     used.add(name);
-  }
+  });
 }
 
 function deepFreeze<T>(value: T): T {
@@ -186,19 +221,29 @@ function deepFreeze<T>(value: T): T {
 
 type Issue = z.core.$ZodIssue;
 
-function toProblem(issue: Issue, doc: Document, lines: LineCounter, file: string): ConfigProblem {
-  let path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  let message = issue.message;
-  if (issue.code === 'unrecognized_keys') {
-    // Point at the first unknown key itself, which is where the typo is.
-    path = [...path, issue.keys[0]!];
-    message = issue.keys.length === 1 ? 'unknown key' : `unknown keys ${issue.keys.join(', ')}`;
-  } else if (issue.code === 'invalid_type' && valueAt(doc, path) === undefined) {
-    message = `required: ${message}`;
-  }
-  const offset = offsetOf(doc, path, issue.code === 'unrecognized_keys');
-  const pos = lines.linePos(offset);
-  return { file, line: pos.line, col: pos.col, path: formatPath(path), message };
+interface Found {
+  path: Array<string | number>;
+  message: string;
+  /** Point at the key itself rather than its value (unknown keys). */
+  atKey: boolean;
+}
+
+function fromIssue(issue: Issue): Found {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys')
+    return {
+      path: [...path, issue.keys[0]!],
+      message: issue.keys.length === 1 ? 'unknown key' : `unknown keys ${issue.keys.join(', ')}`,
+      atKey: true,
+    };
+  return { path, message: issue.message, atKey: false };
+}
+
+function locate(found: Found, doc: Document, lines: LineCounter, file: string): ConfigProblem {
+  const missing = valueAt(doc, found.path) === undefined && !found.atKey;
+  const message = missing && found.message.startsWith('expected') ? `required: ${found.message}` : found.message;
+  const pos = lines.linePos(offsetOf(doc, found.path, found.atKey));
+  return { file, line: pos.line, col: pos.col, path: formatPath(found.path), message };
 }
 
 function valueAt(doc: Document, path: ReadonlyArray<string | number>): unknown {

@@ -68,7 +68,8 @@ export function parseHealthEntries(body: unknown): Instance[] {
       port: svc.Port,
       tags: svc.Tags ?? [],
       meta: svc.Meta ?? {},
-      weights: { passing: positive(svc.Weights?.Passing, 1), warning: positive(svc.Weights?.Warning, 1) },
+      // Consul requires Passing >= 1 but allows Warning 0: "no traffic while warning".
+      weights: { passing: whole(svc.Weights?.Passing, 1, 1), warning: whole(svc.Weights?.Warning, 0, 1) },
       status,
     });
   }
@@ -76,8 +77,8 @@ export function parseHealthEntries(body: unknown): Instance[] {
   return out;
 }
 
-function positive(n: number | undefined, fallback: number): number {
-  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
+function whole(n: number | undefined, min: number, fallback: number): number {
+  return typeof n === 'number' && Number.isFinite(n) && n >= min ? Math.floor(n) : fallback;
 }
 
 /** Instances whose tag lists hold every tag in `tags`. */

@@ -9,7 +9,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config, RouteConfig } from './config.js';
 import { watchKey, withTags, type Instance, type InstanceSnapshot } from './instance.js';
-import { PICKERS, USES_WARNING, type Picker, type Rng } from './pickers/index.js';
+import { pickerFor, usesWarning, type Picker, type PickerDeps } from './pickers/index.js';
 import { newStats, originOf, statsKey, type Upstream, type UpstreamStats } from './upstream.js';
 
 export interface Route {
@@ -40,7 +40,7 @@ export function watchKeys(config: Config): Map<string, { service: string; tags: 
 export function buildRouteTable(
   config: Config,
   snapshots: ReadonlyMap<string, InstanceSnapshot>,
-  rng: Rng,
+  deps: PickerDeps,
   previous?: RouteTable,
 ): RouteTable {
   const oldStats = previous?.stats;
@@ -54,7 +54,11 @@ export function buildRouteTable(
   };
 
   const reusable = new Map<RouteConfig, Route>();
-  for (const r of previous?.routes ?? []) reusable.set(r.config, r);
+  const previousByName = new Map<string, Route>();
+  for (const r of previous?.routes ?? []) {
+    reusable.set(r.config, r);
+    previousByName.set(r.config.name, r);
+  }
 
   const routes = config.routes.map((rc): Route => {
     const key = rc.source.kind === 'consul' ? watchKey(rc.source.service, rc.source.tags) : undefined;
@@ -67,7 +71,9 @@ export function buildRouteTable(
       return old;
     }
     const upstreams = upstreamsFor(rc, snapshot, statsFor);
-    return { config: rc, key, snapshot, upstreams, picker: PICKERS[rc.strategy](upstreams, rng) };
+    const before = previousByName.get(rc.name);
+    if (key !== undefined && before?.snapshot !== undefined) markJoiners(upstreams, before, deps.now());
+    return { config: rc, key, snapshot, upstreams, picker: pickerFor(rc, upstreams, deps) };
   });
 
   return { config, routes, stats };
@@ -95,7 +101,7 @@ function upstreamsFor(
     });
   }
   if (!snapshot) return [];
-  const useWarning = USES_WARNING.has(rc.strategy);
+  const useWarning = usesWarning(rc);
   const out: Upstream[] = [];
   for (const i of withTags(snapshot.instances, rc.source.tags)) {
     // Counters are kept for idle instances too, so they survive a spell of being critical.
@@ -117,6 +123,16 @@ function upstreamsFor(
     );
   }
   return out;
+}
+
+/**
+ * Stamps instances that joined (or rejoined) a route's rotation, compared with the same route
+ * (by name) in the previous table, so slow start can ramp them. The first discovery of a
+ * service ramps nobody: nobody was there to protect them from.
+ */
+function markJoiners(upstreams: readonly Upstream[], before: Route, now: number): void {
+  const was = new Set(before.upstreams.map((u) => u.stats));
+  for (const u of upstreams) if (!was.has(u.stats)) u.stats.activeSince = now;
 }
 
 /** The weight an instance gets on a route; 0 means it takes no traffic there. */

@@ -9,19 +9,36 @@ export interface UpstreamStats {
   inflight: number;
   requests: number;
   failures: number;
-  /** Time to response headers, exponentially weighted with a 10 s time constant. */
+  /** Peak-EWMA of the time to response headers, in ms, as of ewmaAt (see recordLatency). */
   ewmaMs: number;
-  /** performance.now() of the last ewmaMs sample. */
+  /** Clock time of the last latency sample; 0 before the first. */
   ewmaAt: number;
+  /** Clock time this instance (re)joined a route's rotation; slow start ramps from here. */
+  activeSince: number;
 }
 
 const EWMA_TAU_MS = 10_000;
 
-/** Folds one latency sample into the upstream's moving average; older samples fade with time. */
+/**
+ * Folds one latency sample into the peak-EWMA: a sample above the estimate replaces it at once
+ * (so a slowdown shows immediately); a lower one is blended in with weight 1 - e^(-dt/τ), τ = 10 s,
+ * dt the time since the last sample (so the estimate follows a speed-up over seconds, however
+ * many requests arrive meanwhile).
+ */
 export function recordLatency(stats: UpstreamStats, ms: number, now: number): void {
-  if (stats.ewmaAt === 0) stats.ewmaMs = ms;
-  else stats.ewmaMs += (ms - stats.ewmaMs) * (1 - Math.exp(-(now - stats.ewmaAt) / EWMA_TAU_MS));
+  if (stats.ewmaAt === 0 || ms > stats.ewmaMs) stats.ewmaMs = ms;
+  else {
+    const w = Math.exp(-Math.max(0, now - stats.ewmaAt) / EWMA_TAU_MS);
+    stats.ewmaMs = stats.ewmaMs * w + ms * (1 - w);
+  }
   stats.ewmaAt = now;
+}
+
+/** The estimate as seen at `now`: it decays toward zero while no samples come, so an avoided instance is tried again. */
+export function decayedLatency(stats: UpstreamStats, now: number): number {
+  const x = Math.max(0, now - stats.ewmaAt) / EWMA_TAU_MS;
+  // A busy instance was sampled moments ago: e^-x ≈ 1 - x + x²/2 (error < x³/6 < 2e-10) spares exp().
+  return stats.ewmaMs * (x < 1e-3 ? 1 - x + (x * x) / 2 : Math.exp(-x));
 }
 
 export interface Upstream {
@@ -38,7 +55,7 @@ export interface Upstream {
 }
 
 export function newStats(): UpstreamStats {
-  return { inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0 };
+  return { inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: Number.NEGATIVE_INFINITY };
 }
 
 export function originOf(host: string, port: number): string {

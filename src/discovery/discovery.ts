@@ -23,6 +23,9 @@ export class Discovery {
   readonly #client: ConsulClient;
   readonly #opts: DiscoveryOptions;
   #waiters: Array<() => void> = [];
+  /** Watches that finished at least one attempt. */
+  #tried = new WeakSet<ConsulWatch>();
+  #lastFailing = new WeakMap<ConsulWatch, boolean>();
 
   constructor(client: ConsulClient, options: DiscoveryOptions) {
     this.#client = client;
@@ -93,8 +96,6 @@ export class Discovery {
     this.#wake();
   }
 
-  #tried = new WeakSet<ConsulWatch>();
-
   #allTried(): boolean {
     for (const w of this.#watches.values()) if (!this.#tried.has(w)) return false;
     return true;
@@ -113,8 +114,6 @@ export class Discovery {
     this.#tried.add(watch);
     this.#wake();
   }
-
-  #lastFailing = new WeakMap<ConsulWatch, boolean>();
 
   #wake(): void {
     if (!this.#allTried()) return;

@@ -12,11 +12,15 @@ import { Pool, type Dispatcher } from 'undici';
 import { FairwayError, upstreamFailure } from '../core/errors.js';
 import { upstreamPath, type Route } from '../core/route-table.js';
 import { recordLatency, type Upstream } from '../core/upstream.js';
+import { affinityHash } from './affinity.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import type { RequestClock } from './clock.js';
 import { sendError } from './respond.js';
 
 export interface ForwarderOptions {
   log: Logger;
+  /** Ticked before each pick; pickers read it through PickerDeps.now. */
+  clock: RequestClock;
   /** Most connections to one upstream; more requests queue in its pool. */
   connectionsPerUpstream?: number;
   connectTimeoutMs?: number;
@@ -42,11 +46,13 @@ const SUPERSEDED = new Error('superseded by a retry');
 
 export class Forwarder {
   readonly #pools = new Map<string, Pool>();
-  readonly #opts: Required<Omit<ForwarderOptions, 'log'>>;
+  readonly #opts: Required<Omit<ForwarderOptions, 'log' | 'clock'>>;
   readonly log: Logger;
+  readonly clock: RequestClock;
 
   constructor(options: ForwarderOptions) {
     this.log = options.log;
+    this.clock = options.clock;
     this.#opts = {
       connectionsPerUpstream: options.connectionsPerUpstream ?? 128,
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
@@ -106,6 +112,7 @@ class Exchange {
   readonly headers: string[];
   readonly path: string;
   readonly hasBody: boolean;
+  readonly hash: number | undefined;
   readonly timer: NodeJS.Timeout;
   current: Attempt | undefined;
   tried: Upstream[] = [];
@@ -119,6 +126,7 @@ class Exchange {
     this.res = res;
     this.headers = headers;
     this.path = upstreamPath(route.config, req.url ?? '/');
+    this.hash = affinityHash(route.config, req);
     const len = req.headers['content-length'];
     this.hasBody = req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
     this.retriesLeft = RETRYABLE_METHODS.has(req.method ?? '') && !this.hasBody ? route.config.retries : 0;
@@ -130,7 +138,8 @@ class Exchange {
 
   /** Dispatches to the next upstream; answers 503 when the route has none. */
   next(): void {
-    const upstream = pickUntried(this.route, this.tried);
+    const startedAt = this.fwd.clock.tick();
+    const upstream = pickUntried(this.route, this.tried, this.hash);
     if (!upstream) {
       this.end();
       this.fwd.log.warn({ route: this.route.config.name, url: this.req.url }, 'no healthy upstream');
@@ -138,7 +147,7 @@ class Exchange {
       return;
     }
     this.tried.push(upstream);
-    const attempt = new Attempt(this, upstream);
+    const attempt = new Attempt(this, upstream, startedAt);
     this.current = attempt;
     upstream.stats.inflight++;
     upstream.stats.requests++;
@@ -189,11 +198,12 @@ class Attempt implements Dispatcher.DispatchHandler {
   abort: ((err?: Error) => void) | undefined;
   resume: (() => void) | undefined;
   settled = false;
-  readonly startedAt = performance.now();
+  readonly startedAt: number;
 
-  constructor(ex: Exchange, upstream: Upstream) {
+  constructor(ex: Exchange, upstream: Upstream, startedAt: number) {
     this.ex = ex;
     this.upstream = upstream;
+    this.startedAt = startedAt;
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -276,11 +286,11 @@ function onClientDrain(this: ServerResponse & { [kExchange]?: Exchange }): void 
 }
 
 /** The picker's choice, unless it was already tried and another upstream has not been. */
-function pickUntried(route: Route, tried: readonly Upstream[]): Upstream | undefined {
-  const first = route.picker.pick();
+function pickUntried(route: Route, tried: readonly Upstream[], hash: number | undefined): Upstream | undefined {
+  const first = route.picker.pick(hash);
   if (first === undefined || tried.length === 0 || !tried.includes(first)) return first;
   for (let i = 1; i < route.upstreams.length; i++) {
-    const u = route.picker.pick();
+    const u = route.picker.pick(hash);
     if (u !== undefined && !tried.includes(u)) return u;
   }
   return route.upstreams.find((u) => !tried.includes(u)) ?? first;

@@ -17,6 +17,10 @@ const HOP_BY_HOP = new Set([
 // Request headers this hop replaces, or that undici must not see (it manages `expect` itself).
 const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'expect']);
 
+// Tokens in Connection that name no header to drop (close, keep-alive), or a header this hop
+// must not lose whatever the client says: the request would change meaning without it.
+const NEVER_CONNECTION_SCOPED = new Set(['close', 'keep-alive', 'host', 'content-length']);
+
 /** Lower-cased header names listed in a Connection header value, or undefined. */
 function connectionTokens(raw: readonly string[]): Set<string> | undefined {
   let tokens: Set<string> | undefined;
@@ -24,7 +28,7 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
     if (raw[i]!.length !== 10 || raw[i]!.toLowerCase() !== 'connection') continue;
     for (const t of raw[i + 1]!.split(',')) {
       const name = t.trim().toLowerCase();
-      if (name && name !== 'close' && name !== 'keep-alive') (tokens ??= new Set()).add(name);
+      if (name && !NEVER_CONNECTION_SCOPED.has(name)) (tokens ??= new Set()).add(name);
     }
   }
   return tokens;

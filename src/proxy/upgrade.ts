@@ -10,6 +10,7 @@ import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import { matchRoute, upstreamPath, type RouteTable } from '../core/route-table.js';
 import type { Upstream } from '../core/upstream.js';
+import { affinityHash } from './affinity.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { sendSocketError } from './respond.js';
 
@@ -29,7 +30,7 @@ export function createUpgradeHandler(table: () => RouteTable, log: Logger): Upgr
       sendSocketError(socket as Socket, 'no_route');
       return;
     }
-    const upstream = route.picker.pick();
+    const upstream = route.picker.pick(affinityHash(route.config, req));
     if (upstream === undefined) {
       log.warn({ route: route.config.name }, 'no healthy upstream for upgrade');
       sendSocketError(socket as Socket, 'no_healthy_upstream');

@@ -48,7 +48,7 @@ describe('fairway CLI', () => {
     const file = writeConfig('listen: 127.0.0.1:8080\nroutes:\n  - name: web\n    service: web\n    strategy: fastest\n');
     const r = await runCli(['validate', '-c', file]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(`${file}:5:15 routes[0].strategy: expected one of round-robin, random, weighted`);
+    expect(r.stderr.trim()).toBe(`${file}:5:15 routes[0].strategy: expected one of round-robin, random, weighted, least-request, ewma, consistent-hash, failover`);
   });
 
   it('validate reports every problem, one line each', async () => {

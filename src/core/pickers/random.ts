@@ -3,10 +3,11 @@
 // Cost: O(1) per pick, O(1) per rebuild.
 
 import type { Upstream } from '../upstream.js';
-import { EMPTY_PICKER, type Picker, type Rng } from './picker.js';
+import { EMPTY_PICKER, randomIndex, type Picker, type PickerDeps } from './picker.js';
 
-export function random(upstreams: readonly Upstream[], rng: Rng): Picker {
+export function random(upstreams: readonly Upstream[], deps: PickerDeps): Picker {
   const n = upstreams.length;
   if (n === 0) return EMPTY_PICKER;
-  return { pick: () => upstreams[Math.min(n - 1, Math.floor(rng() * n))] };
+  const { rng } = deps;
+  return { pick: () => upstreams[randomIndex(rng, n)] };
 }

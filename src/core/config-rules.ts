@@ -1,0 +1,61 @@
+// Rules that span several keys (a route names `service` or `endpoints`; names are unique).
+// They run on the raw parsed file, apart from the schema, so they are reported even when some
+// other key has the wrong type: zod skips refinements once a type error is found, and a user
+// fixing one problem at a time would meet these only on the next run.
+
+export interface RuleProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const has = (o: Obj, k: string): boolean => o[k] !== undefined && o[k] !== null;
+
+export function crossFieldProblems(data: unknown): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  if (!isObj(data)) return out;
+  const routes = Array.isArray(data.routes) ? data.routes : [];
+  const names = new Map<string, number>();
+  routes.forEach((r: unknown, i) => {
+    if (!isObj(r)) return;
+    for (const p of routeProblems(r)) out.push({ path: ['routes', i, ...p.path], message: p.message });
+    if (typeof r.name !== 'string') return;
+    const first = names.get(r.name);
+    if (first === undefined) names.set(r.name, i);
+    else out.push({ path: ['routes', i, 'name'], message: `duplicate route name "${r.name}" (first at routes[${first}])` });
+  });
+  const services = Array.isArray(data.services) ? data.services : [];
+  const ids = new Map<string, number>();
+  services.forEach((s: unknown, i) => {
+    if (!isObj(s)) return;
+    for (const p of serviceProblems(s)) out.push({ path: ['services', i, ...p.path], message: p.message });
+    const id = typeof s.id === 'string' ? s.id : typeof s.name === 'string' ? s.name : undefined;
+    if (id === undefined) return;
+    const first = ids.get(id);
+    if (first === undefined) ids.set(id, i);
+    else out.push({ path: ['services', i, has(s, 'id') ? 'id' : 'name'], message: `duplicate service id "${id}" (first at services[${first}])` });
+  });
+  return out;
+}
+
+function routeProblems(r: Obj): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  const service = has(r, 'service');
+  const endpoints = has(r, 'endpoints');
+  if (!service && !endpoints) out.push({ path: [], message: 'expected `service` or `endpoints`' });
+  if (service && endpoints) out.push({ path: ['endpoints'], message: 'expected `service` or `endpoints`, not both' });
+  if (has(r, 'tags') && !service) out.push({ path: ['tags'], message: '`tags` filters Consul instances; it needs `service`' });
+  if (has(r, 'hashKey') && r.strategy !== 'consistent-hash')
+    out.push({ path: ['hashKey'], message: '`hashKey` applies only to strategy: consistent-hash' });
+  if (has(r, 'failover') && r.strategy !== 'failover')
+    out.push({ path: ['failover'], message: '`failover` applies only to strategy: failover' });
+  return out;
+}
+
+/** Problems of one `services:` item (or `fairway register` flags) beyond its schema. */
+export function serviceProblems(s: Obj): RuleProblem[] {
+  if (!isObj(s.check)) return [];
+  const kinds = ['http', 'tcp', 'ttl'].filter((k) => has(s.check as Obj, k)).length;
+  return kinds === 1 ? [] : [{ path: ['check'], message: 'expected exactly one of http, tcp, ttl' }];
+}

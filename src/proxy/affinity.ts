@@ -1,0 +1,51 @@
+// The affinity key of a request for consistent-hash routes (`hashKey`), hashed to 32 bits.
+
+import type { IncomingMessage } from 'node:http';
+import type { RouteConfig } from '../core/config.js';
+import { hashString } from '../core/pickers/hash.js';
+
+/** The hash of the request's key under `route.hashKey`, or undefined when the request has none. */
+export function affinityHash(route: RouteConfig, req: IncomingMessage): number | undefined {
+  if (route.strategy !== 'consistent-hash') return undefined;
+  const key = route.hashKey;
+  let value: string | undefined;
+  switch (key.kind) {
+    case 'header': {
+      const v = req.headers[key.name];
+      value = Array.isArray(v) ? v[0] : v;
+      break;
+    }
+    case 'cookie':
+      value = cookieValue(req.headers.cookie, key.name);
+      break;
+    case 'ip':
+      value = req.socket.remoteAddress;
+      break;
+    case 'path': {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      value = q === -1 ? url : url.slice(0, q);
+      break;
+    }
+  }
+  return value === undefined || value === '' ? undefined : hashString(value);
+}
+
+/** The value of cookie `name` in a Cookie header (`a=1; b=2`), or undefined. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  let at = 0;
+  while (at < header.length) {
+    while (header.charCodeAt(at) === 32 /* space */) at++;
+    const end = header.indexOf(';', at);
+    const stop = end === -1 ? header.length : end;
+    const eq = header.indexOf('=', at);
+    if (eq !== -1 && eq < stop && eq - at === name.length && header.startsWith(name, at)) {
+      let v = header.slice(eq + 1, stop).trim();
+      if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+      return v;
+    }
+    at = stop + 1;
+  }
+  return undefined;
+}

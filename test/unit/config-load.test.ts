@@ -1,0 +1,287 @@
+// loadConfig on valid input: defaults, normalization, environment fallbacks, freezing; and formatPath.
+
+import { describe, expect, it } from 'vitest';
+import { formatPath, formatProblem, loadConfig, type Config } from '../../src/core/config.js';
+
+const FULL = `
+listen: 0.0.0.0:80
+admin:
+  listen: "[::1]:9000"
+  token: s3cret
+consul:
+  address: https://consul.internal:8501/
+  token: file-token
+  datacenter: dc2
+  stale: true
+  wait: 1m
+drainTimeout: 2500ms
+services:
+  - name: web
+    id: web-1
+    address: 10.0.0.5
+    port: 8080
+    tags: [v2]
+    meta: { zone: a }
+    weight: 3
+    check: { http: "http://10.0.0.5:8080/health", interval: 5s }
+routes:
+  - name: api
+    match:
+      host: "*.Example.COM"
+      pathPrefix: /api
+      headers: { X-Env: prod }
+    service: api
+    tags: [v2, canary, v2]
+    strategy: weighted
+    stripPrefix: true
+    timeout: 1.5s
+    retries: 0
+  - match: { host: Static.Example.com }
+    endpoints:
+      - 10.0.0.1:8080
+      - { address: "[::1]:8081", weight: 5 }
+      - { address: 10.0.0.3:8082 }
+`;
+
+const FULL_EXPECTED: Config = {
+  listen: { host: '0.0.0.0', port: 80 },
+  admin: { listen: { host: '::1', port: 9000 }, token: 's3cret' },
+  consul: { address: 'https://consul.internal:8501', token: 'file-token', datacenter: 'dc2', stale: true, waitMs: 60_000 },
+  drainTimeoutMs: 2_500,
+  services: [
+    {
+      name: 'web',
+      id: 'web-1',
+      address: '10.0.0.5',
+      port: 8080,
+      tags: ['v2'],
+      meta: { zone: 'a' },
+      weight: 3,
+      check: { http: 'http://10.0.0.5:8080/health', interval: '5s', timeout: '5s' },
+    },
+  ],
+  routes: [
+    {
+      name: 'api',
+      match: { hostSuffix: '.example.com', pathPrefix: '/api', headers: [['x-env', 'prod']] },
+      source: { kind: 'consul', service: 'api', tags: ['canary', 'v2'] },
+      strategy: 'weighted',
+      hashKey: { kind: 'ip' },
+      slowStartMs: 0,
+      stripPrefix: true,
+      timeoutMs: 1_500,
+      retries: 0,
+    },
+    {
+      name: 'route-1',
+      match: { host: 'static.example.com', pathPrefix: '/', headers: [] },
+      source: {
+        kind: 'static',
+        endpoints: [
+          { host: '10.0.0.1', port: 8080, weight: 1 },
+          { host: '::1', port: 8081, weight: 5 },
+          { host: '10.0.0.3', port: 8082, weight: 1 },
+        ],
+      },
+      strategy: 'round-robin',
+      hashKey: { kind: 'ip' },
+      slowStartMs: 0,
+      stripPrefix: false,
+      timeoutMs: 30_000,
+      retries: 2,
+    },
+  ],
+};
+
+const DEFAULTS: Config = {
+  listen: { host: '127.0.0.1', port: 8080 },
+  admin: { listen: { host: '127.0.0.1', port: 8081 }, token: '' },
+  consul: { address: 'http://127.0.0.1:8500', token: '', datacenter: '', stale: false, waitMs: 30_000 },
+  drainTimeoutMs: 10_000,
+  services: [],
+  routes: [],
+};
+
+function load(text: string, env: Readonly<Record<string, string | undefined>> = {}): Config {
+  const r = loadConfig(text, 'fairway.yaml', env);
+  if (!r.ok) throw new Error(r.problems.map(formatProblem).join('\n'));
+  return r.config;
+}
+
+describe('loadConfig: whole files', () => {
+  it.each([
+    { why: 'a full YAML file normalizes every section', text: FULL, expected: FULL_EXPECTED },
+    { why: 'an empty file is the default config', text: '', expected: DEFAULTS },
+    { why: 'a file of comments only is the default config', text: '# routes come later\n', expected: DEFAULTS },
+    { why: 'an explicit null document is the default config', text: '~\n', expected: DEFAULTS },
+    { why: 'JSON text is accepted, being YAML too', text: JSON.stringify({ listen: '127.0.0.1:8080' }), expected: DEFAULTS },
+  ])('$why', ({ text, expected }) => {
+    expect(load(text)).toEqual(expected);
+  });
+
+  it('JSON text with routes normalizes like the equivalent YAML', () => {
+    const json = JSON.stringify({
+      routes: [{ name: 'a', match: { host: '*.Example.com', headers: { 'X-Env': 'prod' } }, endpoints: ['10.0.0.1:1', { address: '10.0.0.2:2', weight: 3 }] }],
+    });
+    const yaml = `
+routes:
+  - name: a
+    match: { host: "*.Example.com", headers: { X-Env: prod } }
+    endpoints: [10.0.0.1:1, { address: 10.0.0.2:2, weight: 3 }]
+`;
+    expect(load(json)).toEqual(load(yaml));
+    expect(load(json).routes[0]!.match).toEqual({ hostSuffix: '.example.com', pathPrefix: '/', headers: [['x-env', 'prod']] });
+  });
+});
+
+describe('loadConfig: route defaults and normalization', () => {
+  const route = (yaml: string) => load(`routes:\n  - ${yaml.trim().replace(/\n/g, '\n    ')}\n`).routes[0]!;
+
+  it.each([
+    { why: 'strategy defaults to round-robin', yaml: 'service: web', pick: 'strategy', value: 'round-robin' },
+    { why: 'retries defaults to 2', yaml: 'service: web', pick: 'retries', value: 2 },
+    { why: 'timeout defaults to 30s, kept in milliseconds', yaml: 'service: web', pick: 'timeoutMs', value: 30_000 },
+    { why: 'a written timeout is converted to milliseconds', yaml: 'service: web\ntimeout: 250ms', pick: 'timeoutMs', value: 250 },
+    { why: 'stripPrefix defaults to false', yaml: 'service: web', pick: 'stripPrefix', value: false },
+    { why: 'the name defaults to the service', yaml: 'service: web', pick: 'name', value: 'web' },
+    { why: 'a static route without a name is called route-N by position', yaml: 'endpoints: [a:1]', pick: 'name', value: 'route-0' },
+  ] as const)('$why', ({ yaml, pick, value }) => {
+    expect(route(yaml)[pick]).toEqual(value);
+  });
+
+  it.each([
+    { why: 'no match block: pathPrefix "/" and no host or headers', yaml: 'service: web', match: { pathPrefix: '/', headers: [] } },
+    { why: 'an exact host is lower-cased', yaml: 'service: web\nmatch: { host: API.Example.com }', match: { host: 'api.example.com', pathPrefix: '/', headers: [] } },
+    { why: '*.example.com becomes the suffix .example.com', yaml: 'service: web\nmatch: { host: "*.example.com" }', match: { hostSuffix: '.example.com', pathPrefix: '/', headers: [] } },
+    {
+      why: 'header names are lower-cased, values kept as written',
+      yaml: 'service: web\nmatch: { headers: { X-Env: Prod, x-Team: Core } }',
+      match: { pathPrefix: '/', headers: [['x-env', 'Prod'], ['x-team', 'Core']] },
+    },
+    { why: 'a path prefix is kept as written', yaml: 'service: web\nmatch: { pathPrefix: /API/v1 }', match: { pathPrefix: '/API/v1', headers: [] } },
+  ])('$why', ({ yaml, match }) => {
+    expect(route(yaml).match).toEqual(match);
+  });
+
+  it.each([
+    { why: 'a consul route without tags has an empty tag list', yaml: 'service: web', source: { kind: 'consul', service: 'web', tags: [] } },
+    { why: 'consul tags are deduplicated and sorted', yaml: 'service: web\ntags: [b, a, b]', source: { kind: 'consul', service: 'web', tags: ['a', 'b'] } },
+    {
+      why: 'static endpoints may be strings or {address, weight} objects, weight defaulting to 1',
+      yaml: 'endpoints: [10.0.0.1:80, { address: "[::1]:81", weight: 7 }, { address: h:82 }]',
+      source: {
+        kind: 'static',
+        endpoints: [
+          { host: '10.0.0.1', port: 80, weight: 1 },
+          { host: '::1', port: 81, weight: 7 },
+          { host: 'h', port: 82, weight: 1 },
+        ],
+      },
+    },
+  ])('$why', ({ yaml, source }) => {
+    expect(route(yaml).source).toEqual(source);
+  });
+
+  it.each([
+    {
+      why: 'default names that collide get -2, -3 suffixes in file order',
+      text: 'routes:\n  - service: web\n  - service: web\n    match: { pathPrefix: /x }\n  - service: web\n    tags: [a]\n',
+      names: ['web', 'web-2', 'web-3'],
+    },
+    {
+      why: 'an explicit name is kept and an earlier default name takes the suffix (regression)',
+      text: 'routes:\n  - service: web\n  - name: web\n    endpoints: [10.0.0.1:80]\n',
+      names: ['web-2', 'web'],
+    },
+    {
+      why: 'an explicit name before a default one is kept too',
+      text: 'routes:\n  - name: web\n    endpoints: [10.0.0.1:80]\n  - service: web\n',
+      names: ['web', 'web-2'],
+    },
+    {
+      why: 'a suffix already taken by an explicit name is skipped',
+      text: 'routes:\n  - service: web\n  - service: web\n  - name: web-2\n    endpoints: [10.0.0.1:80]\n',
+      names: ['web', 'web-3', 'web-2'],
+    },
+    {
+      why: 'a default route-N name colliding with an explicit one takes a suffix',
+      text: 'routes:\n  - endpoints: [10.0.0.1:80]\n  - name: route-0\n    service: web\n',
+      names: ['route-0-2', 'route-0'],
+    },
+  ])('$why', ({ text, names }) => {
+    expect(load(text).routes.map((r) => r.name)).toEqual(names);
+  });
+});
+
+describe('loadConfig: consul address and token', () => {
+  it.each([
+    { why: 'no file value and no environment: the local agent', yaml: '', env: {}, address: 'http://127.0.0.1:8500', token: '' },
+    { why: 'CONSUL_HTTP_ADDR without a scheme gets http://', yaml: '', env: { CONSUL_HTTP_ADDR: 'consul.local:8500' }, address: 'http://consul.local:8500', token: '' },
+    {
+      why: 'CONSUL_HTTP_ADDR without a scheme gets https:// when CONSUL_HTTP_SSL=true',
+      yaml: '',
+      env: { CONSUL_HTTP_ADDR: 'consul.local:8501', CONSUL_HTTP_SSL: 'true' },
+      address: 'https://consul.local:8501',
+      token: '',
+    },
+    { why: 'CONSUL_HTTP_ADDR with a scheme is kept, trailing slash dropped', yaml: '', env: { CONSUL_HTTP_ADDR: 'https://consul.local:8501/' }, address: 'https://consul.local:8501', token: '' },
+    { why: 'CONSUL_HTTP_ADDR is trimmed', yaml: '', env: { CONSUL_HTTP_ADDR: '  10.0.0.9:8500 ' }, address: 'http://10.0.0.9:8500', token: '' },
+    { why: 'a blank CONSUL_HTTP_ADDR counts as unset', yaml: '', env: { CONSUL_HTTP_ADDR: '  ' }, address: 'http://127.0.0.1:8500', token: '' },
+    { why: 'CONSUL_HTTP_TOKEN is the default token', yaml: '', env: { CONSUL_HTTP_TOKEN: 'env-token' }, address: 'http://127.0.0.1:8500', token: 'env-token' },
+    {
+      why: 'the file wins over the environment for both address and token',
+      yaml: 'consul: { address: "http://c:1/", token: file-token }',
+      env: { CONSUL_HTTP_ADDR: 'consul.local:8500', CONSUL_HTTP_TOKEN: 'env-token' },
+      address: 'http://c:1',
+      token: 'file-token',
+    },
+    {
+      why: 'an empty token in the file deliberately overrides CONSUL_HTTP_TOKEN',
+      yaml: 'consul: { token: "" }',
+      env: { CONSUL_HTTP_TOKEN: 'env-token' },
+      address: 'http://127.0.0.1:8500',
+      token: '',
+    },
+  ])('$why', ({ yaml, env, address, token }) => {
+    const c = load(yaml, env);
+    expect(c.consul.address).toBe(address);
+    expect(c.consul.token).toBe(token);
+  });
+});
+
+describe('loadConfig: the result is deeply frozen', () => {
+  const c = load(FULL);
+  it.each([
+    { why: 'the config itself', value: c },
+    { why: 'a nested section', value: c.consul },
+    { why: 'a parsed host:port', value: c.listen },
+    { why: 'the route list', value: c.routes },
+    { why: 'a route match', value: c.routes[0]!.match },
+    { why: 'a header pair inside the match', value: c.routes[0]!.match.headers[0] },
+    { why: 'a route source and its tag list', value: (c.routes[0]!.source as { tags: readonly string[] }).tags },
+    { why: 'a static endpoint', value: (c.routes[1]!.source as { endpoints: readonly object[] }).endpoints[1] },
+    { why: 'a service registration check', value: c.services[0]!.check },
+  ])('$why', ({ value }) => {
+    expect(Object.isFrozen(value)).toBe(true);
+  });
+
+  it('writing to it throws in strict mode', () => {
+    expect(() => {
+      (c.listen as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+});
+
+describe('formatPath', () => {
+  it.each([
+    { path: [], text: '', why: 'the root is the empty string' },
+    { path: ['listen'], text: 'listen', why: 'a top-level key is its name' },
+    { path: ['consul', 'wait'], text: 'consul.wait', why: 'nested keys are joined with dots' },
+    { path: ['routes', 0], text: 'routes[0]', why: 'indices are bracketed' },
+    { path: ['routes', 2, 'match', 'headers', 'X-Env'], text: 'routes[2].match.headers.X-Env', why: 'keys after an index get a dot again' },
+    { path: ['services', 1, 'tags', 0], text: 'services[1].tags[0]', why: 'an index may end the path' },
+    { path: [0, 'a'], text: '[0].a', why: 'a path may start with an index' },
+  ])('$text: $why', ({ path, text }) => {
+    expect(formatPath(path)).toBe(text);
+  });
+});

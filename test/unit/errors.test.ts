@@ -1,0 +1,71 @@
+// FairwayError codes and statuses, and upstreamFailure's mapping of upstream failures to 502/504.
+
+import { describe, expect, it } from 'vitest';
+import { FairwayError, messageOf, statusOf, upstreamFailure, UserError, type FairwayErrorCode } from '../../src/core/errors.js';
+
+describe('statusOf', () => {
+  it.each([
+    { code: 'no_route', status: 404, why: 'no route is Not Found' },
+    { code: 'no_healthy_upstream', status: 503, why: 'no instance is Service Unavailable' },
+    { code: 'upstream_error', status: 502, why: 'a failed upstream is Bad Gateway' },
+    { code: 'upstream_timeout', status: 504, why: 'a slow upstream is Gateway Timeout' },
+    { code: 'bad_request', status: 400, why: 'a malformed request is Bad Request' },
+    { code: 'headers_too_large', status: 431, why: 'oversized headers are 431' },
+  ] as Array<{ code: FairwayErrorCode; status: number; why: string }>)('$code → $status: $why', ({ code, status }) => {
+    expect(statusOf(code)).toBe(status);
+    const e = new FairwayError(code);
+    expect([e.code, e.status, e.message, e.name]).toEqual([code, status, messageOf(code), 'FairwayError']);
+    expect(e).toBeInstanceOf(Error);
+  });
+});
+
+describe('FairwayError', () => {
+  it('keeps a given message and cause', () => {
+    const cause = new Error('boom');
+    const e = new FairwayError('no_healthy_upstream', { cause, message: 'no healthy instance for route "web"' });
+    expect(e.message).toBe('no healthy instance for route "web"');
+    expect(e.cause).toBe(cause);
+    expect(e.status).toBe(503);
+  });
+
+  it('has no cause property when none is given', () => {
+    expect('cause' in new FairwayError('no_route')).toBe(false);
+  });
+});
+
+describe('upstreamFailure', () => {
+  const withCode = (code: string) => Object.assign(new Error(code), { code });
+
+  it.each([
+    { why: 'undici headers timeout', err: withCode('UND_ERR_HEADERS_TIMEOUT'), code: 'upstream_timeout', status: 504 },
+    { why: 'undici body timeout', err: withCode('UND_ERR_BODY_TIMEOUT'), code: 'upstream_timeout', status: 504 },
+    { why: 'undici connect timeout', err: withCode('UND_ERR_CONNECT_TIMEOUT'), code: 'upstream_timeout', status: 504 },
+    { why: 'a socket ETIMEDOUT', err: withCode('ETIMEDOUT'), code: 'upstream_timeout', status: 504 },
+    { why: "Fairway's own route timeout", err: withCode('FAIRWAY_TIMEOUT'), code: 'upstream_timeout', status: 504 },
+    { why: 'connection refused', err: withCode('ECONNREFUSED'), code: 'upstream_error', status: 502 },
+    { why: 'connection reset', err: withCode('ECONNRESET'), code: 'upstream_error', status: 502 },
+    { why: 'undici socket error', err: withCode('UND_ERR_SOCKET'), code: 'upstream_error', status: 502 },
+    { why: 'an error without a code', err: new Error('weird'), code: 'upstream_error', status: 502 },
+    { why: 'a non-string code', err: { code: 504 }, code: 'upstream_error', status: 502 },
+    { why: 'a thrown string', err: 'oops', code: 'upstream_error', status: 502 },
+    { why: 'null', err: null, code: 'upstream_error', status: 502 },
+    { why: 'undefined', err: undefined, code: 'upstream_error', status: 502 },
+  ])('$why → $code ($status), cause kept', ({ err, code, status }) => {
+    const e = upstreamFailure(err);
+    expect(e).toBeInstanceOf(FairwayError);
+    expect([e.code, e.status]).toEqual([code, status]);
+    if (err !== undefined) expect(e.cause).toBe(err);
+  });
+
+  it('timeout codes are matched exactly, not by case or substring', () => {
+    expect(upstreamFailure(withCode('etimedout')).code).toBe('upstream_error');
+    expect(upstreamFailure(withCode('UND_ERR_HEADERS_TIMEOUT_X')).code).toBe('upstream_error');
+  });
+});
+
+describe('UserError', () => {
+  it('is a plain named Error with the message given', () => {
+    const e = new UserError('cannot read fairway.yaml');
+    expect([e.name, e.message, e instanceof Error]).toEqual(['UserError', 'cannot read fairway.yaml', true]);
+  });
+});

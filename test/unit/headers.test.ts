@@ -1,0 +1,159 @@
+// Header rewriting between client and upstream: hop-by-hop removal, X-Forwarded-*, duplicate Host.
+
+import { describe, expect, it } from 'vitest';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/proxy/headers.js';
+
+const FWD = { clientIp: '10.1.1.1', proto: 'http' as const };
+
+/** Raw header pairs from `name: value` lines, the shape Node's rawHeaders has. */
+function raw(...lines: string[]): string[] {
+  return lines.flatMap((l) => {
+    const i = l.indexOf(':');
+    return [l.slice(0, i), l.slice(i + 1).trim()];
+  });
+}
+
+/** Pairs back into `name: value` lines, for readable expectations. */
+function pairs(list: readonly string[] | undefined): string[] | undefined {
+  if (list === undefined) return undefined;
+  const out: string[] = [];
+  for (let i = 0; i < list.length; i += 2) out.push(`${list[i]}: ${list[i + 1]}`);
+  return out;
+}
+
+describe('upstreamRequestHeaders', () => {
+  it.each([
+    {
+      why: 'a plain request keeps its headers, name case preserved, and gains X-Forwarded-*',
+      in: ['Host: shop.test', 'Accept: */*', 'X-Request-ID: abc'],
+      out: ['Host: shop.test', 'Accept: */*', 'X-Request-ID: abc', 'x-forwarded-for: 10.1.1.1', 'x-forwarded-proto: http', 'x-forwarded-host: shop.test'],
+    },
+    {
+      why: 'every hop-by-hop header is removed',
+      in: [
+        'Host: h',
+        'Connection: keep-alive',
+        'Keep-Alive: timeout=5',
+        'Proxy-Connection: keep-alive',
+        'Proxy-Authenticate: Basic',
+        'Proxy-Authorization: Basic eA==',
+        'TE: trailers',
+        'Trailer: X-Sum',
+        'Transfer-Encoding: chunked',
+        'Upgrade: h2c',
+        'Accept: */*',
+      ],
+      out: ['Host: h', 'Accept: */*', 'x-forwarded-for: 10.1.1.1', 'x-forwarded-proto: http', 'x-forwarded-host: h'],
+    },
+    {
+      why: 'headers named in Connection are removed too, whatever their case',
+      in: ['Host: h', 'Connection: close, X-Debug , x-trace', 'x-debug: 1', 'X-Trace: 2', 'X-Keep: 3'],
+      out: ['Host: h', 'X-Keep: 3', 'x-forwarded-for: 10.1.1.1', 'x-forwarded-proto: http', 'x-forwarded-host: h'],
+    },
+    {
+      why: 'a Connection header in odd case is still recognized',
+      in: ['Host: h', 'CONNECTION: X-Debug', 'X-Debug: 1'],
+      out: ['Host: h', 'x-forwarded-for: 10.1.1.1', 'x-forwarded-proto: http', 'x-forwarded-host: h'],
+    },
+    {
+      why: 'an existing X-Forwarded-For is appended to with ", "',
+      in: ['Host: h', 'X-Forwarded-For: 203.0.113.7'],
+      out: ['Host: h', 'x-forwarded-for: 203.0.113.7, 10.1.1.1', 'x-forwarded-proto: http', 'x-forwarded-host: h'],
+    },
+    {
+      why: 'two X-Forwarded-For headers are joined in order, then appended to',
+      in: ['Host: h', 'X-Forwarded-For: 203.0.113.7', 'x-forwarded-for: 198.51.100.2, 192.0.2.1'],
+      out: ['Host: h', 'x-forwarded-for: 203.0.113.7, 198.51.100.2, 192.0.2.1, 10.1.1.1', 'x-forwarded-proto: http', 'x-forwarded-host: h'],
+    },
+    {
+      why: 'client-sent X-Forwarded-Proto and X-Forwarded-Host are replaced by what this hop saw',
+      in: ['X-Forwarded-Proto: https', 'Host: real.test', 'X-Forwarded-Host: spoofed.test'],
+      out: ['Host: real.test', 'x-forwarded-for: 10.1.1.1', 'x-forwarded-proto: http', 'x-forwarded-host: real.test'],
+    },
+    {
+      why: 'Expect is removed (undici manages it)',
+      in: ['Host: h', 'Expect: 100-continue', 'Content-Length: 5'],
+      out: ['Host: h', 'Content-Length: 5', 'x-forwarded-for: 10.1.1.1', 'x-forwarded-proto: http', 'x-forwarded-host: h'],
+    },
+    {
+      why: 'without a Host header there is no X-Forwarded-Host',
+      in: ['Accept: */*'],
+      out: ['Accept: */*', 'x-forwarded-for: 10.1.1.1', 'x-forwarded-proto: http'],
+    },
+    {
+      why: 'Host and Content-Length named in Connection are kept: the request would change meaning without them',
+      in: ['Host: h', 'Connection: Host, Content-Length, X-Debug', 'Content-Length: 5', 'X-Debug: 1'],
+      out: ['Host: h', 'Content-Length: 5', 'x-forwarded-for: 10.1.1.1', 'x-forwarded-proto: http', 'x-forwarded-host: h'],
+    },
+    {
+      why: 'Host and Content-Length are kept whatever case Connection names them in',
+      in: ['host: h', 'connection: HOST,content-LENGTH', 'content-length: 0'],
+      out: ['host: h', 'content-length: 0', 'x-forwarded-for: 10.1.1.1', 'x-forwarded-proto: http', 'x-forwarded-host: h'],
+    },
+    {
+      why: 'repeated ordinary headers are all kept in order',
+      in: ['Host: h', 'Cookie: a=1', 'Cookie: b=2'],
+      out: ['Host: h', 'Cookie: a=1', 'Cookie: b=2', 'x-forwarded-for: 10.1.1.1', 'x-forwarded-proto: http', 'x-forwarded-host: h'],
+    },
+  ])('$why', ({ in: input, out }) => {
+    expect(pairs(upstreamRequestHeaders(raw(...input), FWD))).toEqual(out);
+  });
+
+  it('an https client sets X-Forwarded-Proto to https', () => {
+    expect(pairs(upstreamRequestHeaders(raw('Host: h'), { clientIp: '::1', proto: 'https' }))).toEqual([
+      'Host: h',
+      'x-forwarded-for: ::1',
+      'x-forwarded-proto: https',
+      'x-forwarded-host: h',
+    ]);
+  });
+
+  it.each([
+    { why: 'two Host headers', in: ['Host: a.test', 'Accept: */*', 'Host: b.test'] },
+    { why: 'two Host headers in different case', in: ['Host: a.test', 'host: a.test'] },
+  ])('returns undefined for $why (the request gets a 400)', ({ in: input }) => {
+    expect(upstreamRequestHeaders(raw(...input), FWD)).toBeUndefined();
+  });
+
+  it('does not modify its input', () => {
+    const input = raw('Host: h', 'Connection: X-A', 'X-A: 1');
+    const copy = [...input];
+    upstreamRequestHeaders(input, FWD);
+    expect(input).toEqual(copy);
+  });
+});
+
+describe('clientResponseHeaders', () => {
+  const buf = (...lines: string[]) => raw(...lines).map((s) => Buffer.from(s, 'latin1'));
+
+  it.each([
+    {
+      why: 'ordinary headers pass through as strings, case preserved',
+      in: ['Content-Type: text/plain', 'X-Backend: web-1', 'Set-Cookie: a=1', 'Set-Cookie: b=2'],
+      out: ['Content-Type: text/plain', 'X-Backend: web-1', 'Set-Cookie: a=1', 'Set-Cookie: b=2'],
+    },
+    {
+      why: 'hop-by-hop headers are removed',
+      in: ['Connection: keep-alive', 'Keep-Alive: timeout=5', 'Transfer-Encoding: chunked', 'Upgrade: websocket', 'Trailer: X-Sum', 'Proxy-Authenticate: Basic', 'Content-Length: 2'],
+      out: ['Content-Length: 2'],
+    },
+    {
+      why: 'headers named in Connection are removed, even when they come before it',
+      in: ['X-Internal: 1', 'Content-Type: text/plain', 'connection: X-Internal, x-debug', 'X-Debug: yes'],
+      out: ['Content-Type: text/plain'],
+    },
+    {
+      why: 'Connection: close names nothing that is kept',
+      in: ['Connection: close', 'Content-Type: text/html'],
+      out: ['Content-Type: text/html'],
+    },
+    {
+      why: 'latin1 bytes in values are kept as they came',
+      in: ['Content-Disposition: attachment; filename="caf\u00e9.txt"'],
+      out: ['Content-Disposition: attachment; filename="caf\u00e9.txt"'],
+    },
+    { why: 'no headers at all stays empty', in: [], out: [] },
+  ])('$why', ({ in: input, out }) => {
+    expect(pairs(clientResponseHeaders(buf(...input)))).toEqual(out);
+  });
+});

@@ -20,7 +20,7 @@ import { Registrar } from './discovery/registrar.js';
 import { FileWatcher } from './file-watcher.js';
 import { RequestClock } from './proxy/clock.js';
 import { Forwarder } from './proxy/forwarder.js';
-import { createProxyServer } from './proxy/server.js';
+import { applyServerSettings, createProxyServer } from './proxy/server.js';
 
 const SETTLE_ON_RELOAD_MS = 2_000;
 
@@ -47,6 +47,7 @@ export class Fairway {
   #rng: () => number;
   #deps: PickerDeps;
   readonly #clock = new RequestClock();
+  #unejectTimer: NodeJS.Timeout | undefined;
   #config!: Config;
   #configHash = '';
   #table!: RouteTable;
@@ -72,7 +73,18 @@ export class Fairway {
     this.#env = options.env ?? process.env;
     this.#rng = options.rng ?? Math.random;
     this.#deps = { rng: this.#rng, now: this.#clock.now };
-    this.#forwarder = new Forwarder({ log: this.log.child({ part: 'proxy' }), clock: this.#clock });
+    this.#forwarder = new Forwarder({
+      log: this.log.child({ part: 'proxy' }),
+      clock: this.#clock,
+      settings: () => this.#config,
+      onEjected: (u, route) => {
+        this.log.warn(
+          { route: route.config.name, upstream: u.id, addr: u.origin, forMs: Math.round(u.stats.ejectedUntil - this.#clock.t), ejections: u.stats.ejections },
+          'instance ejected after consecutive failures',
+        );
+        this.#rebuild();
+      },
+    });
   }
 
   /** Loads the config (UserError listing every problem if it is invalid) and starts serving. */
@@ -105,7 +117,12 @@ export class Fairway {
     await this.#discovery?.sync(watchKeys(config));
     this.#rebuild();
 
-    this.#proxy = createProxyServer({ forwarder: this.#forwarder, log: this.log.child({ part: 'proxy' }), table: () => this.#table });
+    this.#proxy = createProxyServer({
+      forwarder: this.#forwarder,
+      log: this.log.child({ part: 'proxy' }),
+      table: () => this.#table,
+      settings: config.server,
+    });
     this.#admin = createAdminServer({ app: this, log: this.log.child({ part: 'admin' }) });
     await Promise.all([listen(this.#proxy, config.listen), listen(this.#admin, config.admin.listen)]);
     this.log.info({ proxy: this.proxyUrl, admin: this.adminUrl, routes: config.routes.length }, 'fairway listening');
@@ -143,9 +160,15 @@ export class Fairway {
   }
 
   #rebuild(): void {
-    this.#clock.tick();
+    const now = this.#clock.tick();
     const table = buildRouteTable(this.#config, this.#discovery?.snapshots ?? new Map(), this.#deps, this.#table);
     this.#table = table;
+    // Ejections end by time, not by an event: rebuild when the next one is due.
+    clearTimeout(this.#unejectTimer);
+    if (table.nextUnejectAt !== Infinity && !this.#draining) {
+      this.#unejectTimer = setTimeout(() => this.#rebuild(), Math.max(1, table.nextUnejectAt - now + 1));
+      this.#unejectTimer.unref();
+    }
     const origins = new Set<string>();
     for (const r of table.routes) for (const u of r.upstreams) origins.add(u.origin);
     this.#forwarder.retainOnly(origins);
@@ -173,6 +196,9 @@ export class Fairway {
     const next = result.config;
     if (!sameAddress(next.listen, this.#config.listen) || !sameAddress(next.admin.listen, this.#config.admin.listen))
       this.log.warn('listen addresses changed in the config; they take effect on restart');
+    if (next.server.maxHeaderSize !== this.#config.server.maxHeaderSize)
+      this.log.warn('server.maxHeaderSize changed in the config; it takes effect on restart');
+    applyServerSettings(this.#proxy, next.server);
     await this.#setConsul(next);
     if (this.#registrar) await this.#registrar.sync(next.services);
     // Start the new watches and give them a moment to answer before the new routes go live,
@@ -204,6 +230,7 @@ export class Fairway {
     if (this.#draining) return;
     this.#draining = true;
     this.#ready = false;
+    clearTimeout(this.#unejectTimer);
     this.#watcher?.stop();
     const drainMs = this.#config?.drainTimeoutMs ?? 10_000;
     if (this.#proxy?.listening) {
@@ -225,6 +252,11 @@ export class Fairway {
       await closed;
     }
     this.log.info('stopped');
+  }
+
+  /** The monotonic clock ejections and slow start run on. */
+  now(): number {
+    return performance.now();
   }
 
   get ready(): boolean {

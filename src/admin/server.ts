@@ -4,8 +4,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { withTags } from '../core/instance.js';
+import { isEjected } from '../core/outlier.js';
 import type { RouteTable } from '../core/route-table.js';
-import { statsKey } from '../core/upstream.js';
+import { statsKey, type UpstreamStats } from '../core/upstream.js';
 import type { WatchState } from '../discovery/consul-watch.js';
 import { VERSION } from '../version.js';
 
@@ -18,6 +19,8 @@ export interface AdminSource {
   readonly lastReload: { ok: boolean; at: string; problems: string[] } | undefined;
   readonly consulState: string;
   readonly discovery: { watchStates(): WatchState[]; client: { address: string } } | undefined;
+  /** The clock ejections are measured on. */
+  now(): number;
 }
 
 export interface EndpointView {
@@ -40,54 +43,49 @@ export interface RouteView {
   service: string | null;
   tags: readonly string[];
   strategy: string;
+  /** Too few healthy instances: routing to all known ones. */
+  panic: boolean;
   match: { host: string | null; pathPrefix: string; headers: Record<string, string> };
   endpoints: EndpointView[];
 }
 
-export function routesView(table: RouteTable): RouteView[] {
+export function routesView(table: RouteTable, now: number): RouteView[] {
   return table.routes.map((route) => {
     const rc = route.config;
-    const active = new Map(route.upstreams.map((u) => [statsKey(u.id, u.host, u.port), u]));
-    const endpoints: EndpointView[] = route.upstreams.map((u) => ({
-      id: u.id,
-      address: u.host,
-      port: u.port,
-      weight: u.weight,
-      status: u.status,
-      active: true,
-      inflight: u.stats.inflight,
-      requests: u.stats.requests,
-      failures: u.stats.failures,
-      ewmaMs: u.stats.requests > 0 ? round(u.stats.ewmaMs) : null,
-      ejected: false,
-    }));
+    const active = new Set(route.upstreams.map((u) => u.stats));
+    const seen = new Set<UpstreamStats>();
+    const endpoints: EndpointView[] = [];
+    const add = (id: string, host: string, port: number, weight: number, status: EndpointView['status'], s: UpstreamStats | undefined) => {
+      if (s && seen.has(s)) return;
+      if (s) seen.add(s);
+      const on = s !== undefined && active.has(s);
+      endpoints.push({
+        id,
+        address: host,
+        port,
+        weight: on ? weight : 0,
+        status,
+        active: on,
+        inflight: s?.inflight ?? 0,
+        requests: s?.requests ?? 0,
+        failures: s?.failures ?? 0,
+        ewmaMs: s && s.ewmaAt !== 0 ? round(s.ewmaMs) : null,
+        ejected: s !== undefined && isEjected(s, now),
+      });
+    };
+    for (const u of route.upstreams) add(u.id, u.host, u.port, u.weight, u.status, u.stats);
+    for (const u of route.candidates) add(u.id, u.host, u.port, u.weight, u.status, u.stats);
     // Instances Consul knows but this route does not use now (critical, or warning outside
     // `weighted`), so an operator sees why an instance gets no traffic.
-    if (rc.source.kind === 'consul' && route.snapshot) {
-      for (const i of withTags(route.snapshot.instances, rc.source.tags)) {
-        const key = statsKey(i.id, i.host, i.port);
-        if (active.has(key)) continue;
-        const s = table.stats.get(key);
-        endpoints.push({
-          id: i.id,
-          address: i.host,
-          port: i.port,
-          weight: 0,
-          status: i.status,
-          active: false,
-          inflight: s?.inflight ?? 0,
-          requests: s?.requests ?? 0,
-          failures: s?.failures ?? 0,
-          ewmaMs: s && s.requests > 0 ? round(s.ewmaMs) : null,
-          ejected: false,
-        });
-      }
-    }
+    if (rc.source.kind === 'consul' && route.snapshot)
+      for (const i of withTags(route.snapshot.instances, rc.source.tags))
+        add(i.id, i.host, i.port, 0, i.status, table.stats.get(statsKey(i.id, i.host, i.port)));
     return {
       name: rc.name,
       service: rc.source.kind === 'consul' ? rc.source.service : null,
       tags: rc.source.kind === 'consul' ? rc.source.tags : [],
       strategy: rc.strategy,
+      panic: route.panic,
       match: {
         host: rc.match.host ?? (rc.match.hostSuffix ? `*${rc.match.hostSuffix}` : null),
         pathPrefix: rc.match.pathPrefix,
@@ -121,6 +119,7 @@ export function statusView(app: AdminSource): Record<string, unknown> {
       errors: w.errors,
     })),
     routes: app.table.routes.length,
+    process: processView(),
   };
 }
 
@@ -134,7 +133,7 @@ export function createAdminServer({ app, log }: { app: AdminSource; log: Logger 
       case '/-/ready':
         return app.ready ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
       case '/api/routes':
-        return send(res, 200, routesView(app.table));
+        return send(res, 200, routesView(app.table, app.now()));
       case '/api/status':
         return send(res, 200, statusView(app));
       default:
@@ -153,6 +152,17 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 function text(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
   res.end(body);
+}
+
+/** Memory and handle counts, so leaks show from outside (the reliability tests read these). */
+function processView(): Record<string, number> {
+  const m = process.memoryUsage();
+  return {
+    rssBytes: m.rss,
+    heapUsedBytes: m.heapUsed,
+    externalBytes: m.external,
+    activeHandles: process.getActiveResourcesInfo().length,
+  };
 }
 
 function round(n: number): number {

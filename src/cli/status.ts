@@ -23,7 +23,8 @@ export function renderStatus(status: StatusView, routes: RouteView[]): string {
   lines.push('');
   const rows: string[][] = [['ROUTE', 'STRATEGY', 'ENDPOINT', 'ID', 'STATUS', 'WEIGHT', 'INFLIGHT', 'REQUESTS', 'FAILURES', 'EWMA']];
   for (const r of routes) {
-    const name = r.service ? `${r.name} (${r.service}${r.tags.length ? ` ${r.tags.join(',')}` : ''})` : r.name;
+    const base = r.service ? `${r.name} (${r.service}${r.tags.length ? ` ${r.tags.join(',')}` : ''})` : r.name;
+    const name = r.panic ? `${base} PANIC` : base;
     if (r.endpoints.length === 0) rows.push([name, r.strategy, '-', '-', 'no instances', '', '', '', '', '']);
     for (const e of r.endpoints)
       rows.push([
@@ -31,7 +32,7 @@ export function renderStatus(status: StatusView, routes: RouteView[]): string {
         r.strategy,
         formatHostPort(e.address, e.port),
         e.id,
-        e.active ? e.status : `${e.status} (idle)`,
+        e.ejected ? 'ejected' : e.active ? e.status : `${e.status} (idle)`,
         String(e.weight),
         String(e.inflight),
         String(e.requests),

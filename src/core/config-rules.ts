@@ -8,7 +8,10 @@ export interface RuleProblem {
   message: string;
 }
 
+import { parseDuration } from './duration.js';
+
 type Obj = Record<string, unknown>;
+const durationOf = (v: unknown): number | undefined => (typeof v === 'string' ? parseDuration(v) : undefined);
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const has = (o: Obj, k: string): boolean => o[k] !== undefined && o[k] !== null;
 
@@ -25,6 +28,12 @@ export function crossFieldProblems(data: unknown): RuleProblem[] {
     if (first === undefined) names.set(r.name, i);
     else out.push({ path: ['routes', i, 'name'], message: `duplicate route name "${r.name}" (first at routes[${first}])` });
   });
+  if (isObj(data.server)) {
+    const headers = durationOf(data.server.headersTimeout);
+    const request = durationOf(data.server.requestTimeout);
+    if (headers !== undefined && request !== undefined && request > 0 && headers > request)
+      out.push({ path: ['server', 'headersTimeout'], message: 'expected at most server.requestTimeout (the headers are part of the request)' });
+  }
   const services = Array.isArray(data.services) ? data.services : [];
   const ids = new Map<string, number>();
   services.forEach((s: unknown, i) => {

@@ -42,6 +42,14 @@ const weight = z
   .min(1, { error: 'expected a whole number from 1 to 1000' })
   .max(1000, { error: 'expected a whole number from 1 to 1000' });
 
+/** A whole number in [min, max], with the message saying so. */
+function wholeNumber(min: number, max: number) {
+  const error = `expected a whole number from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 const tags = z.array(z.string({ error: 'expected a string' }), { error: 'expected a list of tags' });
 
 const host = z
@@ -120,13 +128,22 @@ const route = z
       .describe('ramp a new or returning instance from 10% to its full share over this window (0s: off; not for consistent-hash)'),
     stripPrefix: z.boolean({ error: 'expected true or false' }).default(false).describe('remove pathPrefix before forwarding'),
     timeout: duration.default('30s').describe('whole-request upstream timeout; 504 when exceeded'),
-    retries: z
-      .number({ error: 'expected a whole number from 0 to 10' })
-      .int({ error: 'expected a whole number from 0 to 10' })
-      .min(0, { error: 'expected a whole number from 0 to 10' })
-      .max(10, { error: 'expected a whole number from 0 to 10' })
+    headersTimeout: duration
+      .optional()
+      .describe('time for the upstream to send response headers; 504 when exceeded (default: `timeout`)'),
+    idleTimeout: duration.default('60s').describe('longest pause between two body chunks from the upstream; the response is cut when exceeded'),
+    retries: wholeNumber(0, 10)
       .default(2)
-      .describe('extra attempts on another instance for idempotent requests without a body'),
+      .describe('extra attempts on another instance (connect error, reset before the answer, 502/503), within the retry budget'),
+    retryMethods: z
+      .array(z.string({ error: 'expected an HTTP method' }).regex(METHOD, { error: 'expected an HTTP method' }), {
+        error: 'expected a list of HTTP methods',
+      })
+      .default(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+      .describe('methods that may be retried; a request with a body is retried only if it is at most 64 KiB (buffered first)'),
+    panicThreshold: wholeNumber(0, 100)
+      .default(0)
+      .describe('percent: when fewer of the route\'s known instances than this are healthy, send to all of them (0: never)'),
   });
 
 const check = z.strictObject({
@@ -173,6 +190,46 @@ export const configSchema = z
       })
       .default({ datacenter: '', stale: false, wait: '30s' }),
     drainTimeout: duration.default('10s').describe('on SIGTERM, how long in-flight requests may take to finish'),
+    server: z
+      .strictObject({
+        headersTimeout: duration.default('10s').describe('a client must send all request headers within this (slowloris guard); 408 after'),
+        requestTimeout: duration.default('0s').describe('a client must send its whole request within this (0s: no limit; bodies stream)'),
+        keepAliveTimeout: duration.default('5s').describe('idle client keep-alive connections close after this'),
+        maxHeaderSize: wholeNumber(1024, 1048576).default(16384).describe('bytes of request headers accepted; 431 beyond (applies on restart)'),
+      })
+      .default({ headersTimeout: '10s', requestTimeout: '0s', keepAliveTimeout: '5s', maxHeaderSize: 16384 })
+      .describe('the client-facing listener'),
+    upstream: z
+      .strictObject({
+        connectTimeout: duration.default('5s').describe('time to open a connection to an instance'),
+        keepAliveTimeout: duration.default('30s').describe('idle pooled connections to instances close after this'),
+        maxConnections: wholeNumber(1, 65535).default(128).describe('connections to one instance at most; more requests queue'),
+      })
+      .default({ connectTimeout: '5s', keepAliveTimeout: '30s', maxConnections: 128 })
+      .describe('connections from Fairway to instances (new settings apply to new instances)'),
+    outlier: z
+      .strictObject({
+        consecutiveFailures: wholeNumber(0, 1000)
+          .default(5)
+          .describe('failures in a row (connect error, reset, timeout, 5xx) that eject an instance (0: never eject)'),
+        baseEjectionTime: duration.default('10s').describe('first ejection lasts this; each further one this much longer'),
+        maxEjectionTime: duration.default('5m').describe('longest ejection'),
+        maxEjectedPercent: wholeNumber(0, 100).default(50).describe('no more ejections while this percent of a route\'s instances are ejected'),
+      })
+      .default({ consecutiveFailures: 5, baseEjectionTime: '10s', maxEjectionTime: '5m', maxEjectedPercent: 50 })
+      .describe('passive health: ejecting instances that fail in live traffic, before Consul notices'),
+    retryBudget: z
+      .strictObject({
+        ratio: z
+          .number({ error: 'expected a number from 0 to 10' })
+          .min(0, { error: 'expected a number from 0 to 10' })
+          .max(10, { error: 'expected a number from 0 to 10' })
+          .default(0.2)
+          .describe('retries may add at most this share of a route\'s request rate (over 10 s)'),
+        minPerSecond: wholeNumber(0, 100000).default(5).describe('retries per second always allowed on a route'),
+      })
+      .default({ ratio: 0.2, minPerSecond: 5 })
+      .describe('caps retries so a failing fleet is not buried under them'),
     services: z.array(serviceSchema, { error: 'expected a list of services' }).default([]).describe('registered in Consul on start, deregistered on clean stop'),
     routes: z.array(route, { error: 'expected a list of routes' }).default([]).describe('first match wins, in file order'),
   });

@@ -7,6 +7,7 @@ import { parseHostPort, type HostPort } from './address.js';
 import { crossFieldProblems } from './config-rules.js';
 import { configSchema, type RawConfig, type Strategy, type TierStrategy } from './config-schema.js';
 import { parseDuration } from './duration.js';
+import type { OutlierOptions } from './outlier.js';
 
 export interface StaticEndpoint {
   host: string;
@@ -38,7 +39,13 @@ export interface RouteConfig {
   slowStartMs: number;
   stripPrefix: boolean;
   timeoutMs: number;
+  /** 0: bounded by timeoutMs only. */
+  headersTimeoutMs: number;
+  idleTimeoutMs: number;
   retries: number;
+  retryMethods: readonly string[];
+  /** Percent; 0 disables panic routing. */
+  panicThreshold: number;
 }
 
 export interface ServiceRegistration {
@@ -64,6 +71,10 @@ export interface Config {
   admin: { listen: HostPort; token: string };
   consul: { address: string; token: string; datacenter: string; stale: boolean; waitMs: number };
   drainTimeoutMs: number;
+  server: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxHeaderSize: number };
+  upstream: { connectTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
+  outlier: OutlierOptions;
+  retryBudget: { ratio: number; minPerSecond: number };
   services: readonly ServiceRegistration[];
   routes: readonly RouteConfig[];
 }
@@ -152,7 +163,11 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
       slowStartMs: parseDuration(r.slowStart)!,
       stripPrefix: r.stripPrefix,
       timeoutMs: parseDuration(r.timeout)!,
+      headersTimeoutMs: r.headersTimeout === undefined ? 0 : parseDuration(r.headersTimeout)!,
+      idleTimeoutMs: parseDuration(r.idleTimeout)!,
       retries: r.retries,
+      retryMethods: [...new Set(r.retryMethods.map((m) => m.toUpperCase()))],
+      panicThreshold: r.panicThreshold,
     };
   });
   dedupeNames(routes, raw.routes.map((r) => r.name));
@@ -167,6 +182,24 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
       waitMs: parseDuration(raw.consul.wait)!,
     },
     drainTimeoutMs: parseDuration(raw.drainTimeout)!,
+    server: {
+      headersTimeoutMs: parseDuration(raw.server.headersTimeout)!,
+      requestTimeoutMs: parseDuration(raw.server.requestTimeout)!,
+      keepAliveTimeoutMs: parseDuration(raw.server.keepAliveTimeout)!,
+      maxHeaderSize: raw.server.maxHeaderSize,
+    },
+    upstream: {
+      connectTimeoutMs: parseDuration(raw.upstream.connectTimeout)!,
+      keepAliveTimeoutMs: parseDuration(raw.upstream.keepAliveTimeout)!,
+      maxConnections: raw.upstream.maxConnections,
+    },
+    outlier: {
+      consecutiveFailures: raw.outlier.consecutiveFailures,
+      baseEjectionMs: parseDuration(raw.outlier.baseEjectionTime)!,
+      maxEjectionMs: parseDuration(raw.outlier.maxEjectionTime)!,
+      maxEjectedPercent: raw.outlier.maxEjectedPercent,
+    },
+    retryBudget: { ratio: raw.retryBudget.ratio, minPerSecond: raw.retryBudget.minPerSecond },
     services: raw.services.map(toRegistration),
     routes,
   });

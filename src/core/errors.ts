@@ -8,6 +8,7 @@ export type FairwayErrorCode =
   | 'upstream_error'
   | 'upstream_timeout'
   | 'bad_request'
+  | 'request_timeout'
   | 'headers_too_large';
 
 const STATUS: Record<FairwayErrorCode, number> = {
@@ -16,6 +17,7 @@ const STATUS: Record<FairwayErrorCode, number> = {
   upstream_error: 502,
   upstream_timeout: 504,
   bad_request: 400,
+  request_timeout: 408,
   headers_too_large: 431,
 };
 
@@ -25,6 +27,7 @@ const MESSAGE: Record<FairwayErrorCode, string> = {
   upstream_error: 'the upstream failed to answer',
   upstream_timeout: 'the upstream did not answer in time',
   bad_request: 'malformed request',
+  request_timeout: 'request not received in time',
   headers_too_large: 'request headers too large',
 };
 

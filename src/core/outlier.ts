@@ -6,7 +6,9 @@
 // - At most `maxEjectedPercent` of a route's instances are ejected at once; the check is made
 //   before ejecting, so one instance can always be ejected (as in Envoy).
 // - An instance back from ejection is on probation: its next failure ejects it again at once;
-//   a success ends the probation and resets the count.
+//   a success ends the probation and resets the count. After maxEjectionTime without an
+//   ejection, the ejection count starts over.
+// - consecutiveFailures 0 turns detection off.
 //
 // The state lives on each instance's UpstreamStats; this module only decides. Time is passed in.
 
@@ -42,16 +44,19 @@ export function onSuccess(s: OutlierState): void {
 }
 
 /**
- * Records a failure of `s`, one of `members` (the route's candidates). Returns true when this
- * failure ejects it.
+ * Records a failure of `s`. Returns true when this failure ejects it. `ejectedShare` tells the
+ * percent of the route's instances ejected right now (asked only when an ejection is due).
  */
-export function onFailure(s: OutlierState, members: readonly OutlierState[], now: number, o: OutlierOptions): boolean {
-  if (isEjected(s, now)) return false;
+export function onFailure(s: OutlierState, now: number, o: OutlierOptions, ejectedShare: () => number): boolean {
+  if (o.consecutiveFailures === 0 || isEjected(s, now)) return false;
+  // A long healthy spell forgives earlier ejections, so the next one starts short again.
+  if (s.ejections > 0 && now - s.ejectedUntil > o.maxEjectionMs) {
+    s.ejections = 0;
+    s.probation = false;
+  }
   s.consecutiveFailures++;
   if (!s.probation && s.consecutiveFailures < o.consecutiveFailures) return false;
-  let ejected = 0;
-  for (const m of members) if (isEjected(m, now)) ejected++;
-  if (members.length === 0 || (ejected / members.length) * 100 >= o.maxEjectedPercent) return false;
+  if (ejectedShare() >= o.maxEjectedPercent) return false;
   s.ejections++;
   s.ejectedUntil = now + Math.min(o.maxEjectionMs, o.baseEjectionMs * s.ejections);
   s.consecutiveFailures = 0;

@@ -3,13 +3,19 @@
 // whole, so a request sees one consistent table from start to end.
 //
 // Rebuilds are incremental by identity: a route whose config object and snapshot are the same
-// objects as last time keeps its Route (and so its picker's rotation); upstream stats carry over
-// per instance.
+// objects as last time, and whose instances' ejections have not changed, keeps its Route (and
+// so its picker's rotation); upstream stats carry over per instance.
+//
+// Passive health is applied here too: ejected instances leave the picker's list until their
+// ejection ends (the table says when: nextUnejectAt), and a route whose healthy share falls
+// below its panicThreshold routes to every instance it knows instead.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config, RouteConfig } from './config.js';
-import { watchKey, withTags, type Instance, type InstanceSnapshot } from './instance.js';
+import { watchKey, withTags, type HealthStatus, type Instance, type InstanceSnapshot } from './instance.js';
+import { isEjected } from './outlier.js';
 import { pickerFor, usesWarning, type Picker, type PickerDeps } from './pickers/index.js';
+import { RetryBudget } from './retry-budget.js';
 import { newStats, originOf, statsKey, type Upstream, type UpstreamStats } from './upstream.js';
 
 export interface Route {
@@ -17,8 +23,16 @@ export interface Route {
   /** The watch key for Consul-backed routes, undefined for static ones. */
   readonly key: string | undefined;
   readonly snapshot: InstanceSnapshot | undefined;
+  /** Instances discovery says may take traffic (passing; warning on weighted routes). */
+  readonly candidates: readonly Upstream[];
+  /** The instances the picker chooses from: candidates not ejected, or all known in panic. */
   readonly upstreams: readonly Upstream[];
   readonly picker: Picker;
+  /** Fewer than panicThreshold percent healthy: routing to every known instance. */
+  readonly panic: boolean;
+  /** Candidates that were ejected when this route was built. */
+  readonly ejected: ReadonlySet<UpstreamStats>;
+  readonly budget: RetryBudget;
 }
 
 export interface RouteTable {
@@ -26,8 +40,9 @@ export interface RouteTable {
   readonly routes: readonly Route[];
   /** Stats per instance (see statsKey), shared by every route sending to it. */
   readonly stats: ReadonlyMap<string, UpstreamStats>;
+  /** The earliest time an ejection in this table ends (Infinity: none); rebuild then. */
+  readonly nextUnejectAt: number;
 }
-
 
 /** The watch keys a config needs, each once. */
 export function watchKeys(config: Config): Map<string, { service: string; tags: readonly string[] }> {
@@ -60,69 +75,111 @@ export function buildRouteTable(
     previousByName.set(r.config.name, r);
   }
 
+  const now = deps.now();
+  let nextUnejectAt = Infinity;
   const routes = config.routes.map((rc): Route => {
     const key = rc.source.kind === 'consul' ? watchKey(rc.source.service, rc.source.tags) : undefined;
     const snapshot = key === undefined ? undefined : snapshots.get(key);
     const old = reusable.get(rc);
-    if (old && old.snapshot === snapshot) {
-      for (const u of old.upstreams) stats.set(statsKey(u.id, u.host, u.port), u.stats);
-      if (snapshot && rc.source.kind === 'consul')
-        for (const i of withTags(snapshot.instances, rc.source.tags)) statsFor(i.id, i.host, i.port);
-      return old;
-    }
-    const upstreams = upstreamsFor(rc, snapshot, statsFor);
-    const before = previousByName.get(rc.name);
-    if (key !== undefined && before?.snapshot !== undefined) markJoiners(upstreams, before, deps.now());
-    return { config: rc, key, snapshot, upstreams, picker: pickerFor(rc, upstreams, deps) };
+    const route =
+      old && old.snapshot === snapshot && sameEjections(old, now)
+        ? keep(old, statsFor)
+        : build(rc, key, snapshot, previousByName.get(rc.name), config, deps, now, statsFor);
+    for (const s of route.ejected) nextUnejectAt = Math.min(nextUnejectAt, s.ejectedUntil);
+    return route;
   });
 
-  return { config, routes, stats };
+  return { config, routes, stats, nextUnejectAt };
 }
 
+type StatsFor = (id: string, host: string, port: number) => UpstreamStats;
+
+/** Whether every candidate of `old` is ejected now exactly when it was at build time. */
+function sameEjections(old: Route, now: number): boolean {
+  for (const c of old.candidates) if (isEjected(c.stats, now) !== old.ejected.has(c.stats)) return false;
+  return true;
+}
+
+/** Reuses a route as it is, registering its instances' stats in the new table. */
+function keep(old: Route, statsFor: StatsFor): Route {
+  for (const u of old.candidates) statsFor(u.id, u.host, u.port);
+  for (const u of old.upstreams) statsFor(u.id, u.host, u.port);
+  const rc = old.config;
+  if (old.snapshot && rc.source.kind === 'consul')
+    for (const i of withTags(old.snapshot.instances, rc.source.tags)) statsFor(i.id, i.host, i.port);
+  return old;
+}
+
+function build(
+  rc: RouteConfig,
+  key: string | undefined,
+  snapshot: InstanceSnapshot | undefined,
+  before: Route | undefined,
+  config: Config,
+  deps: PickerDeps,
+  now: number,
+  statsFor: StatsFor,
+): Route {
+  const { candidates, idle } = upstreamsFor(rc, snapshot, statsFor);
+  const ejected = new Set<UpstreamStats>();
+  const healthy: Upstream[] = [];
+  for (const u of candidates) {
+    if (isEjected(u.stats, now)) ejected.add(u.stats);
+    else healthy.push(u);
+  }
+  const known = candidates.length + idle.length;
+  const panic = rc.panicThreshold > 0 && known > 0 && healthy.length * 100 < rc.panicThreshold * known;
+  const upstreams = panic ? [...candidates, ...idle] : healthy;
+  if (key !== undefined && before?.snapshot !== undefined) markJoiners(upstreams, before, now);
+  const budget =
+    before && before.budget.ratio === config.retryBudget.ratio && before.budget.minPerSecond === config.retryBudget.minPerSecond
+      ? before.budget
+      : new RetryBudget(config.retryBudget);
+  return { config: rc, key, snapshot, candidates, upstreams, picker: pickerFor(rc, upstreams, deps), panic, ejected, budget };
+}
+
+/**
+ * The route's instances as upstreams: `candidates` may take traffic; `idle` are known but not
+ * (critical, or warning outside weighted), used only in panic, at their passing weight.
+ */
 function upstreamsFor(
   rc: RouteConfig,
   snapshot: InstanceSnapshot | undefined,
-  statsFor: (id: string, host: string, port: number) => UpstreamStats,
-): Upstream[] {
+  statsFor: StatsFor,
+): { candidates: Upstream[]; idle: Upstream[] } {
   if (rc.source.kind === 'static') {
-    return rc.source.endpoints.map((e) => {
+    const candidates = rc.source.endpoints.map((e) => {
       const id = `${e.host}:${e.port}`;
-      return freezeUpstream({
-        id,
-        host: e.host,
-        port: e.port,
-        origin: originOf(e.host, e.port),
-        weight: e.weight,
-        status: 'passing',
-        tags: [],
-        meta: {},
-        stats: statsFor(id, e.host, e.port),
-      });
+      return upstreamOf(id, e.host, e.port, e.weight, 'passing', [], {}, statsFor(id, e.host, e.port));
     });
+    return { candidates, idle: [] };
   }
-  if (!snapshot) return [];
+  const candidates: Upstream[] = [];
+  const idle: Upstream[] = [];
+  if (!snapshot) return { candidates, idle };
   const useWarning = usesWarning(rc);
-  const out: Upstream[] = [];
   for (const i of withTags(snapshot.instances, rc.source.tags)) {
     // Counters are kept for idle instances too, so they survive a spell of being critical.
     const stats = statsFor(i.id, i.host, i.port);
     const weight = weightFor(i, useWarning);
-    if (weight === 0) continue;
-    out.push(
-      freezeUpstream({
-        id: i.id,
-        host: i.host,
-        port: i.port,
-        origin: originOf(i.host, i.port),
-        weight,
-        status: i.status === 'warning' ? 'warning' : 'passing',
-        tags: i.tags,
-        meta: i.meta,
-        stats,
-      }),
-    );
+    if (weight === 0) idle.push(upstreamOf(i.id, i.host, i.port, i.weights.passing, i.status, i.tags, i.meta, stats));
+    else candidates.push(upstreamOf(i.id, i.host, i.port, weight, i.status, i.tags, i.meta, stats));
   }
-  return out;
+  return { candidates, idle };
+}
+
+function upstreamOf(
+  id: string,
+  host: string,
+  port: number,
+  weight: number,
+  status: HealthStatus,
+  tags: readonly string[],
+  meta: Readonly<Record<string, string>>,
+  stats: UpstreamStats,
+): Upstream {
+  // Frozen itself, but not its stats: those are the live counters.
+  return Object.freeze({ id, host, port, origin: originOf(host, port), weight, status, tags, meta, stats });
 }
 
 /**
@@ -140,11 +197,6 @@ export function weightFor(i: Instance, useWarning: boolean): number {
   if (i.status === 'passing') return i.weights.passing;
   if (i.status === 'warning' && useWarning) return i.weights.warning;
   return 0;
-}
-
-function freezeUpstream(u: Upstream): Upstream {
-  // Freeze the upstream itself, not its stats: those are the live counters.
-  return Object.freeze(u);
 }
 
 /**

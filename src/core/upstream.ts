@@ -4,8 +4,9 @@
 
 import { formatHostPort } from './address.js';
 import type { HealthStatus } from './instance.js';
+import type { OutlierState } from './outlier.js';
 
-export interface UpstreamStats {
+export interface UpstreamStats extends OutlierState {
   inflight: number;
   requests: number;
   failures: number;
@@ -48,14 +49,26 @@ export interface Upstream {
   /** `http://host:port`, the key of the connection pool. */
   readonly origin: string;
   readonly weight: number;
-  readonly status: Exclude<HealthStatus, 'critical'>;
+  /** Consul's view; `critical` only appears on a route in panic. */
+  readonly status: HealthStatus;
   readonly tags: readonly string[];
   readonly meta: Readonly<Record<string, string>>;
   readonly stats: UpstreamStats;
 }
 
 export function newStats(): UpstreamStats {
-  return { inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: Number.NEGATIVE_INFINITY };
+  return {
+    inflight: 0,
+    requests: 0,
+    failures: 0,
+    ewmaMs: 0,
+    ewmaAt: 0,
+    activeSince: Number.NEGATIVE_INFINITY,
+    consecutiveFailures: 0,
+    ejectedUntil: 0,
+    ejections: 0,
+    probation: false,
+  };
 }
 
 export function originOf(host: string, port: number): string {

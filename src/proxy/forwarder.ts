@@ -1,6 +1,8 @@
 // Sends one client request to an upstream through a keep-alive undici pool and streams the
-// answer back, retrying idempotent body-less requests on another instance when the first fails
-// before any response byte reached the client.
+// answer back. A failed attempt (connect error, reset before any response byte reached the
+// client, or a 502/503 answer) is retried on another instance when the method may be retried,
+// the body (if any) could be buffered, and the route's retry budget allows; every outcome feeds
+// passive outlier detection.
 //
 // It uses undici's dispatch handler interface in its raw form (onHeaders with Buffer pairs):
 // the newer controller form parses every response's headers into an object first, which a
@@ -9,25 +11,29 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
+import type { Config } from '../core/config.js';
 import { FairwayError, upstreamFailure } from '../core/errors.js';
+import { isEjected, onFailure, onSuccess } from '../core/outlier.js';
 import { upstreamPath, type Route } from '../core/route-table.js';
 import { recordLatency, type Upstream } from '../core/upstream.js';
 import { affinityHash } from './affinity.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { RequestClock } from './clock.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { sendError } from './respond.js';
 
 export interface ForwarderOptions {
   log: Logger;
   /** Ticked before each pick; pickers read it through PickerDeps.now. */
   clock: RequestClock;
-  /** Most connections to one upstream; more requests queue in its pool. */
-  connectionsPerUpstream?: number;
-  connectTimeoutMs?: number;
-  keepAliveTimeoutMs?: number;
+  /** The running config's upstream and outlier settings. */
+  settings: () => Pick<Config, 'upstream' | 'outlier'>;
+  /** Called when passive outlier detection ejects an instance. */
+  onEjected: (upstream: Upstream, route: Route) => void;
 }
 
-const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+/** Bodies up to this size are read whole before sending, so the request can be retried. */
+export const RETRY_BUFFER_LIMIT = 64 * 1024;
+
 const kExchange = Symbol('fairway.exchange');
 
 class TimeoutError extends Error {
@@ -46,28 +52,25 @@ const SUPERSEDED = new Error('superseded by a retry');
 
 export class Forwarder {
   readonly #pools = new Map<string, Pool>();
-  readonly #opts: Required<Omit<ForwarderOptions, 'log' | 'clock'>>;
+  readonly #opts: ForwarderOptions;
   readonly log: Logger;
   readonly clock: RequestClock;
 
   constructor(options: ForwarderOptions) {
+    this.#opts = options;
     this.log = options.log;
     this.clock = options.clock;
-    this.#opts = {
-      connectionsPerUpstream: options.connectionsPerUpstream ?? 128,
-      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
-      keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 30_000,
-    };
   }
 
   pool(origin: string): Pool {
     let pool = this.#pools.get(origin);
     if (!pool) {
+      const u = this.#opts.settings().upstream;
       pool = new Pool(origin, {
-        connections: this.#opts.connectionsPerUpstream,
-        connectTimeout: this.#opts.connectTimeoutMs,
-        keepAliveTimeout: this.#opts.keepAliveTimeoutMs,
-        // Timeouts are the route's business (see Exchange); undici's own defaults are 300s.
+        connections: u.maxConnections,
+        connectTimeout: u.connectTimeoutMs,
+        keepAliveTimeout: u.keepAliveTimeoutMs,
+        // Per-request timeouts come from the route (see Exchange.next); these are only defaults.
         headersTimeout: 0,
         bodyTimeout: 0,
       });
@@ -93,7 +96,24 @@ export class Forwarder {
       return;
     }
     const ex = new Exchange(this, route, req, res, headers);
-    ex.next();
+    if (ex.body === BUFFER) ex.bufferBody();
+    else ex.next();
+  }
+
+  /** Passive health: one outcome of one attempt. */
+  outcome(route: Route, u: Upstream, ok: boolean): void {
+    if (ok) {
+      onSuccess(u.stats);
+      return;
+    }
+    u.stats.failures++;
+    const now = this.clock.t;
+    const ejectedShare = (): number => {
+      let n = 0;
+      for (const c of route.candidates) if (isEjected(c.stats, now)) n++;
+      return route.candidates.length === 0 ? 100 : (n * 100) / route.candidates.length;
+    };
+    if (onFailure(u.stats, now, this.#opts.settings().outlier, ejectedShare)) this.#opts.onEjected(u, route);
   }
 
   async close(): Promise<void> {
@@ -103,6 +123,9 @@ export class Forwarder {
   }
 }
 
+/** Exchange.body before the body is known to be small enough to buffer. */
+const BUFFER = Symbol('buffer');
+
 /** One client request, across its attempts. */
 class Exchange {
   readonly fwd: Forwarder;
@@ -111,7 +134,8 @@ class Exchange {
   readonly res: ServerResponse;
   readonly headers: string[];
   readonly path: string;
-  readonly hasBody: boolean;
+  /** null: no body; the request itself: streamed (not retryable); a Buffer: read whole. */
+  body: IncomingMessage | Buffer | null | typeof BUFFER;
   readonly hash: number | undefined;
   readonly timer: NodeJS.Timeout;
   current: Attempt | undefined;
@@ -125,15 +149,31 @@ class Exchange {
     this.req = req;
     this.res = res;
     this.headers = headers;
-    this.path = upstreamPath(route.config, req.url ?? '/');
-    this.hash = affinityHash(route.config, req);
+    const rc = route.config;
+    this.path = upstreamPath(rc, req.url ?? '/');
+    this.hash = affinityHash(rc, req);
+    const retryable = rc.retries > 0 && rc.retryMethods.includes(req.method ?? '');
     const len = req.headers['content-length'];
-    this.hasBody = req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
-    this.retriesLeft = RETRYABLE_METHODS.has(req.method ?? '') && !this.hasBody ? route.config.retries : 0;
-    this.timer = setTimeout(onTimeout, route.config.timeoutMs, this);
+    if (req.headers['transfer-encoding'] === undefined && (len === undefined || len === '0')) this.body = null;
+    else if (retryable && len !== undefined && Number(len) <= RETRY_BUFFER_LIMIT) this.body = BUFFER;
+    else this.body = req;
+    this.retriesLeft = retryable && this.body !== req ? rc.retries : 0;
+    route.budget.onRequest(fwd.clock.t);
+    this.timer = setTimeout(onTimeout, rc.timeoutMs, this);
     (res as ServerResponse & { [kExchange]?: Exchange })[kExchange] = this;
     res.once('close', onClientClose);
     res.sendDate = false;
+  }
+
+  /** Reads a small body whole (so it can be sent again on a retry), then dispatches. */
+  bufferBody(): void {
+    const chunks: Buffer[] = [];
+    this.req.on('data', (c: Buffer) => chunks.push(c));
+    this.req.once('end', () => {
+      if (this.done) return;
+      this.body = Buffer.concat(chunks);
+      this.next();
+    });
   }
 
   /** Dispatches to the next upstream; answers 503 when the route has none. */
@@ -151,11 +191,14 @@ class Exchange {
     this.current = attempt;
     upstream.stats.inflight++;
     upstream.stats.requests++;
+    const rc = this.route.config;
     const opts: Dispatcher.DispatchOptions = {
       method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod,
       path: this.path,
       headers: this.headers,
-      body: this.hasBody ? this.req : null,
+      body: this.body as IncomingMessage | Buffer | null,
+      headersTimeout: rc.headersTimeoutMs,
+      bodyTimeout: rc.idleTimeoutMs,
     };
     try {
       this.fwd.pool(upstream.origin).dispatch(opts, attempt);
@@ -164,19 +207,29 @@ class Exchange {
     }
   }
 
+  /** Whether a failed attempt may be tried again elsewhere (and if so, counts the retry). */
+  mayRetry(): boolean {
+    if (this.retriesLeft <= 0 || this.res.headersSent) return false;
+    if (!this.route.budget.tryRetry(this.fwd.clock.t)) {
+      this.fwd.log.warn({ route: this.route.config.name }, 'retry budget exhausted; not retrying');
+      return false;
+    }
+    this.retriesLeft--;
+    return true;
+  }
+
   /** After a failed attempt: another one, or the error answer. */
   failed(attempt: Attempt, err: Error): void {
     const u = attempt.upstream;
-    u.stats.failures++;
+    this.fwd.outcome(this.route, u, false);
     if (this.done) return;
     const failure = err instanceof FairwayError ? err : upstreamFailure(err);
-    const retryable = failure.code === 'upstream_error' && !this.res.headersSent && this.retriesLeft > 0;
+    const retry = failure.code === 'upstream_error' && this.mayRetry();
     this.fwd.log.warn(
-      { route: this.route.config.name, upstream: u.id, addr: u.origin, err: errCode(err), retry: retryable },
+      { route: this.route.config.name, upstream: u.id, addr: u.origin, err: errCode(err), retry },
       'upstream attempt failed',
     );
-    if (retryable) {
-      this.retriesLeft--;
+    if (retry) {
       this.next();
       return;
     }
@@ -195,10 +248,10 @@ class Exchange {
 class Attempt implements Dispatcher.DispatchHandler {
   readonly ex: Exchange;
   readonly upstream: Upstream;
+  readonly startedAt: number;
   abort: ((err?: Error) => void) | undefined;
   resume: (() => void) | undefined;
   settled = false;
-  readonly startedAt: number;
 
   constructor(ex: Exchange, upstream: Upstream, startedAt: number) {
     this.ex = ex;
@@ -216,15 +269,15 @@ class Attempt implements Dispatcher.DispatchHandler {
     const ex = this.ex;
     const now = performance.now();
     recordLatency(this.upstream.stats, now - this.startedAt, now);
-    if ((status === 502 || status === 503) && ex.retriesLeft > 0) {
+    if ((status === 502 || status === 503) && ex.mayRetry()) {
       this.settle();
       this.abort?.(SUPERSEDED);
-      this.upstream.stats.failures++;
+      ex.fwd.outcome(ex.route, this.upstream, false);
       ex.fwd.log.warn({ route: ex.route.config.name, upstream: this.upstream.id, status }, 'upstream answered with a retryable status');
-      ex.retriesLeft--;
       ex.next();
       return false;
     }
+    ex.fwd.outcome(ex.route, this.upstream, status < 500);
     this.resume = resume;
     ex.res.writeHead(status, statusText, clientResponseHeaders(raw));
     return true;
@@ -248,15 +301,16 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settle();
     if (err === SUPERSEDED || err instanceof ClientGoneError) return;
-    if (this.ex.res.headersSent) {
+    const ex = this.ex;
+    if (ex.res.headersSent) {
       // Mid-body failure: the status is already out, so cut the response short.
-      this.upstream.stats.failures++;
-      this.ex.end();
-      this.ex.fwd.log.warn({ route: this.ex.route.config.name, upstream: this.upstream.id, err: errCode(err) }, 'upstream failed mid-response');
-      this.ex.res.destroy(err);
+      ex.fwd.outcome(ex.route, this.upstream, false);
+      ex.end();
+      ex.fwd.log.warn({ route: ex.route.config.name, upstream: this.upstream.id, err: errCode(err) }, 'upstream failed mid-response');
+      ex.res.destroy(err);
       return;
     }
-    this.ex.failed(this, err);
+    ex.failed(this, err);
   }
 
   settle(): void {
@@ -267,7 +321,13 @@ class Attempt implements Dispatcher.DispatchHandler {
 
 function onTimeout(ex: Exchange): void {
   const attempt = ex.current;
-  if (!attempt || ex.done) return;
+  if (ex.done) return;
+  if (!attempt) {
+    // Still reading a body to buffer: the client is too slow.
+    ex.end();
+    sendError(ex.res, 'upstream_timeout', 'request not complete within the route timeout');
+    return;
+  }
   const err = new TimeoutError(ex.route.config.timeoutMs);
   if (attempt.abort) attempt.abort(err);
   else attempt.onError(err);

@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { Config } from '../core/config.js';
 import { matchRoute, type RouteTable } from '../core/route-table.js';
 import type { Forwarder } from './forwarder.js';
 import { sendError, sendSocketError } from './respond.js';
@@ -13,22 +14,18 @@ export interface ProxyServerOptions {
   forwarder: Forwarder;
   log: Logger;
   table: () => RouteTable;
-  /** Idle keep-alive time for client connections. */
-  keepAliveTimeoutMs?: number;
-  /** Time a client has to send the request headers (slowloris guard). */
-  headersTimeoutMs?: number;
+  settings: Config['server'];
 }
 
 export function createProxyServer(opts: ProxyServerOptions): Server {
   const { forwarder, log, table } = opts;
-  const headersTimeout = opts.headersTimeoutMs ?? 30_000;
   const server = createServer(
     {
-      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
-      headersTimeout,
-      // Bodies stream for as long as they need; the route timeout bounds the upstream side.
-      requestTimeout: 0,
+      maxHeaderSize: opts.settings.maxHeaderSize,
       noDelay: true,
+      // How often Node checks headersTimeout and requestTimeout: often enough that a slowloris
+      // client is dropped close to the limit, not up to 30 s (Node's default) after it.
+      connectionsCheckingInterval: 250,
     },
     (req: IncomingMessage, res: ServerResponse) => {
       const route = matchRoute(table().routes, req.headers.host, req.url ?? '/', req.headers);
@@ -40,10 +37,17 @@ export function createProxyServer(opts: ProxyServerOptions): Server {
       forwarder.forward(route, req, res, req.socket.remoteAddress ?? '');
     },
   );
+  applyServerSettings(server, opts.settings);
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
+      return;
+    }
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      // Headers (or the whole request) not received in time: a slow or stalled client.
+      log.info({ remote: socket.remoteAddress }, 'client too slow to send its request; closing');
+      sendSocketError(socket, 'request_timeout');
       return;
     }
     const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'bad_request';
@@ -54,4 +58,11 @@ export function createProxyServer(opts: ProxyServerOptions): Server {
   server.on('upgrade', createUpgradeHandler(table, log));
 
   return server;
+}
+
+/** The listener settings that can change on a running server (maxHeaderSize cannot). */
+export function applyServerSettings(server: Server, settings: Config['server']): void {
+  server.headersTimeout = settings.headersTimeoutMs;
+  server.requestTimeout = settings.requestTimeoutMs;
+  server.keepAliveTimeout = settings.keepAliveTimeoutMs;
 }

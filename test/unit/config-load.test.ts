@@ -48,6 +48,10 @@ const FULL_EXPECTED: Config = {
   admin: { listen: { host: '::1', port: 9000 }, token: 's3cret' },
   consul: { address: 'https://consul.internal:8501', token: 'file-token', datacenter: 'dc2', stale: true, waitMs: 60_000 },
   drainTimeoutMs: 2_500,
+  server: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 5_000, maxHeaderSize: 16_384 },
+  upstream: { connectTimeoutMs: 5_000, keepAliveTimeoutMs: 30_000, maxConnections: 128 },
+  outlier: { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
+  retryBudget: { ratio: 0.2, minPerSecond: 5 },
   services: [
     {
       name: 'web',
@@ -70,7 +74,11 @@ const FULL_EXPECTED: Config = {
       slowStartMs: 0,
       stripPrefix: true,
       timeoutMs: 1_500,
+      headersTimeoutMs: 0,
+      idleTimeoutMs: 60_000,
       retries: 0,
+      retryMethods: ['GET', 'HEAD', 'OPTIONS', 'TRACE'],
+      panicThreshold: 0,
     },
     {
       name: 'route-1',
@@ -88,7 +96,11 @@ const FULL_EXPECTED: Config = {
       slowStartMs: 0,
       stripPrefix: false,
       timeoutMs: 30_000,
+      headersTimeoutMs: 0,
+      idleTimeoutMs: 60_000,
       retries: 2,
+      retryMethods: ['GET', 'HEAD', 'OPTIONS', 'TRACE'],
+      panicThreshold: 0,
     },
   ],
 };
@@ -98,6 +110,10 @@ const DEFAULTS: Config = {
   admin: { listen: { host: '127.0.0.1', port: 8081 }, token: '' },
   consul: { address: 'http://127.0.0.1:8500', token: '', datacenter: '', stale: false, waitMs: 30_000 },
   drainTimeoutMs: 10_000,
+  server: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 5_000, maxHeaderSize: 16_384 },
+  upstream: { connectTimeoutMs: 5_000, keepAliveTimeoutMs: 30_000, maxConnections: 128 },
+  outlier: { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
+  retryBudget: { ratio: 0.2, minPerSecond: 5 },
   services: [],
   routes: [],
 };

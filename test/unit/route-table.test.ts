@@ -228,7 +228,7 @@ describe('buildRouteTable: incremental rebuilds', () => {
     const second = buildRouteTable(CONFIG, snapshots(web2, CANARY), depsOf(undefined, () => 5_000), first);
     expect(second.stats.has(statsKey('web-2', '10.0.1.2', 9002))).toBe(false);
     expect(second.stats.get(statsKey('web-1', '10.0.1.1', 9001))).toBe(first.stats.get(statsKey('web-1', '10.0.1.1', 9001)));
-    expect(second.stats.get(statsKey('web-9', '10.0.1.9', 9009))).toEqual({ inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: 5_000 });
+    expect(second.stats.get(statsKey('web-9', '10.0.1.9', 9009))).toEqual({ inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: 5_000, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
     // web-4 is still served by the reused canary route, so its stats stay.
     expect(second.stats.get(statsKey('web-4', '10.0.1.4', 9004))).toBe(first.stats.get(statsKey('web-4', '10.0.1.4', 9004)));
   });

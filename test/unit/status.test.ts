@@ -33,7 +33,7 @@ function endpoint(o: Partial<EndpointView>): EndpointView {
 }
 
 function routeView(o: Partial<RouteView>): RouteView {
-  return { name: 'web', service: 'web', tags: [], strategy: 'round-robin', match: { host: null, pathPrefix: '/', headers: {} }, endpoints: [], ...o };
+  return { name: 'web', service: 'web', tags: [], strategy: 'round-robin', panic: false, match: { host: null, pathPrefix: '/', headers: {} }, endpoints: [], ...o };
 }
 
 describe('renderStatus', () => {

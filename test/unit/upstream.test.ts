@@ -7,7 +7,7 @@ describe('recordLatency', () => {
   it('the first sample sets the estimate and its time', () => {
     const s = newStats();
     recordLatency(s, 120, 5_000);
-    expect(s).toEqual({ inflight: 0, requests: 0, failures: 0, ewmaMs: 120, ewmaAt: 5_000, activeSince: -Infinity });
+    expect(s).toEqual({ inflight: 0, requests: 0, failures: 0, ewmaMs: 120, ewmaAt: 5_000, activeSince: -Infinity, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
   });
 
   // Each case: estimate 100 ms at t = 1000, then one sample dt later.
@@ -93,7 +93,7 @@ describe('decayedLatency', () => {
 
 describe('newStats', () => {
   it('starts at zero, never active, and is a fresh object each time', () => {
-    expect(newStats()).toEqual({ inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: -Infinity });
+    expect(newStats()).toEqual({ inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: -Infinity, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
     expect(newStats()).not.toBe(newStats());
   });
 });

@@ -190,7 +190,13 @@ export class Fairway {
       return this.#rejected(at, [(err as Error).message]);
     }
     const h = hash(text);
-    if (h === this.#configHash) return this.#lastReload!;
+    if (h === this.#configHash) {
+      // The file is the running config again (or was only touched): nothing to swap, but a
+      // rejected edit that has been undone should stop showing as the last result.
+      if (!this.#lastReload?.ok) this.log.info('config file matches the running config again');
+      this.#lastReload = { ok: true, at, problems: [] };
+      return this.#lastReload;
+    }
     const result = loadConfig(text, this.configPath, this.#env);
     if (!result.ok) return this.#rejected(at, result.problems.map(formatProblem));
     const next = result.config;
@@ -207,7 +213,9 @@ export class Fairway {
     const keys = watchKeys(next);
     if (this.#discovery) {
       await this.#discovery.sync(new Map([...watchKeys(this.#config), ...keys]));
-      await Promise.race([this.#discovery.settled(), delay(SETTLE_ON_RELOAD_MS)]);
+      const giveUp = new AbortController();
+      await Promise.race([this.#discovery.settled(), delay(SETTLE_ON_RELOAD_MS, undefined, { signal: giveUp.signal }).catch(() => undefined)]);
+      giveUp.abort();
     }
     this.#config = next;
     this.#configHash = h;
@@ -236,9 +244,13 @@ export class Fairway {
     if (this.#proxy?.listening) {
       const closed = once(this.#proxy, 'close');
       this.#proxy.close();
+      // Keep-alive connections go as soon as their last response is out, not after
+      // keepAliveTimeout; whatever is still busy at the drain timeout is cut.
       this.#proxy.closeIdleConnections();
+      const sweep = setInterval(() => this.#proxy.closeIdleConnections(), 50);
       const timer = setTimeout(() => this.#proxy.closeAllConnections(), drainMs);
       await closed;
+      clearInterval(sweep);
       clearTimeout(timer);
     }
     await this.#registrar?.sync([]).catch((err: Error) => this.log.warn({ err: err.message }, 'deregistration failed'));

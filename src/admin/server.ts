@@ -113,6 +113,7 @@ export function statusView(app: AdminSource): Record<string, unknown> {
       synced: w.synced,
       failing: w.failing,
       lastError: w.lastError ?? null,
+      lastErrorStatus: w.lastErrorStatus ?? null,
       lastSuccessAgoMs: w.lastSuccessAt === undefined ? null : now - w.lastSuccessAt,
       index: w.index,
       updates: w.updates,
@@ -155,13 +156,17 @@ function text(res: ServerResponse, status: number, body: string): void {
 }
 
 /** Memory and handle counts, so leaks show from outside (the reliability tests read these). */
-function processView(): Record<string, number> {
+function processView(): Record<string, unknown> {
   const m = process.memoryUsage();
+  const resources = process.getActiveResourcesInfo();
+  const byType: Record<string, number> = {};
+  for (const r of resources) byType[r] = (byType[r] ?? 0) + 1;
   return {
     rssBytes: m.rss,
     heapUsedBytes: m.heapUsed,
     externalBytes: m.external,
-    activeHandles: process.getActiveResourcesInfo().length,
+    activeHandles: resources.length,
+    activeResources: byType,
   };
 }
 

@@ -11,6 +11,7 @@ export interface RuleProblem {
 import { parseDuration } from './duration.js';
 
 type Obj = Record<string, unknown>;
+const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 const durationOf = (v: unknown): number | undefined => (typeof v === 'string' ? parseDuration(v) : undefined);
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const has = (o: Obj, k: string): boolean => o[k] !== undefined && o[k] !== null;
@@ -29,7 +30,8 @@ export function crossFieldProblems(data: unknown): RuleProblem[] {
     else out.push({ path: ['routes', i, 'name'], message: `duplicate route name "${r.name}" (first at routes[${first}])` });
   });
   if (isObj(data.server)) {
-    const headers = durationOf(data.server.headersTimeout);
+    // An unset headersTimeout is its default, and must fit a requestTimeout just the same.
+    const headers = data.server.headersTimeout === undefined ? DEFAULT_HEADERS_TIMEOUT_MS : durationOf(data.server.headersTimeout);
     const request = durationOf(data.server.requestTimeout);
     if (headers !== undefined && request !== undefined && request > 0 && headers > request)
       out.push({ path: ['server', 'headersTimeout'], message: 'expected at most server.requestTimeout (the headers are part of the request)' });

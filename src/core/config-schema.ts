@@ -214,7 +214,7 @@ export const configSchema = z
           .describe('failures in a row (connect error, reset, timeout, 5xx) that eject an instance (0: never eject)'),
         baseEjectionTime: duration.default('10s').describe('first ejection lasts this; each further one this much longer'),
         maxEjectionTime: duration.default('5m').describe('longest ejection'),
-        maxEjectedPercent: wholeNumber(0, 100).default(50).describe('no more ejections while this percent of a route\'s instances are ejected'),
+        maxEjectedPercent: wholeNumber(0, 100).default(50).describe('no more ejections while this percent of a route\'s instances are ejected (one may always be)'),
       })
       .default({ consecutiveFailures: 5, baseEjectionTime: '10s', maxEjectionTime: '5m', maxEjectedPercent: 50 })
       .describe('passive health: ejecting instances that fail in live traffic, before Consul notices'),

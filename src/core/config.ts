@@ -259,6 +259,8 @@ interface Found {
   message: string;
   /** Point at the key itself rather than its value (unknown keys). */
   atKey: boolean;
+  /** A type error, which means "required" when the key is absent. */
+  typeError?: boolean;
 }
 
 function fromIssue(issue: Issue): Found {
@@ -269,12 +271,12 @@ function fromIssue(issue: Issue): Found {
       message: issue.keys.length === 1 ? 'unknown key' : `unknown keys ${issue.keys.join(', ')}`,
       atKey: true,
     };
-  return { path, message: issue.message, atKey: false };
+  return { path, message: issue.message, atKey: false, typeError: issue.code === 'invalid_type' };
 }
 
 function locate(found: Found, doc: Document, lines: LineCounter, file: string): ConfigProblem {
-  const missing = valueAt(doc, found.path) === undefined && !found.atKey;
-  const message = missing && found.message.startsWith('expected') ? `required: ${found.message}` : found.message;
+  const missing = found.typeError === true && valueAt(doc, found.path) === undefined;
+  const message = missing ? `required: ${found.message}` : found.message;
   const pos = lines.linePos(offsetOf(doc, found.path, found.atKey));
   return { file, line: pos.line, col: pos.col, path: formatPath(found.path), message };
 }

@@ -3,10 +3,11 @@
 //
 // - `consecutiveFailures` failures in a row (connect errors, resets, timeouts, 5xx answers)
 //   eject the instance for baseEjectionTime × (times ejected so far), capped at maxEjectionTime.
-// - At most `maxEjectedPercent` of a route's instances are ejected at once; the check is made
-//   before ejecting, so one instance can always be ejected (as in Envoy).
+// - No ejection while `maxEjectedPercent` or more of a route's instances are ejected; the check
+//   is made before ejecting, so one instance can always be ejected, even at 0 (as in Envoy).
 // - An instance back from ejection is on probation: its next failure ejects it again at once;
-//   a success ends the probation and resets the count. After maxEjectionTime without an
+//   a success (even one that was in flight when the ejection began) ends the probation and
+//   resets the count. After maxEjectionTime without an
 //   ejection, the ejection count starts over.
 // - consecutiveFailures 0 turns detection off.
 //
@@ -56,7 +57,8 @@ export function onFailure(s: OutlierState, now: number, o: OutlierOptions, eject
   }
   s.consecutiveFailures++;
   if (!s.probation && s.consecutiveFailures < o.consecutiveFailures) return false;
-  if (ejectedShare() >= o.maxEjectedPercent) return false;
+  const share = ejectedShare();
+  if (share > 0 && share >= o.maxEjectedPercent) return false;
   s.ejections++;
   s.ejectedUntil = now + Math.min(o.maxEjectionMs, o.baseEjectionMs * s.ejections);
   s.consecutiveFailures = 0;

@@ -15,7 +15,10 @@ export interface Backoff {
   maxMs: number;
 }
 
-export const DEFAULT_BACKOFF: Backoff = { baseMs: 100, maxMs: 2_000 };
+export const DEFAULT_BACKOFF: Backoff = { baseMs: 100, maxMs: 1_000 };
+
+/** For 401/403 answers: a token does not fix itself in milliseconds, so ask less often. */
+export const AUTH_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 5_000 };
 
 /**
  * Delay before retry number `attempt` (1 for the first retry): exponential, capped, with

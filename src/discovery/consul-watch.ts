@@ -4,8 +4,8 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fingerprint, type InstanceSnapshot } from '../core/instance.js';
-import { backoffDelay, nextIndex, type Backoff, DEFAULT_BACKOFF } from './blocking.js';
-import type { ConsulClient } from './consul-client.js';
+import { AUTH_BACKOFF, backoffDelay, DEFAULT_BACKOFF, nextIndex, type Backoff } from './blocking.js';
+import { ConsulError, type ConsulClient } from './consul-client.js';
 
 export interface WatchState {
   key: string;
@@ -14,6 +14,8 @@ export interface WatchState {
   /** Did the latest query fail? */
   failing: boolean;
   lastError: string | undefined;
+  /** HTTP status of the latest failure; undefined when Consul could not be reached at all. */
+  lastErrorStatus: number | undefined;
   lastSuccessAt: number | undefined;
   index: number;
   updates: number;
@@ -49,6 +51,7 @@ export class ConsulWatch {
       synced: false,
       failing: false,
       lastError: undefined,
+      lastErrorStatus: undefined,
       lastSuccessAt: undefined,
       index: 0,
       updates: 0,
@@ -103,10 +106,12 @@ export class ConsulWatch {
         this.state.errors++;
         this.state.failing = true;
         this.state.lastError = (err as Error).message;
+        this.state.lastErrorStatus = err instanceof ConsulError ? err.status : undefined;
         // After an outage the agent may be a new one with a lower index; start over.
         this.state.index = 0;
         this.#opts.onState(this.state, err as Error);
-        await sleep(backoffDelay(failures, rng, this.#opts.backoff ?? DEFAULT_BACKOFF), undefined, { signal });
+        const auth = this.state.lastErrorStatus === 401 || this.state.lastErrorStatus === 403;
+        await sleep(backoffDelay(failures, rng, auth ? AUTH_BACKOFF : (this.#opts.backoff ?? DEFAULT_BACKOFF)), undefined, { signal });
       }
     }
   }

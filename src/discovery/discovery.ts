@@ -7,7 +7,11 @@ import type { InstanceSnapshot } from '../core/instance.js';
 import type { ConsulClient } from './consul-client.js';
 import { ConsulWatch, type WatchState } from './consul-watch.js';
 
-export type ConsulState = 'unused' | 'connecting' | 'connected' | 'unreachable';
+/**
+ * `unreachable`: no answer at all (down, wrong address); `error`: Consul answered with an
+ * error (a 403 for a bad ACL token, a 500 without a leader); the watch's lastError says which.
+ */
+export type ConsulState = 'unused' | 'connecting' | 'connected' | 'unreachable' | 'error';
 
 export interface DiscoveryOptions {
   waitMs: number;
@@ -79,10 +83,13 @@ export class Discovery {
   get state(): ConsulState {
     if (this.#watches.size === 0) return 'unused';
     let anySynced = false;
+    let answeredWithError = false;
     for (const w of this.#watches.values()) {
-      if (w.state.failing) return 'unreachable';
+      if (w.state.failing && w.state.lastErrorStatus === undefined) return 'unreachable';
+      if (w.state.failing) answeredWithError = true;
       if (w.state.synced) anySynced = true;
     }
+    if (answeredWithError) return 'error';
     return anySynced ? 'connected' : 'connecting';
   }
 

@@ -20,14 +20,21 @@ export function consulBinary(): string {
 
 export class ConsulAgent {
   readonly bin: string;
+  /** A single-server agent with a data dir kept across restarts, instead of `-dev` (in memory). */
+  readonly persistent: boolean;
   httpPort = 0;
   #ports: number[] = [];
   #proc: ChildProcess | undefined;
   #dir: string | undefined;
   #output = '';
 
-  constructor(bin: string) {
+  /** Extra agent flags, e.g. `-hcl` for ACLs. */
+  readonly extraArgs: readonly string[];
+
+  constructor(bin: string, options: { persistent?: boolean; extraArgs?: string[] } = {}) {
     this.bin = bin;
+    this.persistent = options.persistent ?? false;
+    this.extraArgs = options.extraArgs ?? [];
   }
 
   get address(): string {
@@ -45,15 +52,17 @@ export class ConsulAgent {
       this.httpPort = this.#ports[0]!;
     }
     const [http, lan, wan, server] = this.#ports as [number, number, number, number];
-    this.#dir = mkdtempSync(join(tmpdir(), 'fairway-consul-'));
+    this.#dir ??= mkdtempSync(join(tmpdir(), 'fairway-consul-'));
     this.#output = '';
+    const mode = this.persistent ? ['-server', '-bootstrap-expect', '1', '-ui=false'] : ['-dev'];
     const proc = spawn(
       this.bin,
       [
-        'agent', '-dev', '-bind', '127.0.0.1', '-client', '127.0.0.1',
+        'agent', ...mode, '-bind', '127.0.0.1', '-client', '127.0.0.1',
         '-http-port', String(http), '-dns-port', '-1', '-grpc-port', '-1', '-grpc-tls-port', '-1',
         '-serf-lan-port', String(lan), '-serf-wan-port', String(wan), '-server-port', String(server),
         '-node', `fairway-test-${http}`, '-data-dir', this.#dir, '-log-level', 'warn',
+        ...this.extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -74,16 +83,16 @@ export class ConsulAgent {
     throw new Error(`consul did not elect a leader in 30s:\n${this.#output}`);
   }
 
-  /** SIGKILL: no goodbye to anyone, as in a crash. */
+  /** SIGKILL: no goodbye to anyone, as in a crash. A persistent agent keeps its data dir. */
   async kill(): Promise<void> {
-    await this.#signal('SIGKILL');
+    await this.#signal('SIGKILL', !this.persistent);
   }
 
   async stop(): Promise<void> {
-    await this.#signal('SIGTERM');
+    await this.#signal('SIGTERM', true);
   }
 
-  async #signal(signal: NodeJS.Signals): Promise<void> {
+  async #signal(signal: NodeJS.Signals, removeData: boolean): Promise<void> {
     const proc = this.#proc;
     this.#proc = undefined;
     if (proc && proc.exitCode === null && proc.signalCode === null) {
@@ -91,22 +100,35 @@ export class ConsulAgent {
       proc.kill(signal);
       await exited;
     }
-    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
-    this.#dir = undefined;
+    if (removeData && this.#dir) {
+      rmSync(this.#dir, { recursive: true, force: true });
+      this.#dir = undefined;
+    }
   }
 }
 
 /** A small typed helper over Consul's HTTP API for test set-up and assertions. */
 export class ConsulApi {
-  constructor(readonly address: string) {}
+  readonly #headers: Record<string, string>;
+
+  constructor(
+    readonly address: string,
+    token?: string,
+  ) {
+    this.#headers = token ? { 'x-consul-token': token } : {};
+  }
 
   async put(path: string, body?: unknown): Promise<void> {
-    const res = await fetch(`${this.address}${path}`, { method: 'PUT', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const res = await fetch(`${this.address}${path}`, {
+      method: 'PUT',
+      headers: this.#headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     if (!res.ok) throw new Error(`PUT ${path}: ${res.status} ${await res.text()}`);
   }
 
   async get<T>(path: string): Promise<T> {
-    const res = await fetch(`${this.address}${path}`);
+    const res = await fetch(`${this.address}${path}`, { headers: this.#headers });
     if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   }

@@ -1,7 +1,7 @@
 // Consul blocking-query rules: nextIndex (reset, sanity, never 0 twice) and backoffDelay (capped, jittered).
 
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, DEFAULT_BACKOFF, nextIndex } from '../../src/discovery/blocking.js';
+import { AUTH_BACKOFF, backoffDelay, DEFAULT_BACKOFF, nextIndex } from '../../src/discovery/blocking.js';
 
 describe('nextIndex', () => {
   it.each([
@@ -35,11 +35,11 @@ describe('backoffDelay', () => {
     { why: 'first retry, middle jitter', attempt: 1, rng: () => 0.5, ms: 75 },
     { why: 'second retry doubles: lowest', attempt: 2, rng: low, ms: 100 },
     { why: 'second retry doubles: highest', attempt: 2, rng: high, ms: 200 },
-    { why: 'fifth retry: 1600 ms ceiling, lowest', attempt: 5, rng: low, ms: 800 },
-    { why: 'fifth retry: 1600 ms ceiling, highest', attempt: 5, rng: high, ms: 1_600 },
-    { why: 'sixth retry is capped at 2000: lowest', attempt: 6, rng: low, ms: 1_000 },
-    { why: 'sixth retry is capped at 2000: highest', attempt: 6, rng: high, ms: 2_000 },
-    { why: 'a very late retry stays capped', attempt: 1_000, rng: high, ms: 2_000 },
+    { why: 'fourth retry: 800 ms ceiling, lowest', attempt: 4, rng: low, ms: 400 },
+    { why: 'fourth retry: 800 ms ceiling, highest', attempt: 4, rng: high, ms: 800 },
+    { why: 'fifth retry is capped at 1000: lowest', attempt: 5, rng: low, ms: 500 },
+    { why: 'fifth retry is capped at 1000: highest', attempt: 5, rng: high, ms: 1_000 },
+    { why: 'a very late retry stays capped', attempt: 1_000, rng: high, ms: 1_000 },
     { why: 'attempt 0 is treated as the first retry', attempt: 0, rng: high, ms: 100 },
     { why: 'a negative attempt is treated as the first retry', attempt: -3, rng: low, ms: 50 },
   ])('$why', ({ attempt, rng, ms }) => {
@@ -57,7 +57,7 @@ describe('backoffDelay', () => {
 
   it('grows exponentially until the cap, never shrinking', () => {
     const ceilings = Array.from({ length: 8 }, (_, i) => backoffDelay(i + 1, high));
-    expect(ceilings).toEqual([100, 200, 400, 800, 1_600, 2_000, 2_000, 2_000]);
+    expect(ceilings).toEqual([100, 200, 400, 800, 1_000, 1_000, 1_000, 1_000]);
   });
 
   it('never falls below half the ceiling nor above it, whatever the rng', () => {
@@ -70,7 +70,12 @@ describe('backoffDelay', () => {
       }
   });
 
-  it('the defaults are 100 ms base and 2 s cap', () => {
-    expect(DEFAULT_BACKOFF).toEqual({ baseMs: 100, maxMs: 2_000 });
+  it('the defaults are 100 ms base and 1 s cap, so a watch resumes within about a second of Consul returning', () => {
+    expect(DEFAULT_BACKOFF).toEqual({ baseMs: 100, maxMs: 1_000 });
+  });
+
+  it('answers that need a new token back off from 1 s to 5 s', () => {
+    expect(AUTH_BACKOFF).toEqual({ baseMs: 1_000, maxMs: 5_000 });
+    expect(backoffDelay(10, high, AUTH_BACKOFF)).toBe(5_000);
   });
 });

@@ -83,6 +83,25 @@ describe('renderStatus', () => {
       rows: ['web (web)  round-robin  [2001:db8::7]:80  web-1  passing  1       0         0         0         -'],
     },
     { why: 'a warning endpoint in use shows plain warning', routes: [routeView({ endpoints: [endpoint({ status: 'warning' })] })], rows: ['web (web)  round-robin  10.0.0.1:8080  web-1  warning  1       0         0         0         -'] },
+    {
+      why: 'an ejected endpoint shows status ejected, not its Consul status or idle',
+      routes: [routeView({ endpoints: [endpoint({ ejected: true, active: false, weight: 0 })] })],
+      rows: ['web (web)  round-robin  10.0.0.1:8080  web-1  ejected  0       0         0         0         -'],
+    },
+    {
+      why: 'an ejected endpoint still in use (panic) shows ejected too',
+      routes: [routeView({ panic: true, endpoints: [endpoint({ ejected: true, status: 'critical' })] })],
+      rows: ['web (web) PANIC  round-robin  10.0.0.1:8080  web-1  ejected  1       0         0         0         -'],
+    },
+    {
+      why: 'a route in panic shows PANIC after its name on every row',
+      routes: [routeView({ panic: true, endpoints: [endpoint({}), endpoint({ id: 'web-2', status: 'critical' })] })],
+      rows: [
+        'web (web) PANIC  round-robin  10.0.0.1:8080  web-1  passing   1       0         0         0         -',
+        'web (web) PANIC  round-robin  10.0.0.1:8080  web-2  critical  1       0         0         0         -',
+      ],
+    },
+    { why: 'a static route in panic shows PANIC after its bare name', routes: [routeView({ name: 's', service: null, panic: true })], rows: ['s PANIC  round-robin  -         -   no instances'] },
   ])('$why', ({ routes, rows }) => {
     const lines = renderStatus(STATUS, routes).split('\n');
     expect(lines.slice(4, 4 + rows.length)).toEqual(rows);

@@ -1,0 +1,71 @@
+// SIGTERM while a 3 s streaming response is in flight: readiness drops at once, the response
+// completes, the process exits 0, and the service Fairway registered is gone from Consul.
+
+import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect, inject, it } from 'vitest';
+import { startBackend } from '../support/backends.js';
+import { ConsulApi } from '../support/consul.js';
+import { spawnFairway, until, writeConfig } from '../support/fairway.js';
+import { freePort } from '../support/ports.js';
+
+it('a 3 s streaming response completes through SIGTERM; exit 0; registration removed', async () => {
+  const consul = new ConsulApi(inject('consulAddress'));
+  const service = `drain-${randomUUID().slice(0, 8)}`;
+  // 30 chunks, 100 ms apart.
+  const backend = await startBackend('stream', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    let n = 0;
+    const timer = setInterval(() => {
+      res.write(`chunk ${++n}\n`);
+      if (n === 30) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, 100);
+  });
+  const [listen, admin] = [await freePort(), await freePort()];
+  const file = writeConfig({
+    listen: `127.0.0.1:${listen}`,
+    admin: { listen: `127.0.0.1:${admin}` },
+    consul: { address: inject('consulAddress') },
+    drainTimeout: '10s',
+    services: [{ name: service, id: `${service}-1`, address: '127.0.0.1', port: backend.port }],
+    routes: [{ endpoints: [backend.address] }],
+  });
+  const adminUrl = `http://127.0.0.1:${admin}`;
+  const { child } = await spawnFairway(file, adminUrl);
+  try {
+    expect((await consul.get<Record<string, unknown>>('/v1/agent/services'))[`${service}-1`]).toBeDefined();
+    const started = Date.now();
+    const body = new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: listen, path: '/' }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve(text));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await sleep(500);
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const notReadyAfter = await until(async () => (await fetch(`${adminUrl}/-/ready`)).status === 503, 2_000, 'not ready');
+    const text = await body;
+    const doneAt = Date.now() - started;
+    const code = await exited;
+    const exitAt = Date.now() - started;
+    console.log(`drain: /-/ready 503 ${notReadyAfter} ms after SIGTERM; response of ${text.length} bytes complete at ${doneAt} ms; exit ${code} at ${exitAt} ms`);
+    // Exit follows the last response closely, not after a keep-alive timeout.
+    expect(exitAt - doneAt).toBeLessThan(2_000);
+    expect(text.split('\n').filter(Boolean)).toHaveLength(30);
+    expect(text.endsWith('chunk 30\n')).toBe(true);
+    expect(code).toBe(0);
+    expect((await consul.get<Record<string, unknown>>('/v1/agent/services'))[`${service}-1`]).toBeUndefined();
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await backend.close();
+  }
+});

@@ -1,0 +1,205 @@
+// Hostile and broken input against the real CLI: request smuggling, oversized headers,
+// slowloris, garbage from an upstream, and 1 GiB each way with memory measured.
+
+import { request } from 'node:http';
+import { connect, createServer, type Server } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBackend, type Backend } from '../support/backends.js';
+import { spawnFairway, writeConfig } from '../support/fairway.js';
+import { freePort } from '../support/ports.js';
+
+const GiB = 2 ** 30;
+const CHUNK = Buffer.alloc(256 * 1024, 0x61);
+
+/** Writes `text` on a fresh connection; resolves with what came back and when the server closed. */
+function raw(port: number, text: string, trickleMs = 0): Promise<{ reply: string; closedAfterMs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const s = connect(port, '127.0.0.1');
+    let reply = '';
+    let timer: NodeJS.Timeout | undefined;
+    s.on('data', (d) => (reply += d.toString('latin1')));
+    s.on('error', reject);
+    s.on('close', () => {
+      clearInterval(timer);
+      resolve({ reply, closedAfterMs: Date.now() - started });
+    });
+    s.setTimeout(15_000, () => s.destroy());
+    if (trickleMs === 0) s.write(text);
+    else {
+      // One byte at a time, as a slowloris client sends its headers.
+      let i = 0;
+      timer = setInterval(() => {
+        if (i < text.length && !s.destroyed) s.write(text[i++]!);
+      }, trickleMs);
+    }
+  });
+}
+
+describe('hostile input', () => {
+  let child: ChildProcess;
+  let adminUrl: string;
+  let port: number;
+  let backend: Backend;
+  let garbage: Server;
+
+  const rss = async (): Promise<number> =>
+    ((await (await fetch(`${adminUrl}/api/status`)).json()) as { process: { rssBytes: number } }).process.rssBytes;
+
+  /** Runs `work` while sampling Fairway's RSS every 100 ms; returns the peak over the baseline. */
+  async function peakRssGrowth(work: () => Promise<void>): Promise<{ base: number; peak: number }> {
+    const base = await rss();
+    let peak = base;
+    let running = true;
+    const sampler = (async () => {
+      while (running) {
+        peak = Math.max(peak, await rss());
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      await work();
+    } finally {
+      running = false;
+      await sampler;
+    }
+    return { base, peak };
+  }
+
+  beforeAll(async () => {
+    backend = await startBackend('big', (req, res) => {
+      if (req.method === 'POST') {
+        let n = 0;
+        req.on('data', (c: Buffer) => (n += c.length));
+        req.on('end', () => res.end(String(n)));
+        return;
+      }
+      if (req.url === '/download') {
+        res.writeHead(200, { 'content-length': String(GiB) });
+        let left = GiB / CHUNK.length;
+        const write = () => {
+          while (left > 0) {
+            left--;
+            if (!res.write(CHUNK)) return void res.once('drain', write);
+          }
+          res.end();
+        };
+        write();
+        return;
+      }
+      res.end('ok');
+    });
+    garbage = createServer((s) => {
+      s.once('data', () => s.end('HELLO THIS IS NOT HTTP\r\n\r\n'));
+    });
+    await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', r));
+    const garbagePort = (garbage.address() as { port: number }).port;
+    port = await freePort();
+    const admin = await freePort();
+    adminUrl = `http://127.0.0.1:${admin}`;
+    const file = writeConfig({
+      listen: `127.0.0.1:${port}`,
+      admin: { listen: `127.0.0.1:${admin}` },
+      server: { headersTimeout: '1s' },
+      routes: [
+        { name: 'garbage', match: { pathPrefix: '/garbage' }, endpoints: [`127.0.0.1:${garbagePort}`], retries: 0 },
+        { name: 'big', endpoints: [backend.address], timeout: '5m' },
+      ],
+    });
+    ({ child } = await spawnFairway(file, adminUrl));
+  });
+
+  afterAll(async () => {
+    child?.kill('SIGTERM');
+    await backend?.close();
+    garbage?.close();
+  });
+
+  it('answers 400 to Content-Length together with Transfer-Encoding and forwards nothing', async () => {
+    const before = backend.hits;
+    const { reply } = await raw(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(reply).not.toContain('HTTP/1.1 200');
+    expect(backend.hits).toBe(before);
+  });
+
+  it('answers 400 to an obfuscated Transfer-Encoding', async () => {
+    const { reply } = await raw(port, 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  it('answers 431 to 64 KiB of headers', async () => {
+    const { reply } = await raw(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(64 * 1024)}\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1\.1 431 /);
+  });
+
+  it('drops a slowloris client after server.headersTimeout (1 s) with 408, still serving others', async () => {
+    const slow = raw(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'z'.repeat(200), 50);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('ok');
+    const { reply, closedAfterMs } = await slow;
+    console.log(`slowloris: connection closed after ${closedAfterMs} ms with ${JSON.stringify(reply.split('\r\n')[0])}`);
+    expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+    expect(closedAfterMs).toBeLessThan(3_000);
+  });
+
+  it('answers 502 when the upstream sends something that is not HTTP', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/garbage`);
+    expect(res.status).toBe(502);
+    expect(res.headers.get('x-fairway-error')).toBe('upstream_error');
+  });
+
+  it('streams a 1 GiB download with flat memory', async () => {
+    let received = 0;
+    const { base, peak } = await peakRssGrowth(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          request({ host: '127.0.0.1', port, path: '/download' }, (res) => {
+            res.on('data', (c: Buffer) => (received += c.length));
+            res.on('end', resolve);
+            res.on('error', reject);
+          })
+            .on('error', reject)
+            .end();
+        }),
+    );
+    console.log(`1 GiB download: ${received} bytes; Fairway RSS ${(base / 2 ** 20).toFixed(0)} MiB before, peak ${(peak / 2 ** 20).toFixed(0)} MiB`);
+    expect(received).toBe(GiB);
+    expect(peak - base).toBeLessThan(64 * 2 ** 20);
+  }, 120_000);
+
+  it('streams a 1 GiB upload with flat memory', async () => {
+    let reply = '';
+    const { base, peak } = await peakRssGrowth(async () => {
+      const body = Readable.from(
+        (function* () {
+          for (let i = 0; i < GiB / CHUNK.length; i++) yield CHUNK;
+        })(),
+      );
+      const req = request({ host: '127.0.0.1', port, path: '/upload', method: 'POST', headers: { 'content-length': String(GiB) } });
+      const answered = new Promise<void>((resolve, reject) => {
+        req.on('response', (res) => {
+          res.on('data', (d) => (reply += d));
+          res.on('end', resolve);
+        });
+        req.on('error', reject);
+      });
+      await pipeline(body, req);
+      await answered;
+    });
+    console.log(`1 GiB upload: backend counted ${reply} bytes; Fairway RSS ${(base / 2 ** 20).toFixed(0)} MiB before, peak ${(peak / 2 ** 20).toFixed(0)} MiB`);
+    expect(reply).toBe(String(GiB));
+    expect(peak - base).toBeLessThan(64 * 2 ** 20);
+  }, 120_000);
+
+  it('leaves no sockets behind', async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    const s = (await (await fetch(`${adminUrl}/api/status`)).json()) as { process: { activeResources: Record<string, number> } };
+    console.log('handles after the hostile suite:', JSON.stringify(s.process.activeResources));
+    // Listeners (2), the admin request being served, and the pooled upstream connections.
+    expect(s.process.activeResources.TCPSocketWrap ?? 0).toBeLessThanOrEqual(6);
+  });
+});

@@ -8,17 +8,22 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { Metrics } from './admin/metrics.js';
 import { createAdminServer } from './admin/server.js';
 import { formatHostPort, type HostPort } from './core/address.js';
 import { formatProblem, loadConfig, type Config, type ConfigProblem } from './core/config.js';
 import { UserError } from './core/errors.js';
 import type { PickerDeps } from './core/pickers/index.js';
 import { buildRouteTable, watchKeys, type RouteTable } from './core/route-table.js';
+import { routesFromTags, type TagRoutes } from './core/tag-routes.js';
 import { ConsulClient } from './discovery/consul-client.js';
+import type { WatchState } from './discovery/consul-watch.js';
 import { Discovery } from './discovery/discovery.js';
 import { Registrar } from './discovery/registrar.js';
 import { FileWatcher } from './file-watcher.js';
+import { AccessLog } from './proxy/access-log.js';
 import { RequestClock } from './proxy/clock.js';
+import { observers, type RequestObserver } from './proxy/observer.js';
 import { Forwarder } from './proxy/forwarder.js';
 import { applyServerSettings, createProxyServer } from './proxy/server.js';
 
@@ -48,7 +53,13 @@ export class Fairway {
   #deps: PickerDeps;
   readonly #clock = new RequestClock();
   #unejectTimer: NodeJS.Timeout | undefined;
+  /** The config as the file says. */
+  #fileConfig!: Config;
+  /** The config in force: the file's, plus routes from Consul tags when enabled. */
   #config!: Config;
+  /** The catalog's services and tags, when routes from tags are on. */
+  #catalog: Readonly<Record<string, readonly string[]>> | undefined;
+  #tagRoutes: TagRoutes = { routes: [], conflicts: [] };
   #configHash = '';
   #table!: RouteTable;
   #consul: ConsulClient | undefined;
@@ -59,6 +70,10 @@ export class Fairway {
   /** Discovery replaced by a reload, stopped once the new table is in. */
   #retired: Array<{ discovery: Discovery; consul: ConsulClient }> = [];
   #forwarder: Forwarder;
+  readonly metrics: Metrics;
+  readonly #observer: RequestObserver;
+  /** Instance IDs taken out of rotation by hand (admin drain). */
+  readonly #drained = new Set<string>();
   #proxy!: Server;
   #admin!: Server;
   #watcher: FileWatcher | undefined;
@@ -73,11 +88,19 @@ export class Fairway {
     this.#env = options.env ?? process.env;
     this.#rng = options.rng ?? Math.random;
     this.#deps = { rng: this.#rng, now: this.#clock.now };
+    this.metrics = new Metrics(this.#clock.now);
+    const access = new AccessLog(this.log.child({ part: 'access' }), () => this.#config.accessLog, this.#rng);
+    this.#observer = observers([this.metrics, access], (err) =>
+      this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'request observer failed (a bug: please report it)'),
+    );
+    this.metrics.attach(this);
     this.#forwarder = new Forwarder({
       log: this.log.child({ part: 'proxy' }),
       clock: this.#clock,
       settings: () => this.#config,
+      observer: this.#observer,
       onEjected: (u, route) => {
+        this.metrics.onEjection(u.id);
         this.log.warn(
           { route: route.config.name, upstream: u.id, addr: u.origin, forMs: Math.round(u.stats.ejectedUntil - this.#clock.t), ejections: u.stats.ejections },
           'instance ejected after consecutive failures',
@@ -93,6 +116,7 @@ export class Fairway {
     const text = await readConfigText(options.configPath);
     const result = loadConfig(text, options.configPath, app.#env);
     if (!result.ok) throw new UserError(result.problems.map(formatProblem).join('\n'));
+    app.#fileConfig = result.config;
     app.#config = result.config;
     app.#configHash = hash(text);
     app.#lastReload = { ok: true, at: new Date().toISOString(), problems: [] };
@@ -115,6 +139,7 @@ export class Fairway {
     await this.#setConsul(config);
     if (this.#registrar) await this.#registrar.sync(config.services);
     await this.#discovery?.sync(watchKeys(config));
+    await this.#watchTags(config);
     this.#rebuild();
 
     this.#proxy = createProxyServer({
@@ -122,6 +147,7 @@ export class Fairway {
       log: this.log.child({ part: 'proxy' }),
       table: () => this.#table,
       settings: config.server,
+      observer: this.#observer,
     });
     this.#admin = createAdminServer({ app: this, log: this.log.child({ part: 'admin' }) });
     await Promise.all([listen(this.#proxy, config.listen), listen(this.#admin, config.admin.listen)]);
@@ -138,7 +164,7 @@ export class Fairway {
   async #setConsul(config: Config): Promise<void> {
     const settings = JSON.stringify(config.consul);
     if (this.#consul !== undefined && settings === this.#consulSettings) return;
-    const needsConsul = config.services.length > 0 || config.routes.some((r) => r.source.kind === 'consul');
+    const needsConsul = config.services.length > 0 || config.consulTags !== undefined || config.routes.some((r) => r.source.kind === 'consul');
     if (this.#consul === undefined && !needsConsul) return;
     const old = { discovery: this.#discovery, consul: this.#consul, registrar: this.#registrar };
     this.#consulSettings = settings;
@@ -161,8 +187,9 @@ export class Fairway {
 
   #rebuild(): void {
     const now = this.#clock.tick();
-    const table = buildRouteTable(this.#config, this.#discovery?.snapshots ?? new Map(), this.#deps, this.#table);
+    const table = buildRouteTable(this.#config, this.#discovery?.snapshots ?? new Map(), this.#deps, this.#table, this.#drained);
     this.#table = table;
+    this.metrics.prune(table);
     // Ejections end by time, not by an event: rebuild when the next one is due.
     clearTimeout(this.#unejectTimer);
     if (table.nextUnejectAt !== Infinity && !this.#draining) {
@@ -199,7 +226,7 @@ export class Fairway {
     }
     const result = loadConfig(text, this.configPath, this.#env);
     if (!result.ok) return this.#rejected(at, result.problems.map(formatProblem));
-    const next = result.config;
+    const next = this.#withTagRoutes(result.config);
     if (!sameAddress(next.listen, this.#config.listen) || !sameAddress(next.admin.listen, this.#config.admin.listen))
       this.log.warn('listen addresses changed in the config; they take effect on restart');
     if (next.server.maxHeaderSize !== this.#config.server.maxHeaderSize)
@@ -217,18 +244,70 @@ export class Fairway {
       await Promise.race([this.#discovery.settled(), delay(SETTLE_ON_RELOAD_MS, undefined, { signal: giveUp.signal }).catch(() => undefined)]);
       giveUp.abort();
     }
+    this.#fileConfig = result.config;
     this.#config = next;
     this.#configHash = h;
     this.#rebuild();
     await this.#discovery?.sync(keys);
+    await this.#watchTags(next);
     for (const r of this.#retired.splice(0)) void r.discovery.close().then(() => r.consul.close());
     this.#lastReload = { ok: true, at, problems: [] };
+    this.metrics.onReload(true);
     this.log.info({ routes: next.routes.length }, 'config reloaded');
     return this.#lastReload;
   }
 
+  /** Starts or stops watching the catalog for routes from tags, as the config says. */
+  async #watchTags(config: Config): Promise<void> {
+    if (!this.#discovery) return;
+    await this.#discovery.watchCatalog(
+      config.consulTags ? (services) => void this.#onCatalog(services) : undefined,
+    );
+  }
+
+  #onCatalog(services: Readonly<Record<string, readonly string[]>>): Promise<unknown> {
+    // Serialized with reloads, so the two never interleave their swaps.
+    this.#reloading = this.#reloading.then(async () => {
+      if (this.#draining) return this.#lastReload!;
+      this.#catalog = services;
+      const next = this.#withTagRoutes(this.#fileConfig);
+      if (next === this.#config) return this.#lastReload!;
+      this.#config = next;
+      this.log.info({ routes: this.#tagRoutes.routes.map((r) => r.name), conflicts: this.#tagRoutes.conflicts }, 'routes from Consul tags changed');
+      await this.#discovery?.sync(watchKeys(next));
+      this.#rebuild();
+      return this.#lastReload!;
+    });
+    return this.#reloading;
+  }
+
+  /**
+   * `file` with the routes Consul tags ask for appended. Tag routes that did not change keep
+   * their objects (so their pickers survive); when nothing changed the running config is returned.
+   */
+  #withTagRoutes(file: Config): Config {
+    const prefix = file.consulTags?.prefix;
+    const established = new Set(this.#tagRoutes.routes.map((r) => (r.source.kind === 'consul' ? r.source.service : '')));
+    const tags =
+      prefix === undefined || this.#catalog === undefined ? { routes: [], conflicts: [] } : routesFromTags(this.#catalog, prefix, file.routes, established);
+    const previous = new Map(this.#tagRoutes.routes.map((r) => [JSON.stringify(r), r]));
+    const routes = tags.routes.map((r) => previous.get(JSON.stringify(r)) ?? r);
+    const unchanged = routes.length === this.#tagRoutes.routes.length && routes.every((r, i) => r === this.#tagRoutes.routes[i]);
+    this.#tagRoutes = { routes, conflicts: tags.conflicts };
+    if (file === this.#fileConfig && unchanged && this.#config !== undefined) return this.#config;
+    if (routes.length === 0) return file;
+    return Object.freeze({ ...file, routes: Object.freeze([...file.routes, ...routes]) });
+  }
+
+  get tagRoutes(): { prefix: string; routes: string[]; conflicts: string[] } | undefined {
+    const prefix = this.#config.consulTags?.prefix;
+    if (prefix === undefined) return undefined;
+    return { prefix, routes: this.#tagRoutes.routes.map((r) => r.name), conflicts: this.#tagRoutes.conflicts };
+  }
+
   #rejected(at: string, problems: string[]): ReloadResult {
     this.#lastReload = { ok: false, at, problems };
+    this.metrics.onReload(false);
     this.log.error({ problems }, 'config rejected; keeping the running config');
     return this.#lastReload;
   }
@@ -264,6 +343,34 @@ export class Fairway {
       await closed;
     }
     this.log.info('stopped');
+  }
+
+  /**
+   * Takes an instance (by Consul service ID, or host:port for static endpoints) out of every
+   * route by hand, or puts it back. Returns false when no route knows that ID.
+   */
+  setDrained(id: string, drained: boolean): boolean {
+    const known = this.#table.routes.some(
+      (r) => r.candidates.some((u) => u.id === id) || r.snapshot?.instances.some((i) => i.id === id),
+    );
+    if (!known && !this.#drained.has(id)) return false;
+    if (drained) this.#drained.add(id);
+    else this.#drained.delete(id);
+    this.log.warn({ endpoint: id }, drained ? 'endpoint drained by hand' : 'endpoint undrained by hand');
+    this.#rebuild();
+    return true;
+  }
+
+  drained(): ReadonlySet<string> {
+    return this.#drained;
+  }
+
+  adminToken(): string {
+    return this.#config.admin.token;
+  }
+
+  watchStates(): WatchState[] {
+    return this.#discovery?.watchStates() ?? [];
   }
 
   /** The monotonic clock ejections and slow start run on. */

@@ -1,147 +1,79 @@
-// The admin listener: liveness, readiness and JSON views of routes and status. Separate from
-// the proxy listener and bound to loopback by default, so it is never exposed by accident.
+// The admin listener: liveness, readiness, JSON views, Prometheus metrics, the dashboard, and
+// drain/undrain by hand. Separate from the proxy listener and bound to loopback by default, so
+// it is never exposed by accident; write endpoints need `admin.token` when one is set.
 
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { withTags } from '../core/instance.js';
-import { isEjected } from '../core/outlier.js';
-import type { RouteTable } from '../core/route-table.js';
-import { statsKey, type UpstreamStats } from '../core/upstream.js';
-import type { WatchState } from '../discovery/consul-watch.js';
-import { VERSION } from '../version.js';
+import type { Metrics } from './metrics.js';
+import { DASHBOARD_HTML } from './dashboard-page.js';
+import { routesView, statusView, type AdminSource } from './views.js';
 
-/** What the admin API reads from the running proxy; nothing else reaches it. */
-export interface AdminSource {
-  readonly ready: boolean;
-  readonly table: RouteTable;
-  readonly configPath: string;
-  readonly startedAt: number;
-  readonly lastReload: { ok: boolean; at: string; problems: string[] } | undefined;
-  readonly consulState: string;
-  readonly discovery: { watchStates(): WatchState[]; client: { address: string } } | undefined;
-  /** The clock ejections are measured on. */
-  now(): number;
+/** What the admin listener needs beyond the read-only views. */
+export interface AdminApp extends AdminSource {
+  readonly metrics: Metrics;
+  /** The configured admin token ('' for none). */
+  adminToken(): string;
+  setDrained(id: string, drained: boolean): boolean;
 }
 
-export interface EndpointView {
-  id: string;
-  address: string;
-  port: number;
-  weight: number;
-  status: 'passing' | 'warning' | 'critical';
-  /** Whether the route sends it traffic now. */
-  active: boolean;
-  inflight: number;
-  requests: number;
-  failures: number;
-  ewmaMs: number | null;
-  ejected: boolean;
-}
+const PATHS = ['/', '/-/healthz', '/-/ready', '/api/routes', '/api/status', '/metrics', 'POST /api/endpoints/:id/drain', 'POST /api/endpoints/:id/undrain'];
+const DRAIN = /^\/api\/endpoints\/([^/]+)\/(drain|undrain)$/;
 
-export interface RouteView {
-  name: string;
-  service: string | null;
-  tags: readonly string[];
-  strategy: string;
-  /** Too few healthy instances: routing to all known ones. */
-  panic: boolean;
-  match: { host: string | null; pathPrefix: string; headers: Record<string, string> };
-  endpoints: EndpointView[];
-}
-
-export function routesView(table: RouteTable, now: number): RouteView[] {
-  return table.routes.map((route) => {
-    const rc = route.config;
-    const active = new Set(route.upstreams.map((u) => u.stats));
-    const seen = new Set<UpstreamStats>();
-    const endpoints: EndpointView[] = [];
-    const add = (id: string, host: string, port: number, weight: number, status: EndpointView['status'], s: UpstreamStats | undefined) => {
-      if (s && seen.has(s)) return;
-      if (s) seen.add(s);
-      const on = s !== undefined && active.has(s);
-      endpoints.push({
-        id,
-        address: host,
-        port,
-        weight: on ? weight : 0,
-        status,
-        active: on,
-        inflight: s?.inflight ?? 0,
-        requests: s?.requests ?? 0,
-        failures: s?.failures ?? 0,
-        ewmaMs: s && s.ewmaAt !== 0 ? round(s.ewmaMs) : null,
-        ejected: s !== undefined && isEjected(s, now),
-      });
-    };
-    for (const u of route.upstreams) add(u.id, u.host, u.port, u.weight, u.status, u.stats);
-    for (const u of route.candidates) add(u.id, u.host, u.port, u.weight, u.status, u.stats);
-    // Instances Consul knows but this route does not use now (critical, or warning outside
-    // `weighted`), so an operator sees why an instance gets no traffic.
-    if (rc.source.kind === 'consul' && route.snapshot)
-      for (const i of withTags(route.snapshot.instances, rc.source.tags))
-        add(i.id, i.host, i.port, 0, i.status, table.stats.get(statsKey(i.id, i.host, i.port)));
-    return {
-      name: rc.name,
-      service: rc.source.kind === 'consul' ? rc.source.service : null,
-      tags: rc.source.kind === 'consul' ? rc.source.tags : [],
-      strategy: rc.strategy,
-      panic: route.panic,
-      match: {
-        host: rc.match.host ?? (rc.match.hostSuffix ? `*${rc.match.hostSuffix}` : null),
-        pathPrefix: rc.match.pathPrefix,
-        headers: Object.fromEntries(rc.match.headers),
-      },
-      endpoints,
-    };
-  });
-}
-
-export function statusView(app: AdminSource): Record<string, unknown> {
-  const now = Date.now();
-  return {
-    version: VERSION,
-    node: process.version,
-    pid: process.pid,
-    uptimeSeconds: Math.round((now - app.startedAt) / 1000),
-    ready: app.ready,
-    configFile: app.configPath,
-    lastReload: app.lastReload ?? null,
-    consul: app.consulState,
-    consulAddress: app.discovery?.client.address ?? null,
-    watches: (app.discovery?.watchStates() ?? []).map((w) => ({
-      key: w.key,
-      synced: w.synced,
-      failing: w.failing,
-      lastError: w.lastError ?? null,
-      lastErrorStatus: w.lastErrorStatus ?? null,
-      lastSuccessAgoMs: w.lastSuccessAt === undefined ? null : now - w.lastSuccessAt,
-      index: w.index,
-      updates: w.updates,
-      errors: w.errors,
-    })),
-    routes: app.table.routes.length,
-    process: processView(),
-  };
-}
-
-export function createAdminServer({ app, log }: { app: AdminSource; log: Logger }): Server {
+export function createAdminServer({ app, log }: { app: AdminApp; log: Logger }): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (req.method === 'POST') {
+      const m = DRAIN.exec(path);
+      if (!m) return send(res, 404, { error: 'not found', paths: PATHS });
+      if (!authorized(req, app.adminToken())) {
+        log.warn({ url: req.url, remote: req.socket.remoteAddress }, 'admin: unauthorized write');
+        res.setHeader('www-authenticate', 'Bearer');
+        return send(res, 401, { error: 'admin.token is set: send Authorization: Bearer <token>' });
+      }
+      const id = decodeURIComponent(m[1]!);
+      const drained = m[2] === 'drain';
+      if (!app.setDrained(id, drained)) return send(res, 404, { error: `no route knows an endpoint with id "${id}"` });
+      return send(res, 200, { id, draining: drained });
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
     switch (path) {
+      case '/':
+        return html(res, DASHBOARD_HTML);
       case '/-/healthz':
         return text(res, 200, 'ok\n');
       case '/-/ready':
         return app.ready ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
       case '/api/routes':
-        return send(res, 200, routesView(app.table, app.now()));
+        return send(res, 200, routesView(app.table, app.now(), { drained: () => app.drained(), traffic: (r, st, now) => app.metrics.traffic(r, st, now) }));
       case '/api/status':
         return send(res, 200, statusView(app));
+      case '/metrics':
+        app.metrics.registry.metrics().then(
+          (body) => {
+            res.writeHead(200, { 'content-type': app.metrics.registry.contentType, 'cache-control': 'no-store' });
+            res.end(body);
+          },
+          (err: Error) => send(res, 500, { error: err.message }),
+        );
+        return;
       default:
         log.debug({ url: req.url }, 'admin: not found');
-        return send(res, 404, { error: 'not found', paths: ['/-/healthz', '/-/ready', '/api/routes', '/api/status'] });
+        return send(res, 404, { error: 'not found', paths: PATHS });
     }
   });
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  if (token === '') return true;
+  const got = Buffer.from(req.headers.authorization ?? '');
+  const want = Buffer.from(`Bearer ${token}`);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+function html(res: ServerResponse, body: string): void {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -155,21 +87,3 @@ function text(res: ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
-/** Memory and handle counts, so leaks show from outside (the reliability tests read these). */
-function processView(): Record<string, unknown> {
-  const m = process.memoryUsage();
-  const resources = process.getActiveResourcesInfo();
-  const byType: Record<string, number> = {};
-  for (const r of resources) byType[r] = (byType[r] ?? 0) + 1;
-  return {
-    rssBytes: m.rss,
-    heapUsedBytes: m.heapUsed,
-    externalBytes: m.external,
-    activeHandles: resources.length,
-    activeResources: byType,
-  };
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
-}

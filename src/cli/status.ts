@@ -1,6 +1,6 @@
 // `fairway status`: the admin API's routes and status as a table a person can read.
 
-import type { RouteView } from '../admin/server.js';
+import type { RouteView } from '../admin/views.js';
 import { formatHostPort } from '../core/address.js';
 
 interface StatusView {
@@ -21,26 +21,33 @@ export function renderStatus(status: StatusView, routes: RouteView[]): string {
   );
   if (status.lastReload && !status.lastReload.ok) for (const p of status.lastReload.problems) lines.push(`  ${p}`);
   lines.push('');
-  const rows: string[][] = [['ROUTE', 'STRATEGY', 'ENDPOINT', 'ID', 'STATUS', 'WEIGHT', 'INFLIGHT', 'REQUESTS', 'FAILURES', 'EWMA']];
+  const rows: string[][] = [['ROUTE', 'STRATEGY', 'ENDPOINT', 'ID', 'STATUS', 'WEIGHT', 'INFLIGHT', 'REQUESTS', 'FAILURES', 'RPS', 'P50', 'P99', 'EWMA']];
   for (const r of routes) {
     const base = r.service ? `${r.name} (${r.service}${r.tags.length ? ` ${r.tags.join(',')}` : ''})` : r.name;
     const name = r.panic ? `${base} PANIC` : base;
-    if (r.endpoints.length === 0) rows.push([name, r.strategy, '-', '-', 'no instances', '', '', '', '', '']);
+    if (r.endpoints.length === 0) rows.push([name, r.strategy, '-', '-', 'no instances', '', '', '', '', '', '', '', '']);
     for (const e of r.endpoints)
       rows.push([
         name,
         r.strategy,
         formatHostPort(e.address, e.port),
         e.id,
-        e.ejected ? 'ejected' : e.active ? e.status : `${e.status} (idle)`,
+        e.draining ? 'draining' : e.ejected ? 'ejected' : e.active ? e.status : `${e.status} (idle)`,
         String(e.weight),
         String(e.inflight),
         String(e.requests),
         String(e.failures),
-        e.ewmaMs === null ? '-' : `${e.ewmaMs}ms`,
+        e.rps === undefined ? '-' : String(e.rps),
+        ms(e.p50Ms),
+        ms(e.p99Ms),
+        ms(e.ewmaMs),
       ]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) lines.push(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
   return `${lines.join('\n')}\n`;
+}
+
+function ms(v: number | null | undefined): string {
+  return v === null || v === undefined ? '-' : `${v}ms`;
 }

@@ -84,7 +84,7 @@ const match = z
   })
   .describe('what requests this route takes');
 
-const route = z
+export const routeSchema = z
   .strictObject({
     name: name.optional().describe('unique route name, shown in logs and the admin API (default: the service name, or route-N)'),
     match: match.default({ pathPrefix: '/' }),
@@ -230,9 +230,31 @@ export const configSchema = z
       })
       .default({ ratio: 0.2, minPerSecond: 5 })
       .describe('caps retries so a failing fleet is not buried under them'),
+    accessLog: z
+      .strictObject({
+        enabled: z.boolean({ error: 'expected true or false' }).default(true).describe('one log line per request'),
+        sample: z
+          .number({ error: 'expected a number from 0 to 1' })
+          .min(0, { error: 'expected a number from 0 to 1' })
+          .max(1, { error: 'expected a number from 0 to 1' })
+          .default(1)
+          .describe('share of successful requests logged; errors (status >= 500, or made by Fairway) are always logged'),
+      })
+      .default({ enabled: true, sample: 1 })
+      .describe('access log lines (JSON, through pino, written asynchronously)'),
+    consulTags: z
+      .strictObject({
+        prefix: z
+          .string({ error: 'expected a tag prefix' })
+          .regex(/^[A-Za-z0-9_-]+$/, { error: 'expected letters, digits, "_" or "-"' })
+          .describe('services tagged PREFIX.route=/path (and PREFIX.host=, PREFIX.strategy=, PREFIX.stripPrefix=true) get a route'),
+      })
+      .optional()
+      .describe('routes from Consul tags, after the file\'s routes (which take precedence)'),
     services: z.array(serviceSchema, { error: 'expected a list of services' }).default([]).describe('registered in Consul on start, deregistered on clean stop'),
-    routes: z.array(route, { error: 'expected a list of routes' }).default([]).describe('first match wins, in file order'),
+    routes: z.array(routeSchema, { error: 'expected a list of routes' }).default([]).describe('first match wins, in file order'),
   });
 
 export type RawConfig = z.output<typeof configSchema>;
+export type RawRoute = z.output<typeof routeSchema>;
 export type TierStrategy = (typeof TIER_STRATEGIES)[number];

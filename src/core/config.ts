@@ -5,7 +5,7 @@ import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { parseHostPort, type HostPort } from './address.js';
 import { crossFieldProblems } from './config-rules.js';
-import { configSchema, type RawConfig, type Strategy, type TierStrategy } from './config-schema.js';
+import { configSchema, type RawConfig, type RawRoute, type Strategy, type TierStrategy } from './config-schema.js';
 import { parseDuration } from './duration.js';
 import type { OutlierOptions } from './outlier.js';
 
@@ -75,6 +75,8 @@ export interface Config {
   upstream: { connectTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
   outlier: OutlierOptions;
   retryBudget: { ratio: number; minPerSecond: number };
+  accessLog: { enabled: boolean; sample: number };
+  consulTags?: { prefix: string };
   services: readonly ServiceRegistration[];
   routes: readonly RouteConfig[];
 }
@@ -129,47 +131,7 @@ export function loadConfig(text: string, file: string, env: Readonly<Record<stri
 }
 
 function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefined>>): Config {
-  const routes = raw.routes.map((r, i): RouteConfig => {
-    const host = r.match.host?.toLowerCase();
-    return {
-      name: r.name ?? r.service ?? `route-${i}`,
-      match: {
-        ...(host === undefined ? {} : host.startsWith('*.') ? { hostSuffix: host.slice(1) } : { host }),
-        pathPrefix: r.match.pathPrefix,
-        headers: Object.entries(r.match.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const),
-      },
-      source:
-        r.service !== undefined
-          ? { kind: 'consul', service: r.service, tags: [...new Set(r.tags ?? [])].sort() }
-          : {
-              kind: 'static',
-              endpoints: (r.endpoints ?? []).map((e) => {
-                const item = typeof e === 'string' ? { address: e, weight: 1 } : { address: e.address, weight: e.weight ?? 1 };
-                const hp = parseHostPort(item.address)!;
-                return { host: hp.host, port: hp.port, weight: item.weight };
-              }),
-            },
-      strategy: r.strategy,
-      hashKey: parseHashKey(r.hashKey ?? 'ip'),
-      ...(r.strategy === 'failover'
-        ? {
-            failover: {
-              tiers: r.failover?.tiers ?? ['primary', 'backup'],
-              by: parseTierBy(r.failover?.by ?? 'tag'),
-              within: r.failover?.within ?? 'round-robin',
-            },
-          }
-        : {}),
-      slowStartMs: parseDuration(r.slowStart)!,
-      stripPrefix: r.stripPrefix,
-      timeoutMs: parseDuration(r.timeout)!,
-      headersTimeoutMs: r.headersTimeout === undefined ? 0 : parseDuration(r.headersTimeout)!,
-      idleTimeoutMs: parseDuration(r.idleTimeout)!,
-      retries: r.retries,
-      retryMethods: [...new Set(r.retryMethods.map((m) => m.toUpperCase()))],
-      panicThreshold: r.panicThreshold,
-    };
-  });
+  const routes = raw.routes.map(normalizeRoute);
   dedupeNames(routes, raw.routes.map((r) => r.name));
   return deepFreeze({
     listen: parseHostPort(raw.listen)!,
@@ -200,9 +162,54 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
       maxEjectedPercent: raw.outlier.maxEjectedPercent,
     },
     retryBudget: { ratio: raw.retryBudget.ratio, minPerSecond: raw.retryBudget.minPerSecond },
+    accessLog: { enabled: raw.accessLog.enabled, sample: raw.accessLog.sample },
+    ...(raw.consulTags ? { consulTags: { prefix: raw.consulTags.prefix } } : {}),
     services: raw.services.map(toRegistration),
     routes,
   });
+}
+
+/** One validated route as the route table takes it (also used for routes from Consul tags). */
+export function normalizeRoute(r: RawRoute, i: number): RouteConfig {
+  const host = r.match.host?.toLowerCase();
+  return {
+    name: r.name ?? r.service ?? `route-${i}`,
+    match: {
+      ...(host === undefined ? {} : host.startsWith('*.') ? { hostSuffix: host.slice(1) } : { host }),
+      pathPrefix: r.match.pathPrefix,
+      headers: Object.entries(r.match.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const),
+    },
+    source:
+      r.service !== undefined
+        ? { kind: 'consul', service: r.service, tags: [...new Set(r.tags ?? [])].sort() }
+        : {
+            kind: 'static',
+            endpoints: (r.endpoints ?? []).map((e) => {
+              const item = typeof e === 'string' ? { address: e, weight: 1 } : { address: e.address, weight: e.weight ?? 1 };
+              const hp = parseHostPort(item.address)!;
+              return { host: hp.host, port: hp.port, weight: item.weight };
+            }),
+          },
+    strategy: r.strategy,
+    hashKey: parseHashKey(r.hashKey ?? 'ip'),
+    ...(r.strategy === 'failover'
+      ? {
+          failover: {
+            tiers: r.failover?.tiers ?? ['primary', 'backup'],
+            by: parseTierBy(r.failover?.by ?? 'tag'),
+            within: r.failover?.within ?? 'round-robin',
+          },
+        }
+      : {}),
+    slowStartMs: parseDuration(r.slowStart)!,
+    stripPrefix: r.stripPrefix,
+    timeoutMs: parseDuration(r.timeout)!,
+    headersTimeoutMs: r.headersTimeout === undefined ? 0 : parseDuration(r.headersTimeout)!,
+    idleTimeoutMs: parseDuration(r.idleTimeout)!,
+    retries: r.retries,
+    retryMethods: [...new Set(r.retryMethods.map((m) => m.toUpperCase()))],
+    panicThreshold: r.panicThreshold,
+  };
 }
 
 function parseHashKey(key: string): RouteConfig['hashKey'] {

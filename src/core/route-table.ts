@@ -32,6 +32,8 @@ export interface Route {
   readonly panic: boolean;
   /** Candidates that were ejected when this route was built. */
   readonly ejected: ReadonlySet<UpstreamStats>;
+  /** Candidates taken out by hand (admin drain) when this route was built. */
+  readonly drained: ReadonlySet<UpstreamStats>;
   readonly budget: RetryBudget;
 }
 
@@ -57,6 +59,7 @@ export function buildRouteTable(
   snapshots: ReadonlyMap<string, InstanceSnapshot>,
   deps: PickerDeps,
   previous?: RouteTable,
+  drained: ReadonlySet<string> = NONE,
 ): RouteTable {
   const oldStats = previous?.stats;
   const stats = new Map<string, UpstreamStats>();
@@ -82,9 +85,9 @@ export function buildRouteTable(
     const snapshot = key === undefined ? undefined : snapshots.get(key);
     const old = reusable.get(rc);
     const route =
-      old && old.snapshot === snapshot && sameEjections(old, now)
+      old && old.snapshot === snapshot && sameExclusions(old, now, drained)
         ? keep(old, statsFor)
-        : build(rc, key, snapshot, previousByName.get(rc.name), config, deps, now, statsFor);
+        : build(rc, key, snapshot, previousByName.get(rc.name), config, deps, now, statsFor, drained);
     for (const s of route.ejected) nextUnejectAt = Math.min(nextUnejectAt, s.ejectedUntil);
     return route;
   });
@@ -94,9 +97,14 @@ export function buildRouteTable(
 
 type StatsFor = (id: string, host: string, port: number) => UpstreamStats;
 
-/** Whether every candidate of `old` is ejected now exactly when it was at build time. */
-function sameEjections(old: Route, now: number): boolean {
-  for (const c of old.candidates) if (isEjected(c.stats, now) !== old.ejected.has(c.stats)) return false;
+const NONE: ReadonlySet<string> = new Set();
+
+/** Whether every candidate of `old` is ejected and drained now exactly as at build time. */
+function sameExclusions(old: Route, now: number, drained: ReadonlySet<string>): boolean {
+  for (const c of old.candidates) {
+    if (isEjected(c.stats, now) !== old.ejected.has(c.stats)) return false;
+    if (drained.has(c.id) !== old.drained.has(c.stats)) return false;
+  }
   return true;
 }
 
@@ -119,23 +127,27 @@ function build(
   deps: PickerDeps,
   now: number,
   statsFor: StatsFor,
+  drainedIds: ReadonlySet<string>,
 ): Route {
   const { candidates, idle } = upstreamsFor(rc, snapshot, statsFor);
   const ejected = new Set<UpstreamStats>();
+  const drained = new Set<UpstreamStats>();
   const healthy: Upstream[] = [];
   for (const u of candidates) {
-    if (isEjected(u.stats, now)) ejected.add(u.stats);
+    if (drainedIds.has(u.id)) drained.add(u.stats);
+    else if (isEjected(u.stats, now)) ejected.add(u.stats);
     else healthy.push(u);
   }
   const known = candidates.length + idle.length;
   const panic = rc.panicThreshold > 0 && known > 0 && healthy.length * 100 < rc.panicThreshold * known;
-  const upstreams = panic ? [...candidates, ...idle] : healthy;
+  // Panic ignores health, not the operator: drained instances stay out.
+  const upstreams = panic ? [...candidates, ...idle].filter((u) => !drainedIds.has(u.id)) : healthy;
   if (key !== undefined && before?.snapshot !== undefined) markJoiners(upstreams, before, now);
   const budget =
     before && before.budget.ratio === config.retryBudget.ratio && before.budget.minPerSecond === config.retryBudget.minPerSecond
       ? before.budget
       : new RetryBudget(config.retryBudget);
-  return { config: rc, key, snapshot, candidates, upstreams, picker: pickerFor(rc, upstreams, deps), panic, ejected, budget };
+  return { config: rc, key, snapshot, candidates, upstreams, picker: pickerFor(rc, upstreams, deps), panic, ejected, drained, budget };
 }
 
 /**

@@ -71,6 +71,23 @@ export class ConsulClient {
     return { instances: parseHealthEntries(body), index: Number(headers['x-consul-index']) };
   }
 
+  /** Every service in the catalog with the union of its instances' tags (blocking when index > 0). */
+  async catalogServices(options: { index: number; waitMs: number; signal?: AbortSignal }): Promise<{ services: Record<string, string[]>; index: number }> {
+    const q = new URLSearchParams();
+    if (options.index > 0) {
+      q.set('index', String(options.index));
+      q.set('wait', `${options.waitMs}ms`);
+    }
+    if (this.#datacenter) q.set('dc', this.#datacenter);
+    if (this.#stale) q.set('stale', '');
+    const timeout = options.index > 0 ? options.waitMs + Math.ceil(options.waitMs / 16) + 5_000 : 10_000;
+    const { body, headers } = await this.#call('GET', `/v1/catalog/services?${q}`, undefined, timeout, options.signal);
+    const services: Record<string, string[]> = {};
+    for (const [name, tags] of Object.entries((body ?? {}) as Record<string, unknown>))
+      services[name] = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
+    return { services, index: Number(headers['x-consul-index']) };
+  }
+
   async registerService(s: ServiceRegistration, signal?: AbortSignal): Promise<void> {
     await this.#call('PUT', '/v1/agent/service/register', registrationBody(s), 10_000, signal);
   }

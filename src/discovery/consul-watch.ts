@@ -1,11 +1,10 @@
-// One blocking-query loop on /v1/health/service/<name> for one (service, tag set). It emits a
-// snapshot only when the instance set really changed, keeps the last one through Consul outages,
-// and stops promptly when aborted.
+// One blocking-query loop against one Consul endpoint (a service's health, or the catalog's
+// service list). It emits a value only when it really changed, keeps the last one through
+// Consul outages, and stops promptly when aborted. What is queried is a parameter.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fingerprint, type InstanceSnapshot } from '../core/instance.js';
 import { AUTH_BACKOFF, backoffDelay, DEFAULT_BACKOFF, nextIndex, type Backoff } from './blocking.js';
-import { ConsulError, type ConsulClient } from './consul-client.js';
+import { ConsulError } from './consul-client.js';
 
 export interface WatchState {
   key: string;
@@ -22,29 +21,29 @@ export interface WatchState {
   errors: number;
 }
 
-export interface WatchOptions {
+export interface WatchOptions<T> {
   key: string;
-  service: string;
-  tags: readonly string[];
+  /** One (blocking, when index > 0) query; returns the value and its X-Consul-Index. */
+  query: (index: number, waitMs: number, signal: AbortSignal) => Promise<{ value: T; index: number }>;
+  /** A string that changes exactly when routing cares that the value changed. */
+  fingerprint: (value: T) => string;
   waitMs: number;
   /** Least time between the starts of two queries, so a churning service cannot spin the loop. */
   minIntervalMs?: number;
   backoff?: Backoff;
   rng?: () => number;
-  onSnapshot: (snapshot: InstanceSnapshot) => void;
+  onValue: (value: T) => void;
   /** Called after every attempt, success or failure. */
   onState: (state: Readonly<WatchState>, error?: Error) => void;
 }
 
-export class ConsulWatch {
+export class ConsulWatch<T> {
   readonly state: WatchState;
-  readonly #client: ConsulClient;
-  readonly #opts: WatchOptions;
+  readonly #opts: WatchOptions<T>;
   readonly #abort = new AbortController();
   #done: Promise<void> | undefined;
 
-  constructor(client: ConsulClient, options: WatchOptions) {
-    this.#client = client;
+  constructor(options: WatchOptions<T>) {
     this.#opts = options;
     this.state = {
       key: options.key,
@@ -81,23 +80,19 @@ export class ConsulWatch {
       lastStart = Date.now();
       const sent = this.state.index;
       try {
-        const res = await this.#client.healthService(this.#opts.service, this.#opts.tags, {
-          index: sent,
-          waitMs: this.#opts.waitMs,
-          signal,
-        });
+        const res = await this.#opts.query(sent, this.#opts.waitMs, signal);
         failures = 0;
         this.state.index = nextIndex(sent, res.index);
         this.state.failing = false;
         this.state.lastError = undefined;
         this.state.lastSuccessAt = Date.now();
-        const print = fingerprint(res.instances);
+        const print = this.#opts.fingerprint(res.value);
         const first = !this.state.synced;
         this.state.synced = true;
         if (first || print !== lastPrint) {
           lastPrint = print;
           this.state.updates++;
-          this.#opts.onSnapshot({ key: this.#opts.key, instances: Object.freeze(res.instances) });
+          this.#opts.onValue(res.value);
         }
         this.#opts.onState(this.state);
       } catch (err) {

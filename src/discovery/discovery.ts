@@ -3,14 +3,17 @@
 // It emits data only: the latest snapshot per key, and a callback when one changes.
 
 import type { Logger } from 'pino';
-import type { InstanceSnapshot } from '../core/instance.js';
+import { fingerprint, type Instance, type InstanceSnapshot } from '../core/instance.js';
 import type { ConsulClient } from './consul-client.js';
-import { ConsulWatch, type WatchState } from './consul-watch.js';
+import { ConsulWatch, type WatchOptions, type WatchState } from './consul-watch.js';
 
 /**
  * `unreachable`: no answer at all (down, wrong address); `error`: Consul answered with an
  * error (a 403 for a bad ACL token, a 500 without a leader); the watch's lastError says which.
  */
+/** The key of the catalog watch (routes from tags) among the health watches. */
+export const CATALOG_KEY = '(catalog)';
+
 export type ConsulState = 'unused' | 'connecting' | 'connected' | 'unreachable' | 'error';
 
 export interface DiscoveryOptions {
@@ -21,15 +24,21 @@ export interface DiscoveryOptions {
   log: Logger;
 }
 
+/** A started watch, whatever it queries. */
+interface RunningWatch {
+  readonly state: WatchState;
+  stop(): Promise<void>;
+}
+
 export class Discovery {
   readonly snapshots = new Map<string, InstanceSnapshot>();
-  readonly #watches = new Map<string, ConsulWatch>();
+  readonly #watches = new Map<string, RunningWatch>();
   readonly #client: ConsulClient;
   readonly #opts: DiscoveryOptions;
   #waiters: Array<() => void> = [];
   /** Watches that finished at least one attempt. */
-  #tried = new WeakSet<ConsulWatch>();
-  #lastFailing = new WeakMap<ConsulWatch, boolean>();
+  #tried = new WeakSet<RunningWatch>();
+  #lastFailing = new WeakMap<RunningWatch, boolean>();
 
   constructor(client: ConsulClient, options: DiscoveryOptions) {
     this.#client = client;
@@ -44,7 +53,7 @@ export class Discovery {
   async sync(keys: ReadonlyMap<string, { service: string; tags: readonly string[] }>): Promise<void> {
     const stopping: Promise<void>[] = [];
     for (const [key, watch] of this.#watches) {
-      if (keys.has(key)) continue;
+      if (keys.has(key) || key === CATALOG_KEY) continue;
       this.#watches.delete(key);
       this.snapshots.delete(key);
       stopping.push(watch.stop());
@@ -52,26 +61,62 @@ export class Discovery {
     }
     for (const [key, { service, tags }] of keys) {
       if (this.#watches.has(key)) continue;
-      const watch = new ConsulWatch(this.#client, {
-        key,
-        service,
-        tags,
-        waitMs: this.#opts.waitMs,
-        ...(this.#opts.minIntervalMs === undefined ? {} : { minIntervalMs: this.#opts.minIntervalMs }),
-        ...(this.#opts.rng ? { rng: this.#opts.rng } : {}),
-        onSnapshot: (snapshot) => {
-          if (this.#watches.get(key) !== watch) return;
-          this.snapshots.set(key, snapshot);
+      this.#start(key, {
+        query: async (index, waitMs, signal) => {
+          const r = await this.#client.healthService(service, tags, { index, waitMs, signal });
+          return { value: r.instances, index: r.index };
+        },
+        fingerprint,
+        onValue: (instances: Instance[]) => {
+          this.snapshots.set(key, { key, instances: Object.freeze(instances) });
           this.#opts.onChange(key);
         },
-        onState: (state, error) => this.#onState(watch, state, error),
       });
-      this.#watches.set(key, watch);
-      watch.start();
-      this.#opts.log.info({ watch: key }, 'consul watch started');
     }
     await Promise.all(stopping);
     this.#wake();
+  }
+
+  /**
+   * Watches the catalog's list of services and their tags (for routes from Consul tags), or
+   * stops doing so when `onServices` is undefined.
+   */
+  async watchCatalog(onServices: ((services: Readonly<Record<string, readonly string[]>>) => void) | undefined): Promise<void> {
+    const running = this.#watches.get(CATALOG_KEY);
+    if (onServices === undefined) {
+      if (!running) return;
+      this.#watches.delete(CATALOG_KEY);
+      await running.stop();
+      return;
+    }
+    if (running) return;
+    this.#start(CATALOG_KEY, {
+      query: async (index, waitMs, signal) => {
+        const r = await this.#client.catalogServices({ index, waitMs, signal });
+        return { value: r.services, index: r.index };
+      },
+      fingerprint: (services: Record<string, string[]>) => JSON.stringify(Object.entries(services).sort(([a], [b]) => (a < b ? -1 : 1))),
+      onValue: onServices,
+    });
+  }
+
+  #start<T>(key: string, spec: Pick<WatchOptions<T>, 'query' | 'fingerprint' | 'onValue'>): void {
+    const watch: ConsulWatch<T> = new ConsulWatch<T>({
+      key,
+      waitMs: this.#opts.waitMs,
+      ...(this.#opts.minIntervalMs === undefined ? {} : { minIntervalMs: this.#opts.minIntervalMs }),
+      ...(this.#opts.rng ? { rng: this.#opts.rng } : {}),
+      query: spec.query,
+      fingerprint: spec.fingerprint,
+      // A value from a watch that a sync has since replaced is dropped.
+      onValue: (value) => {
+        if (this.#watches.get(key) === watch) spec.onValue(value);
+      },
+      onState: (state, error) => this.#onState(watch, state, error),
+    });
+    this.#watches.set(key, watch);
+    watch.start();
+    this.#opts.log.info({ watch: key }, 'consul watch started');
   }
 
   /** Resolves once every watch has finished its first attempt, successful or not. */
@@ -108,7 +153,7 @@ export class Discovery {
     return true;
   }
 
-  #onState(watch: ConsulWatch, state: Readonly<WatchState>, error?: Error): void {
+  #onState(watch: RunningWatch, state: Readonly<WatchState>, error?: Error): void {
     const wasFailing = this.#lastFailing.get(watch) ?? false;
     if (error) {
       // Log the first failure and then every 10th, so an outage is visible but not a flood.

@@ -8,17 +8,19 @@
 // the newer controller form parses every response's headers into an object first, which a
 // proxy that forwards them as they came does not need.
 
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
 import type { Config } from '../core/config.js';
-import { FairwayError, upstreamFailure } from '../core/errors.js';
+import { FairwayError, statusOf, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
 import { isEjected, onFailure, onSuccess } from '../core/outlier.js';
 import { upstreamPath, type Route } from '../core/route-table.js';
 import { recordLatency, type Upstream } from '../core/upstream.js';
 import { affinityHash } from './affinity.js';
 import type { RequestClock } from './clock.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders, requestIdOf, upstreamRequestHeaders } from './headers.js';
+import type { FinishedExchange, RequestObserver } from './observer.js';
 import { sendError } from './respond.js';
 
 export interface ForwarderOptions {
@@ -29,6 +31,8 @@ export interface ForwarderOptions {
   settings: () => Pick<Config, 'upstream' | 'outlier'>;
   /** Called when passive outlier detection ejects an instance. */
   onEjected: (upstream: Upstream, route: Route) => void;
+  /** Told of every finished exchange and every retry (metrics, access log). */
+  observer: RequestObserver;
 }
 
 /** Bodies up to this size are read whole before sending, so the request can be retried. */
@@ -88,16 +92,21 @@ export class Forwarder {
     }
   }
 
-  forward(route: Route, req: IncomingMessage, res: ServerResponse, clientIp: string): void {
-    const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: 'http' });
+  forward(route: Route, req: IncomingMessage, res: ServerResponse): void {
+    const requestId = requestIdOf(req.headers['x-request-id'], randomUUID);
+    const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp: req.socket.remoteAddress ?? '', proto: 'http', requestId });
+    const ex = new Exchange(this, route, req, res, headers ?? [], requestId);
     if (headers === undefined) {
       this.log.info({ route: route.config.name, url: req.url }, 'rejected request with several Host headers');
-      sendError(res, 'bad_request', 'more than one Host header');
+      ex.answer('bad_request', 'more than one Host header');
       return;
     }
-    const ex = new Exchange(this, route, req, res, headers);
     if (ex.body === BUFFER) ex.bufferBody();
     else ex.next();
+  }
+
+  get observer(): RequestObserver {
+    return this.#opts.observer;
   }
 
   /** Passive health: one outcome of one attempt. */
@@ -126,14 +135,22 @@ export class Forwarder {
 /** Exchange.body before the body is known to be small enough to buffer. */
 const BUFFER = Symbol('buffer');
 
-/** One client request, across its attempts. */
-class Exchange {
+/** One client request, across its attempts; what observers see when it is finished. */
+class Exchange implements FinishedExchange {
   readonly fwd: Forwarder;
   readonly route: Route;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly headers: string[];
   readonly path: string;
+  readonly requestId: string;
+  readonly startedAt: number;
+  /** Read up front: once the connection is gone, req.socket is null. */
+  readonly remoteAddress: string | undefined;
+  status = 0;
+  errorCode: string | undefined;
+  bytes = 0;
+  durationMs = 0;
   /** null: no body; the request itself: streamed (not retryable); a Buffer: read whole. */
   body: IncomingMessage | Buffer | null | typeof BUFFER;
   readonly hash: number | undefined;
@@ -143,12 +160,15 @@ class Exchange {
   retriesLeft: number;
   done = false;
 
-  constructor(fwd: Forwarder, route: Route, req: IncomingMessage, res: ServerResponse, headers: string[]) {
+  constructor(fwd: Forwarder, route: Route, req: IncomingMessage, res: ServerResponse, headers: string[], requestId: string) {
     this.fwd = fwd;
     this.route = route;
     this.req = req;
     this.res = res;
     this.headers = headers;
+    this.requestId = requestId;
+    this.startedAt = fwd.clock.tick();
+    this.remoteAddress = req.socket.remoteAddress;
     const rc = route.config;
     this.path = upstreamPath(rc, req.url ?? '/');
     this.hash = affinityHash(rc, req);
@@ -163,6 +183,40 @@ class Exchange {
     (res as ServerResponse & { [kExchange]?: Exchange })[kExchange] = this;
     res.once('close', onClientClose);
     res.sendDate = false;
+  }
+
+  get upstream(): Upstream | undefined {
+    return this.tried[this.tried.length - 1];
+  }
+
+  get attempts(): number {
+    return this.tried.length;
+  }
+
+  get method(): string {
+    return this.req.method ?? '';
+  }
+
+  get host(): string | undefined {
+    return this.req.headers.host;
+  }
+
+  get url(): string {
+    return this.req.url ?? '/';
+  }
+
+  /** Ends the exchange with an answer Fairway makes itself. */
+  answer(code: FairwayErrorCode, detail?: string): void {
+    this.end();
+    this.errorCode = code;
+    this.status = this.res.headersSent ? this.status : statusOf(code);
+    sendError(this.res, code, detail);
+  }
+
+  /** Once, when the client connection is done with this response (or gone). */
+  finished(): void {
+    this.durationMs = this.fwd.clock.tick() - this.startedAt;
+    this.fwd.observer.onExchange(this);
   }
 
   /** Reads a small body whole (so it can be sent again on a retry), then dispatches. */
@@ -181,9 +235,8 @@ class Exchange {
     const startedAt = this.fwd.clock.tick();
     const upstream = pickUntried(this.route, this.tried, this.hash);
     if (!upstream) {
-      this.end();
       this.fwd.log.warn({ route: this.route.config.name, url: this.req.url }, 'no healthy upstream');
-      sendError(this.res, 'no_healthy_upstream', `no healthy instance for route "${this.route.config.name}"`);
+      this.answer('no_healthy_upstream', `no healthy instance for route "${this.route.config.name}"`);
       return;
     }
     this.tried.push(upstream);
@@ -215,6 +268,7 @@ class Exchange {
       return false;
     }
     this.retriesLeft--;
+    this.fwd.observer.onRetry(this.route);
     return true;
   }
 
@@ -233,8 +287,7 @@ class Exchange {
       this.next();
       return;
     }
-    this.end();
-    sendError(this.res, failure.code);
+    this.answer(failure.code);
   }
 
   end(): void {
@@ -278,12 +331,14 @@ class Attempt implements Dispatcher.DispatchHandler {
       return false;
     }
     ex.fwd.outcome(ex.route, this.upstream, status < 500);
+    ex.status = status;
     this.resume = resume;
     ex.res.writeHead(status, statusText, clientResponseHeaders(raw));
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    this.ex.bytes += chunk.length;
     const res = this.ex.res;
     const more = res.write(chunk);
     if (!more) res.once('drain', onClientDrain);
@@ -306,6 +361,7 @@ class Attempt implements Dispatcher.DispatchHandler {
       // Mid-body failure: the status is already out, so cut the response short.
       ex.fwd.outcome(ex.route, this.upstream, false);
       ex.end();
+      ex.errorCode = 'upstream_error';
       ex.fwd.log.warn({ route: ex.route.config.name, upstream: this.upstream.id, err: errCode(err) }, 'upstream failed mid-response');
       ex.res.destroy(err);
       return;
@@ -324,8 +380,7 @@ function onTimeout(ex: Exchange): void {
   if (ex.done) return;
   if (!attempt) {
     // Still reading a body to buffer: the client is too slow.
-    ex.end();
-    sendError(ex.res, 'upstream_timeout', 'request not complete within the route timeout');
+    ex.answer('upstream_timeout', 'request not complete within the route timeout');
     return;
   }
   const err = new TimeoutError(ex.route.config.timeoutMs);
@@ -335,10 +390,15 @@ function onTimeout(ex: Exchange): void {
 
 function onClientClose(this: ServerResponse & { [kExchange]?: Exchange }): void {
   const ex = this[kExchange];
-  if (!ex || ex.done) return;
-  const attempt = ex.current;
-  ex.end();
-  attempt?.abort?.(new ClientGoneError('client went away'));
+  if (!ex) return;
+  if (!ex.done) {
+    // The client left before the answer was complete (nginx logs this as 499).
+    const attempt = ex.current;
+    ex.end();
+    ex.status = 499;
+    attempt?.abort?.(new ClientGoneError('client went away'));
+  }
+  ex.finished();
 }
 
 function onClientDrain(this: ServerResponse & { [kExchange]?: Exchange }): void {

@@ -37,11 +37,19 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
 export interface ForwardedFor {
   clientIp: string;
   proto: 'http' | 'https';
+  /** Sent as X-Request-Id (the client's own when it sent one; see requestIdOf). */
+  requestId?: string;
+}
+
+/** The client's X-Request-Id when it sent a usable one, else a new random one. */
+export function requestIdOf(value: string | string[] | undefined, fresh: () => string): string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 200 ? value : fresh();
 }
 
 /**
  * The header list sent upstream: the client's, minus hop-by-hop ones, with X-Forwarded-For
- * appended to (as nginx's $proxy_add_x_forwarded_for does) and X-Forwarded-Proto/Host set.
+ * appended to (as nginx's $proxy_add_x_forwarded_for does), X-Forwarded-Proto/Host set, and
+ * X-Request-Id set to fwd.requestId when given.
  * Returns undefined when the request carries more than one Host header (RFC 9112 §3.2: 400).
  */
 export function upstreamRequestHeaders(raw: readonly string[], fwd: ForwardedFor): string[] | undefined {
@@ -54,6 +62,7 @@ export function upstreamRequestHeaders(raw: readonly string[], fwd: ForwardedFor
     const lower = name.toLowerCase();
     const value = raw[i + 1]!;
     if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    if (fwd.requestId !== undefined && lower === 'x-request-id') continue;
     if (REPLACED_ON_REQUEST.has(lower)) {
       if (lower === 'x-forwarded-for') xff = xff === undefined ? value : `${xff}, ${value}`;
       continue;
@@ -67,6 +76,7 @@ export function upstreamRequestHeaders(raw: readonly string[], fwd: ForwardedFor
   out.push('x-forwarded-for', xff === undefined ? fwd.clientIp : `${xff}, ${fwd.clientIp}`);
   out.push('x-forwarded-proto', fwd.proto);
   if (host !== undefined) out.push('x-forwarded-host', host);
+  if (fwd.requestId !== undefined) out.push('x-request-id', fwd.requestId);
   return out;
 }
 

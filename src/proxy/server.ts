@@ -1,12 +1,16 @@
 // The client-facing HTTP listener: match a route in the current table, hand the request to the
 // forwarder, proxy WebSocket upgrades, and answer malformed requests itself.
 
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
+import { statusOf, type FairwayErrorCode } from '../core/errors.js';
 import { matchRoute, type RouteTable } from '../core/route-table.js';
 import type { Forwarder } from './forwarder.js';
+import { requestIdOf } from './headers.js';
+import type { FinishedExchange, RequestObserver } from './observer.js';
 import { sendError, sendSocketError } from './respond.js';
 import { createUpgradeHandler } from './upgrade.js';
 
@@ -15,10 +19,12 @@ export interface ProxyServerOptions {
   log: Logger;
   table: () => RouteTable;
   settings: Config['server'];
+  /** Told of the answers the listener makes itself (404, 400, 408, 431). */
+  observer: RequestObserver;
 }
 
 export function createProxyServer(opts: ProxyServerOptions): Server {
-  const { forwarder, log, table } = opts;
+  const { forwarder, log, table, observer } = opts;
   const server = createServer(
     {
       maxHeaderSize: opts.settings.maxHeaderSize,
@@ -32,9 +38,10 @@ export function createProxyServer(opts: ProxyServerOptions): Server {
       if (route === undefined) {
         log.info({ method: req.method, host: req.headers.host, url: req.url }, 'no route');
         sendError(res, 'no_route');
+        observer.onExchange(localAnswer(req, req.socket, 'no_route'));
         return;
       }
-      forwarder.forward(route, req, res, req.socket.remoteAddress ?? '');
+      forwarder.forward(route, req, res);
     },
   );
   applyServerSettings(server, opts.settings);
@@ -48,11 +55,13 @@ export function createProxyServer(opts: ProxyServerOptions): Server {
       // Headers (or the whole request) not received in time: a slow or stalled client.
       log.info({ remote: socket.remoteAddress }, 'client too slow to send its request; closing');
       sendSocketError(socket, 'request_timeout');
+      observer.onExchange(localAnswer(undefined, socket, 'request_timeout'));
       return;
     }
     const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'bad_request';
     log.info({ err: err.code ?? err.message, remote: socket.remoteAddress }, 'rejected malformed request');
     sendSocketError(socket, code);
+    observer.onExchange(localAnswer(undefined, socket, code));
   });
 
   server.on('upgrade', createUpgradeHandler(table, log));
@@ -65,4 +74,22 @@ export function applyServerSettings(server: Server, settings: Config['server']):
   server.headersTimeout = settings.headersTimeoutMs;
   server.requestTimeout = settings.requestTimeoutMs;
   server.keepAliveTimeout = settings.keepAliveTimeoutMs;
+}
+
+/** An exchange Fairway answered itself before any route or upstream was involved. */
+function localAnswer(req: IncomingMessage | undefined, socket: Socket, code: FairwayErrorCode): FinishedExchange {
+  return {
+    route: undefined,
+    upstream: undefined,
+    method: req?.method ?? '',
+    host: req?.headers.host,
+    url: req?.url ?? '',
+    status: statusOf(code),
+    errorCode: code,
+    attempts: 0,
+    bytes: 0,
+    durationMs: 0,
+    requestId: requestIdOf(req?.headers['x-request-id'], randomUUID),
+    remoteAddress: socket.remoteAddress,
+  };
 }

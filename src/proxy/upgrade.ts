@@ -3,6 +3,7 @@
 // Upgrade dropped, as nginx does by default: the upstream answers it as HTTP/1.1 and the
 // connection closes after, so clients that merely offered an upgrade still get their answer.
 
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -11,7 +12,7 @@ import type { Logger } from 'pino';
 import { matchRoute, upstreamPath, type RouteTable } from '../core/route-table.js';
 import type { Upstream } from '../core/upstream.js';
 import { affinityHash } from './affinity.js';
-import { upstreamRequestHeaders } from './headers.js';
+import { requestIdOf, upstreamRequestHeaders } from './headers.js';
 import { sendSocketError } from './respond.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -46,7 +47,8 @@ export function createUpgradeHandler(table: () => RouteTable, log: Logger): Upgr
 }
 
 function plainTunnel(req: IncomingMessage, socket: Socket, head: Buffer, upstream: Upstream, log: Logger): void {
-  const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp: socket.remoteAddress ?? '', proto: 'http' });
+  const requestId = requestIdOf(req.headers['x-request-id'], randomUUID);
+  const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp: socket.remoteAddress ?? '', proto: 'http', requestId });
   if (headers === undefined) {
     sendSocketError(socket, 'bad_request');
     return;

@@ -41,6 +41,7 @@ function raw(port: number, text: string, trickleMs = 0): Promise<{ reply: string
 
 describe('hostile input', () => {
   let child: ChildProcess;
+  let logs: () => string;
   let adminUrl: string;
   let port: number;
   let backend: Backend;
@@ -109,10 +110,12 @@ describe('hostile input', () => {
         { name: 'big', endpoints: [backend.address], timeout: '5m' },
       ],
     });
-    ({ child } = await spawnFairway(file, adminUrl));
+    ({ child, logs } = await spawnFairway(file, adminUrl));
   });
 
   afterAll(async () => {
+    // A crash would otherwise show only as a failed fetch: say why.
+    if (child && child.exitCode !== null) console.log(`fairway exited with ${child.exitCode}:\n${logs().slice(-4000)}`);
     child?.kill('SIGTERM');
     await backend?.close();
     garbage?.close();

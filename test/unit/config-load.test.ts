@@ -52,6 +52,7 @@ const FULL_EXPECTED: Config = {
   upstream: { connectTimeoutMs: 5_000, keepAliveTimeoutMs: 30_000, maxConnections: 128 },
   outlier: { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
   retryBudget: { ratio: 0.2, minPerSecond: 5 },
+  accessLog: { enabled: true, sample: 1 },
   services: [
     {
       name: 'web',
@@ -114,6 +115,7 @@ const DEFAULTS: Config = {
   upstream: { connectTimeoutMs: 5_000, keepAliveTimeoutMs: 30_000, maxConnections: 128 },
   outlier: { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
   retryBudget: { ratio: 0.2, minPerSecond: 5 },
+  accessLog: { enabled: true, sample: 1 },
   services: [],
   routes: [],
 };

@@ -1,7 +1,7 @@
 // Header rewriting between client and upstream: hop-by-hop removal, X-Forwarded-*, duplicate Host.
 
 import { describe, expect, it } from 'vitest';
-import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/proxy/headers.js';
+import { clientResponseHeaders, requestIdOf, upstreamRequestHeaders } from '../../src/proxy/headers.js';
 
 const FWD = { clientIp: '10.1.1.1', proto: 'http' as const };
 
@@ -155,5 +155,29 @@ describe('clientResponseHeaders', () => {
     { why: 'no headers at all stays empty', in: [], out: [] },
   ])('$why', ({ in: input, out }) => {
     expect(pairs(clientResponseHeaders(buf(...input)))).toEqual(out);
+  });
+});
+
+describe('upstreamRequestHeaders: X-Request-Id', () => {
+  const raw = (lines: string[]) => lines.flatMap((l) => { const i = l.indexOf(': '); return [l.slice(0, i), l.slice(i + 2)]; });
+  it.each([
+    { why: 'the given id replaces any the client sent, once', in: ['Host: h', 'X-Request-ID: client', 'x-request-id: dup'], id: 'chosen', want: ['chosen'] },
+    { why: 'without a given id the client\'s header passes untouched', in: ['Host: h', 'X-Request-ID: client'], id: undefined, want: ['client'] },
+  ])('$why', ({ in: lines, id, want }) => {
+    const out = upstreamRequestHeaders(raw(lines), { clientIp: '10.1.1.1', proto: 'http', ...(id === undefined ? {} : { requestId: id }) })!;
+    const ids = out.filter((_, i) => i % 2 === 1 && out[i - 1]!.toLowerCase() === 'x-request-id');
+    expect(ids).toEqual(want);
+  });
+});
+
+describe('requestIdOf', () => {
+  it.each([
+    { why: 'a client id is kept', value: 'abc', want: 'abc' },
+    { why: 'a missing id is made fresh', value: undefined, want: 'fresh' },
+    { why: 'an empty id is made fresh', value: '', want: 'fresh' },
+    { why: 'an id longer than 200 characters is made fresh', value: 'x'.repeat(201), want: 'fresh' },
+    { why: 'several ids (an array) are replaced by a fresh one', value: ['a', 'b'], want: 'fresh' },
+  ])('$why', ({ value, want }) => {
+    expect(requestIdOf(value, () => 'fresh')).toBe(want);
   });
 });

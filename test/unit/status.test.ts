@@ -1,7 +1,7 @@
 // renderStatus: the `fairway status` text, one header line and one row per endpoint.
 
 import { describe, expect, it } from 'vitest';
-import type { EndpointView, RouteView } from '../../src/admin/server.js';
+import type { EndpointView, RouteView } from '../../src/admin/views.js';
 import { renderStatus } from '../../src/cli/status.js';
 
 type StatusView = Parameters<typeof renderStatus>[0];
@@ -28,6 +28,10 @@ function endpoint(o: Partial<EndpointView>): EndpointView {
     failures: 0,
     ewmaMs: null,
     ejected: false,
+    draining: false,
+    rps: 0,
+    p50Ms: null,
+    p99Ms: null,
     ...o,
   };
 }
@@ -54,9 +58,9 @@ describe('renderStatus', () => {
         'fairway 0.1.0  up 12s  ready  consul: http://127.0.0.1:8500',
         'config fairway.yaml  last reload: none',
         '',
-        'ROUTE         STRATEGY     ENDPOINT       ID     STATUS           WEIGHT  INFLIGHT  REQUESTS  FAILURES  EWMA',
-        'web (web v2)  weighted     10.0.0.1:8080  web-1  passing          2       1         10        0         12ms',
-        'web (web v2)  weighted     10.0.0.2:8080  web-2  critical (idle)  1       0         0         3         -',
+        'ROUTE         STRATEGY     ENDPOINT       ID     STATUS           WEIGHT  INFLIGHT  REQUESTS  FAILURES  RPS  P50  P99  EWMA',
+        'web (web v2)  weighted     10.0.0.1:8080  web-1  passing          2       1         10        0         0    -    -    12ms',
+        'web (web v2)  weighted     10.0.0.2:8080  web-2  critical (idle)  1       0         0         3         0    -    -    -',
         'static        round-robin  -              -      no instances',
         '',
       ].join('\n'),
@@ -74,31 +78,31 @@ describe('renderStatus', () => {
 
   it.each([
     { why: 'a route without endpoints gets one "no instances" row', routes: [routeView({ name: 'api', service: 'api' })], rows: ['api (api)  round-robin  -         -   no instances'] },
-    { why: 'a static route shows its name alone', routes: [routeView({ name: 's', service: null, endpoints: [endpoint({})] })], rows: ['s      round-robin  10.0.0.1:8080  web-1  passing  1       0         0         0         -'] },
+    { why: 'a static route shows its name alone', routes: [routeView({ name: 's', service: null, endpoints: [endpoint({})] })], rows: ['s      round-robin  10.0.0.1:8080  web-1  passing  1       0         0         0         0    -    -    -'] },
     { why: 'several tags are joined with commas', routes: [routeView({ tags: ['a', 'b'] })], rows: ['web (web a,b)  round-robin  -         -   no instances'] },
-    { why: 'an IPv6 endpoint is bracketed (regression)', routes: [routeView({ endpoints: [endpoint({ address: '::1' })] })], rows: ['web (web)  round-robin  [::1]:8080  web-1  passing  1       0         0         0         -'] },
+    { why: 'an IPv6 endpoint is bracketed (regression)', routes: [routeView({ endpoints: [endpoint({ address: '::1' })] })], rows: ['web (web)  round-robin  [::1]:8080  web-1  passing  1       0         0         0         0    -    -    -'] },
     {
       why: 'a full IPv6 endpoint is bracketed too',
       routes: [routeView({ endpoints: [endpoint({ address: '2001:db8::7', port: 80 })] })],
-      rows: ['web (web)  round-robin  [2001:db8::7]:80  web-1  passing  1       0         0         0         -'],
+      rows: ['web (web)  round-robin  [2001:db8::7]:80  web-1  passing  1       0         0         0         0    -    -    -'],
     },
-    { why: 'a warning endpoint in use shows plain warning', routes: [routeView({ endpoints: [endpoint({ status: 'warning' })] })], rows: ['web (web)  round-robin  10.0.0.1:8080  web-1  warning  1       0         0         0         -'] },
+    { why: 'a warning endpoint in use shows plain warning', routes: [routeView({ endpoints: [endpoint({ status: 'warning' })] })], rows: ['web (web)  round-robin  10.0.0.1:8080  web-1  warning  1       0         0         0         0    -    -    -'] },
     {
       why: 'an ejected endpoint shows status ejected, not its Consul status or idle',
       routes: [routeView({ endpoints: [endpoint({ ejected: true, active: false, weight: 0 })] })],
-      rows: ['web (web)  round-robin  10.0.0.1:8080  web-1  ejected  0       0         0         0         -'],
+      rows: ['web (web)  round-robin  10.0.0.1:8080  web-1  ejected  0       0         0         0         0    -    -    -'],
     },
     {
       why: 'an ejected endpoint still in use (panic) shows ejected too',
       routes: [routeView({ panic: true, endpoints: [endpoint({ ejected: true, status: 'critical' })] })],
-      rows: ['web (web) PANIC  round-robin  10.0.0.1:8080  web-1  ejected  1       0         0         0         -'],
+      rows: ['web (web) PANIC  round-robin  10.0.0.1:8080  web-1  ejected  1       0         0         0         0    -    -    -'],
     },
     {
       why: 'a route in panic shows PANIC after its name on every row',
       routes: [routeView({ panic: true, endpoints: [endpoint({}), endpoint({ id: 'web-2', status: 'critical' })] })],
       rows: [
-        'web (web) PANIC  round-robin  10.0.0.1:8080  web-1  passing   1       0         0         0         -',
-        'web (web) PANIC  round-robin  10.0.0.1:8080  web-2  critical  1       0         0         0         -',
+        'web (web) PANIC  round-robin  10.0.0.1:8080  web-1  passing   1       0         0         0         0    -    -    -',
+        'web (web) PANIC  round-robin  10.0.0.1:8080  web-2  critical  1       0         0         0         0    -    -    -',
       ],
     },
     { why: 'a static route in panic shows PANIC after its bare name', routes: [routeView({ name: 's', service: null, panic: true })], rows: ['s PANIC  round-robin  -         -   no instances'] },
@@ -110,7 +114,7 @@ describe('renderStatus', () => {
 
   it('no routes: the header row alone, trailing spaces trimmed', () => {
     const lines = renderStatus(STATUS, []).split('\n');
-    expect(lines[3]).toBe('ROUTE  STRATEGY  ENDPOINT  ID  STATUS  WEIGHT  INFLIGHT  REQUESTS  FAILURES  EWMA');
+    expect(lines[3]).toBe('ROUTE  STRATEGY  ENDPOINT  ID  STATUS  WEIGHT  INFLIGHT  REQUESTS  FAILURES  RPS  P50  P99  EWMA');
     expect(lines.slice(4)).toEqual(['']);
   });
 

@@ -1,0 +1,210 @@
+// Prometheus metrics. The hot path only bumps plain numbers (per route and endpoint, kept
+// here, and the instance stats the proxy keeps anyway); prom-client turns them into text at
+// scrape time through custom collectors, so a request costs no label lookups. Label values are
+// bounded: routes and endpoints come from config and discovery, never from request paths.
+
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { LatencyWindow } from '../core/latency-window.js';
+import { isEjected } from '../core/outlier.js';
+import type { Route, RouteTable } from '../core/route-table.js';
+import { statsKey, type UpstreamStats } from '../core/upstream.js';
+import type { WatchState } from '../discovery/consul-watch.js';
+import type { FinishedExchange, RequestObserver } from '../proxy/observer.js';
+
+/** Latency histogram bounds, in seconds: 1 ms to 30 s. */
+export const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/** Counters of one (route, endpoint) pair. */
+export class EndpointCounters {
+  readonly byClass = new Float64Array(CLASSES.length);
+  /** Cumulative-free bucket counts; the last slot is +Inf. */
+  readonly buckets = new Float64Array(BUCKETS.length + 1);
+  sumSeconds = 0;
+  count = 0;
+  readonly window = new LatencyWindow();
+
+  record(status: number, ms: number, now: number): void {
+    const c = Math.floor(status / 100) - 1;
+    if (c >= 0 && c < CLASSES.length) this.byClass[c]! += 1;
+    const seconds = ms / 1000;
+    let b = 0;
+    while (b < BUCKETS.length && seconds > BUCKETS[b]!) b++;
+    this.buckets[b]! += 1;
+    this.sumSeconds += seconds;
+    this.count++;
+    this.window.record(ms, now);
+  }
+}
+
+/** What the metrics read from the running proxy at scrape time. */
+export interface MetricsSource {
+  readonly table: RouteTable;
+  now(): number;
+  watchStates(): WatchState[];
+  drained(): ReadonlySet<string>;
+}
+
+const NO_ENDPOINT = '-';
+
+interface Sample {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+export class Metrics implements RequestObserver {
+  readonly registry = new Registry();
+  /** route name → instance stats (or null for answers made without an upstream) → counters. */
+  readonly #counters = new Map<string, Map<UpstreamStats | null, { id: string; c: EndpointCounters }>>();
+  readonly #retries = new Map<string, number>();
+  readonly #ejections = new Map<string, number>();
+  readonly #reloads = { ok: 0, failed: 0 };
+  #source: MetricsSource | undefined;
+  /** The time of the exchange being recorded (the proxy's per-request clock: no extra read). */
+  readonly #clock: () => number;
+
+  constructor(clock: () => number = () => performance.now()) {
+    this.#clock = clock;
+    collectDefaultMetrics({ register: this.registry, prefix: 'fairway_' });
+    this.#collector('fairway_requests_total', 'Requests answered, by route, endpoint and status class', 'counter', () => {
+      const out: Sample[] = [];
+      this.#each((route, endpoint, c) => {
+        CLASSES.forEach((cls, i) => {
+          if (c.byClass[i]! > 0) out.push({ labels: { route, endpoint, class: cls }, value: c.byClass[i]! });
+        });
+      });
+      return out;
+    });
+    this.#collector('fairway_request_duration_seconds', 'Time from request to the end of the answer', 'histogram', () => {
+      const out: Sample[] = [];
+      this.#each((route, endpoint, c) => {
+        let cumulative = 0;
+        for (let b = 0; b <= BUCKETS.length; b++) {
+          cumulative += c.buckets[b]!;
+          const le = b < BUCKETS.length ? String(BUCKETS[b]) : '+Inf';
+          out.push({ metricName: 'fairway_request_duration_seconds_bucket', labels: { route, endpoint, le }, value: cumulative });
+        }
+        out.push({ metricName: 'fairway_request_duration_seconds_sum', labels: { route, endpoint }, value: c.sumSeconds });
+        out.push({ metricName: 'fairway_request_duration_seconds_count', labels: { route, endpoint }, value: c.count });
+      });
+      return out;
+    });
+    this.#collector('fairway_inflight_requests', 'Requests in flight to an endpoint', 'gauge', () =>
+      this.#endpoints().map(({ route, id, stats }) => ({ labels: { route, endpoint: id }, value: stats.inflight })),
+    );
+    this.#collector('fairway_endpoint_state', 'Endpoint state (1 for the current one)', 'gauge', () =>
+      this.#endpoints().map(({ route, id, state }) => ({ labels: { route, endpoint: id, state }, value: 1 })),
+    );
+    this.#collector('fairway_retries_total', 'Retries sent, by route', 'counter', () =>
+      [...this.#retries].map(([route, n]) => ({ labels: { route }, value: n })),
+    );
+    this.#collector('fairway_ejections_total', 'Passive outlier ejections, by endpoint', 'counter', () =>
+      [...this.#ejections].map(([endpoint, n]) => ({ labels: { endpoint }, value: n })),
+    );
+    this.#collector('fairway_consul_watch_updates_total', 'Instance-set changes received, by watch', 'counter', () =>
+      (this.#source?.watchStates() ?? []).map((w) => ({ labels: { watch: w.key }, value: w.updates })),
+    );
+    this.#collector('fairway_consul_watch_errors_total', 'Failed Consul queries, by watch', 'counter', () =>
+      (this.#source?.watchStates() ?? []).map((w) => ({ labels: { watch: w.key }, value: w.errors })),
+    );
+    this.#collector('fairway_consul_last_success_age_seconds', 'Seconds since a watch last heard from Consul', 'gauge', () =>
+      (this.#source?.watchStates() ?? [])
+        .filter((w) => w.lastSuccessAt !== undefined)
+        .map((w) => ({ labels: { watch: w.key }, value: (Date.now() - w.lastSuccessAt!) / 1000 })),
+    );
+    this.#collector('fairway_config_reloads_total', 'Config reloads, by result', 'counter', () => [
+      { labels: { result: 'ok' }, value: this.#reloads.ok },
+      { labels: { result: 'failed' }, value: this.#reloads.failed },
+    ]);
+  }
+
+  attach(source: MetricsSource): void {
+    this.#source = source;
+  }
+
+  onExchange(ex: FinishedExchange): void {
+    const route = ex.route?.config.name ?? NO_ENDPOINT;
+    const counters = this.countersFor(route, ex.upstream?.stats ?? null, ex.upstream?.id ?? NO_ENDPOINT);
+    counters.record(ex.status, ex.durationMs, this.#clock());
+  }
+
+  onRetry(route: Route): void {
+    const name = route.config.name;
+    this.#retries.set(name, (this.#retries.get(name) ?? 0) + 1);
+  }
+
+  onEjection(endpointId: string): void {
+    this.#ejections.set(endpointId, (this.#ejections.get(endpointId) ?? 0) + 1);
+  }
+
+  onReload(ok: boolean): void {
+    if (ok) this.#reloads.ok++;
+    else this.#reloads.failed++;
+  }
+
+  countersFor(route: string, stats: UpstreamStats | null, id: string): EndpointCounters {
+    let byEndpoint = this.#counters.get(route);
+    if (!byEndpoint) this.#counters.set(route, (byEndpoint = new Map()));
+    let entry = byEndpoint.get(stats);
+    if (!entry) byEndpoint.set(stats, (entry = { id, c: new EndpointCounters() }));
+    return entry.c;
+  }
+
+  /** Recent rate and latency of one route's endpoint, if it has served anything. */
+  traffic(route: string, stats: UpstreamStats, now: number): { rps: number; p50Ms: number | null; p99Ms: number | null } | undefined {
+    return this.#counters.get(route)?.get(stats)?.c.window.read(now);
+  }
+
+  /** Drops counters of routes and endpoints the table no longer has, so labels stay bounded. */
+  prune(table: RouteTable): void {
+    const live = new Map<string, Set<UpstreamStats>>();
+    for (const r of table.routes) {
+      const set = new Set<UpstreamStats>();
+      for (const u of r.candidates) set.add(u.stats);
+      for (const u of r.upstreams) set.add(u.stats);
+      for (const i of r.snapshot?.instances ?? []) {
+        const s = table.stats.get(statsKey(i.id, i.host, i.port));
+        if (s) set.add(s);
+      }
+      live.set(r.config.name, set);
+    }
+    for (const [route, byEndpoint] of this.#counters) {
+      if (route === NO_ENDPOINT) continue;
+      const set = live.get(route);
+      if (!set) {
+        this.#counters.delete(route);
+        continue;
+      }
+      for (const stats of byEndpoint.keys()) if (stats !== null && !set.has(stats)) byEndpoint.delete(stats);
+    }
+  }
+
+  #each(fn: (route: string, endpoint: string, c: EndpointCounters) => void): void {
+    for (const [route, byEndpoint] of this.#counters) for (const { id, c } of byEndpoint.values()) fn(route, id, c);
+  }
+
+  #endpoints(): Array<{ route: string; id: string; stats: UpstreamStats; state: string }> {
+    const src = this.#source;
+    if (!src) return [];
+    const now = src.now();
+    const drained = src.drained();
+    const out: Array<{ route: string; id: string; stats: UpstreamStats; state: string }> = [];
+    for (const r of src.table.routes)
+      for (const u of r.candidates.length > 0 ? r.candidates : r.upstreams) {
+        const state = drained.has(u.id) ? 'draining' : isEjected(u.stats, now) ? 'ejected' : u.status;
+        out.push({ route: r.config.name, id: u.id, stats: u.stats, state });
+      }
+    return out;
+  }
+
+  #collector(name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => Sample[]): void {
+    this.registry.registerMetric({
+      name,
+      help,
+      type,
+      get: async () => ({ name, help, type, values: values(), aggregator: 'sum' }),
+    } as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+}

@@ -1,0 +1,164 @@
+// The admin API's JSON views of the running proxy: pure functions of the route table, the
+// metrics and the discovery state, so the HTTP layer only serializes them.
+
+import { withTags } from '../core/instance.js';
+import { isEjected } from '../core/outlier.js';
+import type { RouteTable } from '../core/route-table.js';
+import { statsKey, type UpstreamStats } from '../core/upstream.js';
+import type { WatchState } from '../discovery/consul-watch.js';
+import { VERSION } from '../version.js';
+
+/** What the admin views read from the running proxy; nothing else reaches them. */
+export interface AdminSource {
+  readonly ready: boolean;
+  readonly table: RouteTable;
+  readonly configPath: string;
+  readonly startedAt: number;
+  readonly lastReload: { ok: boolean; at: string; problems: string[] } | undefined;
+  readonly consulState: string;
+  readonly discovery: { watchStates(): WatchState[]; client: { address: string } } | undefined;
+  /** The clock ejections are measured on. */
+  now(): number;
+  /** Instance IDs drained by hand. */
+  drained(): ReadonlySet<string>;
+  /** Routes from Consul tags, when enabled. */
+  readonly tagRoutes?: { prefix: string; routes: string[]; conflicts: string[] } | undefined;
+}
+
+/** Recent traffic of one route's endpoint (the metrics module keeps it). */
+export interface TrafficSource {
+  traffic(route: string, stats: UpstreamStats, now: number): { rps: number; p50Ms: number | null; p99Ms: number | null } | undefined;
+}
+
+export interface EndpointView {
+  id: string;
+  address: string;
+  port: number;
+  weight: number;
+  status: 'passing' | 'warning' | 'critical';
+  /** Whether the route sends it traffic now. */
+  active: boolean;
+  inflight: number;
+  requests: number;
+  failures: number;
+  ewmaMs: number | null;
+  ejected: boolean;
+  /** Taken out by hand (POST /api/endpoints/:id/drain). */
+  draining: boolean;
+  /** Over the last 10 s, on this route. */
+  rps: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+export interface RouteView {
+  name: string;
+  service: string | null;
+  tags: readonly string[];
+  strategy: string;
+  /** Too few healthy instances: routing to all known ones. */
+  panic: boolean;
+  match: { host: string | null; pathPrefix: string; headers: Record<string, string> };
+  endpoints: EndpointView[];
+}
+
+export function routesView(table: RouteTable, now: number, src: Pick<AdminSource, 'drained'> & Partial<TrafficSource>): RouteView[] {
+  const drained = src.drained();
+  return table.routes.map((route) => {
+    const rc = route.config;
+    const active = new Set(route.upstreams.map((u) => u.stats));
+    const seen = new Set<UpstreamStats>();
+    const endpoints: EndpointView[] = [];
+    const add = (id: string, host: string, port: number, weight: number, status: EndpointView['status'], s: UpstreamStats | undefined) => {
+      if (s && seen.has(s)) return;
+      if (s) seen.add(s);
+      const on = s !== undefined && active.has(s);
+      const traffic = s ? src.traffic?.(rc.name, s, now) : undefined;
+      endpoints.push({
+        id,
+        address: host,
+        port,
+        weight: on ? weight : 0,
+        status,
+        active: on,
+        inflight: s?.inflight ?? 0,
+        requests: s?.requests ?? 0,
+        failures: s?.failures ?? 0,
+        ewmaMs: s && s.ewmaAt !== 0 ? round(s.ewmaMs) : null,
+        ejected: s !== undefined && isEjected(s, now),
+        draining: drained.has(id),
+        rps: traffic ? Math.round(traffic.rps * 10) / 10 : 0,
+        p50Ms: traffic?.p50Ms ?? null,
+        p99Ms: traffic?.p99Ms ?? null,
+      });
+    };
+    for (const u of route.upstreams) add(u.id, u.host, u.port, u.weight, u.status, u.stats);
+    for (const u of route.candidates) add(u.id, u.host, u.port, u.weight, u.status, u.stats);
+    // Instances Consul knows but this route does not use now (critical, or warning outside
+    // `weighted`), so an operator sees why an instance gets no traffic.
+    if (rc.source.kind === 'consul' && route.snapshot)
+      for (const i of withTags(route.snapshot.instances, rc.source.tags))
+        add(i.id, i.host, i.port, 0, i.status, table.stats.get(statsKey(i.id, i.host, i.port)));
+    return {
+      name: rc.name,
+      service: rc.source.kind === 'consul' ? rc.source.service : null,
+      tags: rc.source.kind === 'consul' ? rc.source.tags : [],
+      strategy: rc.strategy,
+      panic: route.panic,
+      match: {
+        host: rc.match.host ?? (rc.match.hostSuffix ? `*${rc.match.hostSuffix}` : null),
+        pathPrefix: rc.match.pathPrefix,
+        headers: Object.fromEntries(rc.match.headers),
+      },
+      endpoints,
+    };
+  });
+}
+
+export function statusView(app: AdminSource): Record<string, unknown> {
+  const now = Date.now();
+  return {
+    version: VERSION,
+    node: process.version,
+    pid: process.pid,
+    uptimeSeconds: Math.round((now - app.startedAt) / 1000),
+    ready: app.ready,
+    configFile: app.configPath,
+    lastReload: app.lastReload ?? null,
+    consul: app.consulState,
+    consulAddress: app.discovery?.client.address ?? null,
+    watches: (app.discovery?.watchStates() ?? []).map((w) => ({
+      key: w.key,
+      synced: w.synced,
+      failing: w.failing,
+      lastError: w.lastError ?? null,
+      lastErrorStatus: w.lastErrorStatus ?? null,
+      lastSuccessAgoMs: w.lastSuccessAt === undefined ? null : now - w.lastSuccessAt,
+      index: w.index,
+      updates: w.updates,
+      errors: w.errors,
+    })),
+    routes: app.table.routes.length,
+    tagRoutes: app.tagRoutes ?? null,
+    process: processView(),
+  };
+}
+
+/** Memory and handle counts, so leaks show from outside (the reliability tests read these). */
+function processView(): Record<string, unknown> {
+  const m = process.memoryUsage();
+  const resources = process.getActiveResourcesInfo();
+  const byType: Record<string, number> = {};
+  for (const r of resources) byType[r] = (byType[r] ?? 0) + 1;
+  return {
+    rssBytes: m.rss,
+    heapUsedBytes: m.heapUsed,
+    externalBytes: m.external,
+    activeHandles: resources.length,
+    activeResources: byType,
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

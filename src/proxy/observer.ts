@@ -1,0 +1,58 @@
+// The narrow interface between the proxy and whatever watches it (metrics, access log): one
+// call per finished exchange, reading fields of the exchange itself, so the hot path allocates
+// no event object. Observers must not throw and must not block.
+
+import type { Route } from '../core/route-table.js';
+import type { Upstream } from '../core/upstream.js';
+
+export interface FinishedExchange {
+  readonly route: Route | undefined;
+  /** The upstream of the last attempt; undefined when none was tried. */
+  readonly upstream: Upstream | undefined;
+  readonly method: string;
+  readonly host: string | undefined;
+  readonly url: string;
+  /** Status sent to the client; 499 when the client went away first. */
+  readonly status: number;
+  /** Set when Fairway made the answer itself (x-fairway-error). */
+  readonly errorCode: string | undefined;
+  readonly attempts: number;
+  /** Response body bytes relayed to the client. */
+  readonly bytes: number;
+  readonly durationMs: number;
+  readonly requestId: string;
+  readonly remoteAddress: string | undefined;
+}
+
+export interface RequestObserver {
+  onExchange(ex: FinishedExchange): void;
+  /** A retry was sent on `route`. */
+  onRetry(route: Route): void;
+}
+
+/**
+ * Fans one event out to several observers. A throwing observer is a bug in Fairway, but it
+ * must not take the proxy down with it: the error is reported and the request goes on.
+ */
+export function observers(list: readonly RequestObserver[], onError: (err: unknown) => void): RequestObserver {
+  return {
+    onExchange(ex) {
+      for (const o of list) {
+        try {
+          o.onExchange(ex);
+        } catch (err) {
+          onError(err);
+        }
+      }
+    },
+    onRetry(route) {
+      for (const o of list) {
+        try {
+          o.onRetry(route);
+        } catch (err) {
+          onError(err);
+        }
+      }
+    },
+  };
+}

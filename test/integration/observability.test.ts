@@ -1,0 +1,196 @@
+// Seeing inside a running Fairway: exact Prometheus counts after known traffic, one access-log
+// line per request with X-Request-Id passed upstream, drain/undrain by hand behind the admin
+// token, and routes that appear and disappear with Consul tags.
+
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { describe, expect, inject, it } from 'vitest';
+import { Fairway } from '../../src/app.js';
+import { startBackend, startBackends } from '../support/backends.js';
+import { ConsulApi } from '../support/consul.js';
+import { baseConfig, Client, until, waitReady, writeConfig } from '../support/fairway.js';
+
+const consul = new ConsulApi(inject('consulAddress'));
+
+/** Fairway in-process with its log lines captured. */
+async function start(config: unknown): Promise<{ app: Fairway; lines: Array<Record<string, unknown>> }> {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  const app = await Fairway.start({ configPath: writeConfig(config), log: pino({ level: 'info' }, sink), env: {}, watch: false });
+  return { app, lines };
+}
+
+/** Sample value of one Prometheus series, by exact name and labels. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got = (m[2] ?? '').split(/,(?=[a-z_]+=")/).filter(Boolean);
+    if (got.length === want.length && want.every((w) => got.includes(w))) return Number(m[3]);
+  }
+  return undefined;
+}
+
+describe('metrics', () => {
+  it('counts known traffic exactly, by route, endpoint and class, with histogram totals', async () => {
+    const backends = await startBackends(2);
+    const [a, b] = backends.map((x) => x.address);
+    const { app } = await start(
+      baseConfig({
+        consul: { address: inject('consulAddress') },
+        routes: [
+          { name: 'web', match: { pathPrefix: '/web' }, endpoints: [a, b] },
+          { name: 'gone', match: { pathPrefix: '/gone' }, service: `absent-${randomUUID().slice(0, 8)}` },
+        ],
+      }),
+    );
+    const client = new Client(app.proxyUrl, 2);
+    try {
+      await waitReady(app);
+      for (let i = 0; i < 10; i++) expect((await client.get('/web')).status).toBe(200);
+      for (let i = 0; i < 3; i++) expect((await client.get('/nowhere')).status).toBe(404);
+      for (let i = 0; i < 2; i++) expect((await client.get('/gone')).status).toBe(503);
+      const res = await fetch(`${app.adminUrl}/metrics`);
+      expect(res.headers.get('content-type')).toContain('text/plain');
+      const text = await res.text();
+      for (const addr of [a, b]) {
+        expect(sample(text, 'fairway_requests_total', { route: 'web', endpoint: addr!, class: '2xx' })).toBe(5);
+        expect(sample(text, 'fairway_request_duration_seconds_count', { route: 'web', endpoint: addr! })).toBe(5);
+        expect(sample(text, 'fairway_request_duration_seconds_bucket', { route: 'web', endpoint: addr!, le: '+Inf' })).toBe(5);
+        expect(sample(text, 'fairway_request_duration_seconds_sum', { route: 'web', endpoint: addr! })).toBeGreaterThan(0);
+        expect(sample(text, 'fairway_inflight_requests', { route: 'web', endpoint: addr! })).toBe(0);
+        expect(sample(text, 'fairway_endpoint_state', { route: 'web', endpoint: addr!, state: 'passing' })).toBe(1);
+      }
+      expect(sample(text, 'fairway_requests_total', { route: '-', endpoint: '-', class: '4xx' })).toBe(3);
+      expect(sample(text, 'fairway_requests_total', { route: 'gone', endpoint: '-', class: '5xx' })).toBe(2);
+      expect(sample(text, 'fairway_config_reloads_total', { result: 'ok' })).toBe(0);
+      expect(text).toMatch(/^fairway_consul_watch_updates_total\{watch="absent-[^"]+"\} 1$/m);
+      expect(text).toMatch(/^fairway_process_cpu_user_seconds_total /m);
+    } finally {
+      await client.close();
+      await app.stop();
+      await Promise.all(backends.map((x) => x.close()));
+    }
+  });
+});
+
+describe('access log', () => {
+  it('writes one line per request and passes X-Request-Id upstream, making one when absent', async () => {
+    const backend = await startBackend('b1');
+    const { app, lines } = await start(baseConfig({ routes: [{ endpoints: [backend.address] }] }));
+    const client = new Client(app.proxyUrl, 1);
+    try {
+      await client.get('/given?x=1', { 'x-request-id': 'req-42' });
+      expect(backend.last?.headers['x-request-id']).toBe('req-42');
+      await client.get('/fresh');
+      const made = backend.last?.headers['x-request-id'] as string;
+      expect(made).toMatch(/^[0-9a-f-]{36}$/);
+      await until(() => lines.filter((l) => l.msg === 'request').length === 2, 2_000, 'two access lines');
+      const [first, second] = lines.filter((l) => l.msg === 'request');
+      expect(first).toMatchObject({ part: 'access', requestId: 'req-42', method: 'GET', path: '/given?x=1', status: 200, route: 'route-0', upstream: backend.address, attempts: 1, bytes: 2 });
+      expect(typeof first!.ms).toBe('number');
+      expect(second).toMatchObject({ requestId: made, path: '/fresh', status: 200 });
+    } finally {
+      await client.close();
+      await app.stop();
+      await backend.close();
+    }
+  });
+
+  it('with sample: 0 logs only the errors', async () => {
+    const backend = await startBackend('b1');
+    const { app, lines } = await start(baseConfig({ accessLog: { sample: 0 }, routes: [{ match: { pathPrefix: '/ok' }, endpoints: [backend.address] }] }));
+    const client = new Client(app.proxyUrl, 1);
+    try {
+      for (let i = 0; i < 5; i++) await client.get('/ok');
+      await client.get('/missing');
+      await until(() => lines.some((l) => l.msg === 'request'), 2_000, 'an access line');
+      const access = lines.filter((l) => l.msg === 'request');
+      expect(access).toHaveLength(1);
+      expect(access[0]).toMatchObject({ status: 404, error: 'no_route' });
+    } finally {
+      await client.close();
+      await app.stop();
+      await backend.close();
+    }
+  });
+});
+
+describe('drain by hand', () => {
+  it('needs the admin token, takes the endpoint out of rotation, and puts it back', async () => {
+    const backends = await startBackends(2);
+    const { app } = await start(baseConfig({ admin: { listen: '127.0.0.1:0', token: 's3cret' }, routes: [{ endpoints: backends.map((x) => x.address) }] }));
+    const client = new Client(app.proxyUrl, 1);
+    const id = encodeURIComponent(backends[1]!.address);
+    const post = (action: string, token?: string) =>
+      fetch(`${app.adminUrl}/api/endpoints/${id}/${action}`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} });
+    try {
+      expect((await post('drain')).status).toBe(401);
+      expect((await post('drain', 'wrong')).status).toBe(401);
+      expect((await post('drain', 's3cret')).status).toBe(200);
+      expect(Object.fromEntries(await client.spread(10, '/', 1))).toEqual({ b1: 10 });
+      const view = (await (await fetch(`${app.adminUrl}/api/routes`)).json()) as Array<{ endpoints: Array<{ id: string; draining: boolean }> }>;
+      expect(view[0]!.endpoints.find((e) => e.id === backends[1]!.address)?.draining).toBe(true);
+      expect((await post('undrain', 's3cret')).status).toBe(200);
+      expect(Object.fromEntries(await client.spread(10, '/', 1))).toEqual({ b1: 5, b2: 5 });
+      expect((await fetch(`${app.adminUrl}/api/endpoints/nobody/drain`, { method: 'POST', headers: { authorization: 'Bearer s3cret' } })).status).toBe(404);
+    } finally {
+      await client.close();
+      await app.stop();
+      await Promise.all(backends.map((x) => x.close()));
+    }
+  });
+});
+
+describe('routes from Consul tags', () => {
+  it('a tagged service gets a route within 1 s, conflicts are reported, and the route goes with the service', async () => {
+    const suffix = randomUUID().slice(0, 8);
+    const [tagged, rival] = [`tagged-${suffix}`, `rival-${suffix}`];
+    const backends = await startBackends(2);
+    const { app } = await start(
+      baseConfig({
+        consul: { address: inject('consulAddress'), wait: '5s' },
+        consulTags: { prefix: 'fairway' },
+        routes: [{ name: 'file', match: { pathPrefix: `/file-${suffix}` }, endpoints: [backends[1]!.address] }],
+      }),
+    );
+    const client = new Client(app.proxyUrl, 1);
+    const status = async () => ((await (await fetch(`${app.adminUrl}/api/status`)).json()) as { tagRoutes: { routes: string[]; conflicts: string[] } }).tagRoutes;
+    try {
+      await waitReady(app);
+      expect((await client.get(`/api-${suffix}/x`)).status).toBe(404);
+      await consul.put('/v1/agent/service/register', {
+        ID: `${tagged}-1`, Name: tagged, Address: '127.0.0.1', Port: backends[0]!.port,
+        Tags: [`fairway.route=/api-${suffix}`, 'fairway.strategy=least-request', 'fairway.stripPrefix=true'],
+      });
+      const registeredAt = Date.now();
+      await until(async () => (await client.get(`/api-${suffix}/x`)).status === 200, 1_000, 'traffic through the tag route');
+      console.log(`tag route serving ${Date.now() - registeredAt} ms after registration`);
+      expect(backends[0]!.last?.url).toBe('/x');
+      expect((await status()).routes).toContain(`tag.${tagged}`);
+
+      // A second service claiming the same path, and one shadowed by a file route.
+      await consul.put('/v1/agent/service/register', { ID: `${rival}-1`, Name: rival, Address: '127.0.0.1', Port: backends[1]!.port, Tags: [`fairway.route=/api-${suffix}`] });
+      await until(async () => (await status()).conflicts.some((c) => c.includes(rival)), 2_000, 'conflict reported');
+      expect((await status()).conflicts.find((c) => c.includes(rival))).toBe(`service "${rival}": path /api-${suffix} is already routed by service "${tagged}"`);
+      expect((await client.get(`/api-${suffix}/x`)).body).toBe('b1');
+
+      await consul.put(`/v1/agent/service/deregister/${tagged}-1`);
+      await consul.put(`/v1/agent/service/deregister/${rival}-1`);
+      const goneAt = Date.now();
+      await until(async () => (await client.get(`/api-${suffix}/x`)).status === 404, 1_000, 'route gone');
+      console.log(`tag route gone ${Date.now() - goneAt} ms after deregistration`);
+    } finally {
+      await client.close();
+      await app.stop();
+      await Promise.all(backends.map((x) => x.close()));
+    }
+  });
+});

@@ -1,5 +1,7 @@
 // Wiring: config file → discovery → route table → proxy and admin listeners, plus reload and
-// graceful stop. Each piece stays in its own module; this file only connects them.
+// graceful stop. Each piece stays in its own module; this file only connects them, which is
+// why it is the one file that knows every part (and runs a little past 400 lines: each method
+// is one lifecycle step: boot, Consul settings, rebuild, reload, tag routes, drain, stop).
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -15,7 +17,7 @@ import { formatProblem, loadConfig, type Config, type ConfigProblem } from './co
 import { UserError } from './core/errors.js';
 import type { PickerDeps } from './core/pickers/index.js';
 import { buildRouteTable, watchKeys, type RouteTable } from './core/route-table.js';
-import { routesFromTags, type TagRoutes } from './core/tag-routes.js';
+import { withTagRoutes, type TagRoutes } from './core/tag-routes.js';
 import { ConsulClient } from './discovery/consul-client.js';
 import type { WatchState } from './discovery/consul-watch.js';
 import { Discovery } from './discovery/discovery.js';
@@ -90,7 +92,14 @@ export class Fairway {
     this.#deps = { rng: this.#rng, now: this.#clock.now };
     this.metrics = new Metrics(this.#clock.now);
     const access = new AccessLog(this.log.child({ part: 'access' }), () => this.#config.accessLog, this.#rng);
-    this.#observer = observers([this.metrics, access], (err) =>
+    const metrics = this.metrics;
+    const counted: RequestObserver = {
+      onExchange: (ex) => {
+        if (this.#config.metrics.enabled) metrics.onExchange(ex);
+      },
+      onRetry: (route) => metrics.onRetry(route),
+    };
+    this.#observer = observers([counted, access], (err) =>
       this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'request observer failed (a bug: please report it)'),
     );
     this.metrics.attach(this);
@@ -281,22 +290,12 @@ export class Fairway {
     return this.#reloading;
   }
 
-  /**
-   * `file` with the routes Consul tags ask for appended. Tag routes that did not change keep
-   * their objects (so their pickers survive); when nothing changed the running config is returned.
-   */
+  /** `file` plus routes from tags; the running config itself when neither changed. */
   #withTagRoutes(file: Config): Config {
-    const prefix = file.consulTags?.prefix;
-    const established = new Set(this.#tagRoutes.routes.map((r) => (r.source.kind === 'consul' ? r.source.service : '')));
-    const tags =
-      prefix === undefined || this.#catalog === undefined ? { routes: [], conflicts: [] } : routesFromTags(this.#catalog, prefix, file.routes, established);
-    const previous = new Map(this.#tagRoutes.routes.map((r) => [JSON.stringify(r), r]));
-    const routes = tags.routes.map((r) => previous.get(JSON.stringify(r)) ?? r);
-    const unchanged = routes.length === this.#tagRoutes.routes.length && routes.every((r, i) => r === this.#tagRoutes.routes[i]);
-    this.#tagRoutes = { routes, conflicts: tags.conflicts };
-    if (file === this.#fileConfig && unchanged && this.#config !== undefined) return this.#config;
-    if (routes.length === 0) return file;
-    return Object.freeze({ ...file, routes: Object.freeze([...file.routes, ...routes]) });
+    const merged = withTagRoutes(file, this.#catalog, this.#tagRoutes);
+    this.#tagRoutes = merged.tagRoutes;
+    if (file === this.#fileConfig && !merged.changed && this.#config !== undefined) return this.#config;
+    return merged.config;
   }
 
   get tagRoutes(): { prefix: string; routes: string[]; conflicts: string[] } | undefined {

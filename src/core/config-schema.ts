@@ -242,6 +242,12 @@ export const configSchema = z
       })
       .default({ enabled: true, sample: 1 })
       .describe('access log lines (JSON, through pino, written asynchronously)'),
+    metrics: z
+      .strictObject({
+        enabled: z.boolean({ error: 'expected true or false' }).default(true).describe('count requests for /metrics, the dashboard and fairway status'),
+      })
+      .default({ enabled: true })
+      .describe('request metrics (process and Consul metrics are always on)'),
     consulTags: z
       .strictObject({
         prefix: z

@@ -76,6 +76,7 @@ export interface Config {
   outlier: OutlierOptions;
   retryBudget: { ratio: number; minPerSecond: number };
   accessLog: { enabled: boolean; sample: number };
+  metrics: { enabled: boolean };
   consulTags?: { prefix: string };
   services: readonly ServiceRegistration[];
   routes: readonly RouteConfig[];
@@ -163,6 +164,7 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
     },
     retryBudget: { ratio: raw.retryBudget.ratio, minPerSecond: raw.retryBudget.minPerSecond },
     accessLog: { enabled: raw.accessLog.enabled, sample: raw.accessLog.sample },
+    metrics: { enabled: raw.metrics.enabled },
     ...(raw.consulTags ? { consulTags: { prefix: raw.consulTags.prefix } } : {}),
     services: raw.services.map(toRegistration),
     routes,

@@ -7,7 +7,7 @@
 // take traffic over), and between newcomers the first by name wins.
 // Pure: the catalog's services-and-tags map in, routes and conflicts out.
 
-import { formatPath, normalizeRoute, type RouteConfig } from './config.js';
+import { formatPath, normalizeRoute, type Config, type RouteConfig } from './config.js';
 import { routeSchema } from './config-schema.js';
 
 export interface TagRoutes {
@@ -95,4 +95,24 @@ function tagKeyOf(path: ReadonlyArray<PropertyKey>): string {
   if (p === 'match.pathPrefix') return 'route';
   if (p === 'match.host') return 'host';
   return p;
+}
+
+/**
+ * `file` with the routes Consul tags ask for appended. Tag routes equal to one in `previous`
+ * keep that object (so their pickers survive a rebuild); `changed` says whether the tag routes
+ * differ from `previous` at all.
+ */
+export function withTagRoutes(
+  file: Config,
+  catalog: Readonly<Record<string, readonly string[]>> | undefined,
+  previous: TagRoutes,
+): { config: Config; tagRoutes: TagRoutes; changed: boolean } {
+  const prefix = file.consulTags?.prefix;
+  const established = new Set(previous.routes.map((r) => (r.source.kind === 'consul' ? r.source.service : '')));
+  const found = prefix === undefined || catalog === undefined ? { routes: [], conflicts: [] } : routesFromTags(catalog, prefix, file.routes, established);
+  const byValue = new Map(previous.routes.map((r) => [JSON.stringify(r), r]));
+  const routes = found.routes.map((r) => byValue.get(JSON.stringify(r)) ?? r);
+  const changed = routes.length !== previous.routes.length || routes.some((r, i) => r !== previous.routes[i]);
+  const config = routes.length === 0 ? file : Object.freeze({ ...file, routes: Object.freeze([...file.routes, ...routes]) });
+  return { config, tagRoutes: { routes, conflicts: found.conflicts }, changed };
 }

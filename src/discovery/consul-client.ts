@@ -48,11 +48,7 @@ export class ConsulClient {
     this.#stale = options.stale ?? false;
   }
 
-  /**
-   * Health of every instance of `service` carrying all `tags`. With `index` > 0 this is a
-   * blocking query: Consul answers when the result changes or after `waitMs` (plus up to
-   * waitMs/16 of its own jitter).
-   */
+  /** Health of every instance of `service` carrying all `tags` (blocking when index > 0). */
   async healthService(
     service: string,
     tags: readonly string[],
@@ -60,20 +56,28 @@ export class ConsulClient {
   ): Promise<HealthResult> {
     const q = new URLSearchParams();
     for (const t of tags) q.append('tag', t);
-    if (options.index > 0) {
-      q.set('index', String(options.index));
-      q.set('wait', `${options.waitMs}ms`);
-    }
-    if (this.#datacenter) q.set('dc', this.#datacenter);
-    if (this.#stale) q.set('stale', '');
-    const timeout = options.index > 0 ? options.waitMs + Math.ceil(options.waitMs / 16) + 5_000 : 10_000;
-    const { body, headers } = await this.#call('GET', `/v1/health/service/${encodeURIComponent(service)}?${q}`, undefined, timeout, options.signal);
-    return { instances: parseHealthEntries(body), index: Number(headers['x-consul-index']) };
+    const { body, index } = await this.#blocking(`/v1/health/service/${encodeURIComponent(service)}`, q, options);
+    return { instances: parseHealthEntries(body), index };
   }
 
   /** Every service in the catalog with the union of its instances' tags (blocking when index > 0). */
   async catalogServices(options: { index: number; waitMs: number; signal?: AbortSignal }): Promise<{ services: Record<string, string[]>; index: number }> {
-    const q = new URLSearchParams();
+    const { body, index } = await this.#blocking('/v1/catalog/services', new URLSearchParams(), options);
+    const services: Record<string, string[]> = {};
+    for (const [name, tags] of Object.entries((body ?? {}) as Record<string, unknown>))
+      services[name] = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
+    return { services, index };
+  }
+
+  /**
+   * A read that blocks when index > 0: Consul answers when the result changes or after `waitMs`
+   * (plus up to waitMs/16 of its own jitter), so the request may take that long.
+   */
+  async #blocking(
+    path: string,
+    q: URLSearchParams,
+    options: { index: number; waitMs: number; signal?: AbortSignal },
+  ): Promise<{ body: unknown; index: number }> {
     if (options.index > 0) {
       q.set('index', String(options.index));
       q.set('wait', `${options.waitMs}ms`);
@@ -81,11 +85,8 @@ export class ConsulClient {
     if (this.#datacenter) q.set('dc', this.#datacenter);
     if (this.#stale) q.set('stale', '');
     const timeout = options.index > 0 ? options.waitMs + Math.ceil(options.waitMs / 16) + 5_000 : 10_000;
-    const { body, headers } = await this.#call('GET', `/v1/catalog/services?${q}`, undefined, timeout, options.signal);
-    const services: Record<string, string[]> = {};
-    for (const [name, tags] of Object.entries((body ?? {}) as Record<string, unknown>))
-      services[name] = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
-    return { services, index: Number(headers['x-consul-index']) };
+    const { body, headers } = await this.#call('GET', `${path}?${q}`, undefined, timeout, options.signal);
+    return { body, index: Number(headers['x-consul-index']) };
   }
 
   async registerService(s: ServiceRegistration, signal?: AbortSignal): Promise<void> {

@@ -43,16 +43,22 @@ routes:
       - { address: 10.0.0.3:8082 }
 `;
 
-const FULL_EXPECTED: Config = {
-  listen: { host: '0.0.0.0', port: 80 },
-  admin: { listen: { host: '::1', port: 9000 }, token: 's3cret' },
-  consul: { address: 'https://consul.internal:8501', token: 'file-token', datacenter: 'dc2', stale: true, waitMs: 60_000 },
-  drainTimeoutMs: 2_500,
+/** The top-level sections neither test config sets, at their defaults. */
+const SECTION_DEFAULTS = {
   server: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 5_000, maxHeaderSize: 16_384 },
   upstream: { connectTimeoutMs: 5_000, keepAliveTimeoutMs: 30_000, maxConnections: 128 },
   outlier: { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
   retryBudget: { ratio: 0.2, minPerSecond: 5 },
   accessLog: { enabled: true, sample: 1 },
+  metrics: { enabled: true },
+} as const;
+
+const FULL_EXPECTED: Config = {
+  listen: { host: '0.0.0.0', port: 80 },
+  admin: { listen: { host: '::1', port: 9000 }, token: 's3cret' },
+  consul: { address: 'https://consul.internal:8501', token: 'file-token', datacenter: 'dc2', stale: true, waitMs: 60_000 },
+  drainTimeoutMs: 2_500,
+  ...SECTION_DEFAULTS,
   services: [
     {
       name: 'web',
@@ -111,11 +117,7 @@ const DEFAULTS: Config = {
   admin: { listen: { host: '127.0.0.1', port: 8081 }, token: '' },
   consul: { address: 'http://127.0.0.1:8500', token: '', datacenter: '', stale: false, waitMs: 30_000 },
   drainTimeoutMs: 10_000,
-  server: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 5_000, maxHeaderSize: 16_384 },
-  upstream: { connectTimeoutMs: 5_000, keepAliveTimeoutMs: 30_000, maxConnections: 128 },
-  outlier: { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
-  retryBudget: { ratio: 0.2, minPerSecond: 5 },
-  accessLog: { enabled: true, sample: 1 },
+  ...SECTION_DEFAULTS,
   services: [],
   routes: [],
 };

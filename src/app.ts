@@ -16,7 +16,7 @@ import { formatHostPort, type HostPort } from './core/address.js';
 import { formatProblem, loadConfig, type Config, type ConfigProblem } from './core/config.js';
 import { UserError } from './core/errors.js';
 import type { PickerDeps } from './core/pickers/index.js';
-import { buildRouteTable, watchKeys, type RouteTable } from './core/route-table.js';
+import { buildRouteTable, pruneStats, watchKeys, type RouteTable } from './core/route-table.js';
 import { withTagRoutes, type TagRoutes } from './core/tag-routes.js';
 import { ConsulClient } from './discovery/consul-client.js';
 import type { WatchState } from './discovery/consul-watch.js';
@@ -30,6 +30,9 @@ import { Forwarder } from './proxy/forwarder.js';
 import { applyServerSettings, createProxyServer } from './proxy/server.js';
 
 const SETTLE_ON_RELOAD_MS = 2_000;
+/** Discovery changes within this window share one route-table rebuild. */
+const REBUILD_COALESCE_MS = 10;
+const SWEEP_EVERY_MS = 1_000;
 
 export interface FairwayOptions {
   configPath: string;
@@ -55,6 +58,10 @@ export class Fairway {
   #deps: PickerDeps;
   readonly #clock = new RequestClock();
   #unejectTimer: NodeJS.Timeout | undefined;
+  #rebuildTimer: NodeJS.Timeout | undefined;
+  #lastRebuildAt = Number.NEGATIVE_INFINITY;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #lastSweepAt = Number.NEGATIVE_INFINITY;
   /** The config as the file says. */
   #fileConfig!: Config;
   /** The config in force: the file's, plus routes from Consul tags when enabled. */
@@ -183,7 +190,7 @@ export class Fairway {
       waitMs: config.consul.waitMs,
       rng: this.#rng,
       log: this.log.child({ part: 'discovery' }),
-      onChange: () => this.#rebuild(),
+      onChange: () => this.#rebuildSoon(),
     });
     this.#registrar = new Registrar(client, this.log.child({ part: 'registrar' }));
     if (old.consul) {
@@ -194,17 +201,54 @@ export class Fairway {
     }
   }
 
+  /**
+   * A rebuild for a discovery change: at once when none ran in the last REBUILD_COALESCE_MS,
+   * else once at the end of that window. A single change is applied immediately; a burst (a
+   * thousand watches answering at start, or after Consul comes back) costs one rebuild per
+   * window instead of one per watch.
+   */
+  #rebuildSoon(): void {
+    if (this.#rebuildTimer !== undefined) return;
+    const wait = this.#lastRebuildAt + REBUILD_COALESCE_MS - performance.now();
+    if (wait <= 0) {
+      this.#rebuild();
+      return;
+    }
+    this.#rebuildTimer = setTimeout(() => {
+      this.#rebuildTimer = undefined;
+      this.#rebuild();
+    }, wait);
+  }
+
   #rebuild(): void {
+    clearTimeout(this.#rebuildTimer);
+    this.#rebuildTimer = undefined;
     const now = this.#clock.tick();
+    this.#lastRebuildAt = performance.now();
     const table = buildRouteTable(this.#config, this.#discovery?.snapshots ?? new Map(), this.#deps, this.#table, this.#drained);
     this.#table = table;
-    this.metrics.prune(table);
     // Ejections end by time, not by an event: rebuild when the next one is due.
     clearTimeout(this.#unejectTimer);
     if (table.nextUnejectAt !== Infinity && !this.#draining) {
       this.#unejectTimer = setTimeout(() => this.#rebuild(), Math.max(1, table.nextUnejectAt - now + 1));
       this.#unejectTimer.unref();
     }
+    // Dropping the stats, counters and pools of instances that left walks every instance:
+    // done at most once per second, not on every change.
+    if (this.#lastSweepAt + SWEEP_EVERY_MS <= this.#lastRebuildAt) this.#sweep();
+    else if (this.#sweepTimer === undefined) {
+      this.#sweepTimer = setTimeout(() => this.#sweep(), SWEEP_EVERY_MS);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  #sweep(): void {
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#lastSweepAt = performance.now();
+    const table = pruneStats(this.#table);
+    this.#table = table;
+    this.metrics.prune(table);
     const origins = new Set<string>();
     for (const r of table.routes) for (const u of r.upstreams) origins.add(u.origin);
     this.#forwarder.retainOnly(origins);
@@ -317,6 +361,8 @@ export class Fairway {
     this.#draining = true;
     this.#ready = false;
     clearTimeout(this.#unejectTimer);
+    clearTimeout(this.#rebuildTimer);
+    clearTimeout(this.#sweepTimer);
     this.#watcher?.stop();
     const drainMs = this.#config?.drainTimeoutMs ?? 10_000;
     if (this.#proxy?.listening) {

@@ -137,6 +137,7 @@ export function statusView(app: AdminSource): Record<string, unknown> {
       index: w.index,
       updates: w.updates,
       errors: w.errors,
+      lastApplyMs: w.lastApplyMs === undefined ? null : round(w.lastApplyMs),
     })),
     routes: app.table.routes.length,
     tagRoutes: app.tagRoutes ?? null,

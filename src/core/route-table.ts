@@ -4,7 +4,8 @@
 //
 // Rebuilds are incremental by identity: a route whose config object and snapshot are the same
 // objects as last time, and whose instances' ejections have not changed, keeps its Route (and
-// so its picker's rotation); upstream stats carry over per instance.
+// so its picker's rotation) at no cost; upstream stats carry over per instance, and stats of
+// departed instances are dropped by pruneStats, which the caller runs now and then.
 //
 // Passive health is applied here too: ejected instances leave the picker's list until their
 // ejection ends (the table says when: nextUnejectAt), and a route whose healthy share falls
@@ -16,6 +17,7 @@ import { watchKey, withTags, type HealthStatus, type Instance, type InstanceSnap
 import { isEjected } from './outlier.js';
 import { pickerFor, usesWarning, type Picker, type PickerDeps } from './pickers/index.js';
 import { RetryBudget } from './retry-budget.js';
+import { hostAndHeadersMatch, hostOf, routeMatcher, type Matcher } from './route-index.js';
 import { newStats, originOf, statsKey, type Upstream, type UpstreamStats } from './upstream.js';
 
 export interface Route {
@@ -40,6 +42,8 @@ export interface Route {
 export interface RouteTable {
   readonly config: Config;
   readonly routes: readonly Route[];
+  /** matchRoute over `routes`, indexed when there are many. */
+  readonly match: Matcher;
   /** Stats per instance (see statsKey), shared by every route sending to it. */
   readonly stats: ReadonlyMap<string, UpstreamStats>;
   /** The earliest time an ejection in this table ends (Infinity: none); rebuild then. */
@@ -61,13 +65,13 @@ export function buildRouteTable(
   previous?: RouteTable,
   drained: ReadonlySet<string> = NONE,
 ): RouteTable {
-  const oldStats = previous?.stats;
-  const stats = new Map<string, UpstreamStats>();
+  // Stats carry forward as they are (a copy of the map, not of the counters); instances that
+  // left are dropped by pruneStats, which walks every instance and so runs only now and then.
+  const stats = new Map<string, UpstreamStats>(previous?.stats);
   const statsFor = (id: string, host: string, port: number): UpstreamStats => {
     const k = statsKey(id, host, port);
-    let s = stats.get(k) ?? oldStats?.get(k);
-    if (!s) s = newStats();
-    stats.set(k, s);
+    let s = stats.get(k);
+    if (!s) stats.set(k, (s = newStats()));
     return s;
   };
 
@@ -86,13 +90,13 @@ export function buildRouteTable(
     const old = reusable.get(rc);
     const route =
       old && old.snapshot === snapshot && sameExclusions(old, now, drained)
-        ? keep(old, statsFor)
+        ? old
         : build(rc, key, snapshot, previousByName.get(rc.name), config, deps, now, statsFor, drained);
     for (const s of route.ejected) nextUnejectAt = Math.min(nextUnejectAt, s.ejectedUntil);
     return route;
   });
 
-  return { config, routes, stats, nextUnejectAt };
+  return { config, routes, match: routeMatcher(routes, matchRoute), stats, nextUnejectAt };
 }
 
 type StatsFor = (id: string, host: string, port: number) => UpstreamStats;
@@ -106,16 +110,6 @@ function sameExclusions(old: Route, now: number, drained: ReadonlySet<string>): 
     if (drained.has(c.id) !== old.drained.has(c.stats)) return false;
   }
   return true;
-}
-
-/** Reuses a route as it is, registering its instances' stats in the new table. */
-function keep(old: Route, statsFor: StatsFor): Route {
-  for (const u of old.candidates) statsFor(u.id, u.host, u.port);
-  for (const u of old.upstreams) statsFor(u.id, u.host, u.port);
-  const rc = old.config;
-  if (old.snapshot && rc.source.kind === 'consul')
-    for (const i of withTags(old.snapshot.instances, rc.source.tags)) statsFor(i.id, i.host, i.port);
-  return old;
 }
 
 function build(
@@ -154,6 +148,23 @@ function build(
  * The route's instances as upstreams: `candidates` may take traffic; `idle` are known but not
  * (critical, or warning outside weighted), used only in panic, at their passing weight.
  */
+/** `table` with the stats of instances no route knows any more dropped. */
+export function pruneStats(table: RouteTable): RouteTable {
+  const live = new Map<string, UpstreamStats>();
+  const keep = (id: string, host: string, port: number): void => {
+    const k = statsKey(id, host, port);
+    const s = table.stats.get(k);
+    if (s) live.set(k, s);
+  };
+  for (const r of table.routes) {
+    for (const u of r.candidates) keep(u.id, u.host, u.port);
+    for (const u of r.upstreams) keep(u.id, u.host, u.port);
+    const source = r.config.source;
+    if (r.snapshot && source.kind === 'consul') for (const i of withTags(r.snapshot.instances, source.tags)) keep(i.id, i.host, i.port);
+  }
+  return live.size === table.stats.size ? table : { ...table, stats: live };
+}
+
 function upstreamsFor(
   rc: RouteConfig,
   snapshot: InstanceSnapshot | undefined,
@@ -221,34 +232,12 @@ export function matchRoute(
   path: string,
   headers: IncomingHttpHeaders,
 ): Route | undefined {
-  const bareHost = host === undefined ? '' : stripPort(host).toLowerCase();
+  const bareHost = host === undefined ? '' : hostOf(host);
   for (let i = 0; i < routes.length; i++) {
     const route = routes[i]!;
-    const m = route.config.match;
-    if (m.host !== undefined && m.host !== bareHost) continue;
-    if (m.hostSuffix !== undefined && !bareHost.endsWith(m.hostSuffix)) continue;
-    if (!path.startsWith(m.pathPrefix)) continue;
-    if (m.headers.length > 0 && !headersMatch(m.headers, headers)) continue;
-    return route;
+    if (path.startsWith(route.config.match.pathPrefix) && hostAndHeadersMatch(route, bareHost, headers)) return route;
   }
   return undefined;
-}
-
-function headersMatch(want: RouteConfig['match']['headers'], headers: IncomingHttpHeaders): boolean {
-  for (const [name, value] of want) {
-    const got = headers[name];
-    if (Array.isArray(got) ? !got.includes(value) : got !== value) return false;
-  }
-  return true;
-}
-
-function stripPort(host: string): string {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end === -1 ? host : host.slice(0, end + 1);
-  }
-  const colon = host.lastIndexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
 }
 
 /** The path sent upstream: with the route's prefix removed when stripPrefix is set. */

@@ -30,6 +30,8 @@ export interface HealthResult {
   instances: Instance[];
   /** X-Consul-Index of the answer; NaN when missing. */
   index: number;
+  /** performance.now() when the answer's headers arrived (for apply-time measurement). */
+  receivedAt: number;
 }
 
 export class ConsulClient {
@@ -56,17 +58,19 @@ export class ConsulClient {
   ): Promise<HealthResult> {
     const q = new URLSearchParams();
     for (const t of tags) q.append('tag', t);
-    const { body, index } = await this.#blocking(`/v1/health/service/${encodeURIComponent(service)}`, q, options);
-    return { instances: parseHealthEntries(body), index };
+    const { body, index, receivedAt } = await this.#blocking(`/v1/health/service/${encodeURIComponent(service)}`, q, options);
+    return { instances: parseHealthEntries(body), index, receivedAt };
   }
 
   /** Every service in the catalog with the union of its instances' tags (blocking when index > 0). */
-  async catalogServices(options: { index: number; waitMs: number; signal?: AbortSignal }): Promise<{ services: Record<string, string[]>; index: number }> {
-    const { body, index } = await this.#blocking('/v1/catalog/services', new URLSearchParams(), options);
+  async catalogServices(
+    options: { index: number; waitMs: number; signal?: AbortSignal },
+  ): Promise<{ services: Record<string, string[]>; index: number; receivedAt: number }> {
+    const { body, index, receivedAt } = await this.#blocking('/v1/catalog/services', new URLSearchParams(), options);
     const services: Record<string, string[]> = {};
     for (const [name, tags] of Object.entries((body ?? {}) as Record<string, unknown>))
       services[name] = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
-    return { services, index };
+    return { services, index, receivedAt };
   }
 
   /**
@@ -77,7 +81,7 @@ export class ConsulClient {
     path: string,
     q: URLSearchParams,
     options: { index: number; waitMs: number; signal?: AbortSignal },
-  ): Promise<{ body: unknown; index: number }> {
+  ): Promise<{ body: unknown; index: number; receivedAt: number }> {
     if (options.index > 0) {
       q.set('index', String(options.index));
       q.set('wait', `${options.waitMs}ms`);
@@ -85,8 +89,8 @@ export class ConsulClient {
     if (this.#datacenter) q.set('dc', this.#datacenter);
     if (this.#stale) q.set('stale', '');
     const timeout = options.index > 0 ? options.waitMs + Math.ceil(options.waitMs / 16) + 5_000 : 10_000;
-    const { body, headers } = await this.#call('GET', `${path}?${q}`, undefined, timeout, options.signal);
-    return { body, index: Number(headers['x-consul-index']) };
+    const { body, headers, receivedAt } = await this.#call('GET', `${path}?${q}`, undefined, timeout, options.signal);
+    return { body, index: Number(headers['x-consul-index']), receivedAt };
   }
 
   async registerService(s: ServiceRegistration, signal?: AbortSignal): Promise<void> {
@@ -118,7 +122,7 @@ export class ConsulClient {
     json: unknown,
     timeoutMs: number,
     signal?: AbortSignal,
-  ): Promise<{ body: unknown; headers: Record<string, string | string[] | undefined> }> {
+  ): Promise<{ body: unknown; headers: Record<string, string | string[] | undefined>; receivedAt: number }> {
     let res;
     try {
       res = await this.#pool.request({
@@ -134,6 +138,7 @@ export class ConsulClient {
       if (signal?.aborted) throw err;
       throw new ConsulError(`Consul at ${this.address} unreachable: ${describe(err)}`, undefined, err);
     }
+    const receivedAt = performance.now();
     const text = await res.body.text();
     if (res.statusCode >= 400) {
       const hint = res.statusCode === 403 ? ' (check the ACL token: consul.token or CONSUL_HTTP_TOKEN)' : '';
@@ -147,7 +152,7 @@ export class ConsulClient {
         throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered with invalid JSON`, res.statusCode, err);
       }
     }
-    return { body, headers: res.headers };
+    return { body, headers: res.headers, receivedAt };
   }
 }
 

@@ -19,12 +19,14 @@ export interface WatchState {
   index: number;
   updates: number;
   errors: number;
+  /** Milliseconds from the last changed answer's arrival to its use (parse, compare, rebuild). */
+  lastApplyMs: number | undefined;
 }
 
 export interface WatchOptions<T> {
   key: string;
   /** One (blocking, when index > 0) query; returns the value and its X-Consul-Index. */
-  query: (index: number, waitMs: number, signal: AbortSignal) => Promise<{ value: T; index: number }>;
+  query: (index: number, waitMs: number, signal: AbortSignal) => Promise<{ value: T; index: number; receivedAt?: number }>;
   /** A string that changes exactly when routing cares that the value changed. */
   fingerprint: (value: T) => string;
   waitMs: number;
@@ -55,6 +57,7 @@ export class ConsulWatch<T> {
       index: 0,
       updates: 0,
       errors: 0,
+      lastApplyMs: undefined,
     };
   }
 
@@ -93,6 +96,7 @@ export class ConsulWatch<T> {
           lastPrint = print;
           this.state.updates++;
           this.#opts.onValue(res.value);
+          if (res.receivedAt !== undefined) this.state.lastApplyMs = performance.now() - res.receivedAt;
         }
         this.#opts.onState(this.state);
       } catch (err) {

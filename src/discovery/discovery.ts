@@ -64,7 +64,7 @@ export class Discovery {
       this.#start(key, {
         query: async (index, waitMs, signal) => {
           const r = await this.#client.healthService(service, tags, { index, waitMs, signal });
-          return { value: r.instances, index: r.index };
+          return { value: r.instances, index: r.index, receivedAt: r.receivedAt };
         },
         fingerprint,
         onValue: (instances: Instance[]) => {
@@ -93,7 +93,7 @@ export class Discovery {
     this.#start(CATALOG_KEY, {
       query: async (index, waitMs, signal) => {
         const r = await this.#client.catalogServices({ index, waitMs, signal });
-        return { value: r.services, index: r.index };
+        return { value: r.services, index: r.index, receivedAt: r.receivedAt };
       },
       fingerprint: (services: Record<string, string[]>) => JSON.stringify(Object.entries(services).sort(([a], [b]) => (a < b ? -1 : 1))),
       onValue: onServices,

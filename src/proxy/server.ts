@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import { statusOf, type FairwayErrorCode } from '../core/errors.js';
-import { matchRoute, type RouteTable } from '../core/route-table.js';
+import type { RouteTable } from '../core/route-table.js';
 import type { Forwarder } from './forwarder.js';
 import { requestIdOf } from './headers.js';
 import type { FinishedExchange, RequestObserver } from './observer.js';
@@ -34,7 +34,7 @@ export function createProxyServer(opts: ProxyServerOptions): Server {
       connectionsCheckingInterval: 250,
     },
     (req: IncomingMessage, res: ServerResponse) => {
-      const route = matchRoute(table().routes, req.headers.host, req.url ?? '/', req.headers);
+      const route = table().match(req.headers.host, req.url ?? '/', req.headers);
       if (route === undefined) {
         log.info({ method: req.method, host: req.headers.host, url: req.url }, 'no route');
         sendError(res, 'no_route');

@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
-import { matchRoute, upstreamPath, type RouteTable } from '../core/route-table.js';
+import { upstreamPath, type RouteTable } from '../core/route-table.js';
 import type { Upstream } from '../core/upstream.js';
 import { affinityHash } from './affinity.js';
 import { requestIdOf, upstreamRequestHeaders } from './headers.js';
@@ -25,7 +25,7 @@ export function createUpgradeHandler(table: () => RouteTable, log: Logger): Upgr
   });
 
   return (req, socket, head) => {
-    const route = matchRoute(table().routes, req.headers.host, req.url ?? '/', req.headers);
+    const route = table().match(req.headers.host, req.url ?? '/', req.headers);
     if (route === undefined) {
       log.info({ host: req.headers.host, url: req.url }, 'no route for upgrade');
       sendSocketError(socket as Socket, 'no_route');

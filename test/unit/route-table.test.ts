@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/core/config.js';
 import { parseHealthEntries, watchKey, type Instance, type InstanceSnapshot } from '../../src/core/instance.js';
-import { buildRouteTable, watchKeys, weightFor, type RouteTable } from '../../src/core/route-table.js';
+import { buildRouteTable, pruneStats, watchKeys, weightFor, type RouteTable } from '../../src/core/route-table.js';
 import { statsKey } from '../../src/core/upstream.js';
 import { config, depsOf, instance, rngOf } from './helpers.js';
 
@@ -223,9 +223,12 @@ describe('buildRouteTable: incremental rebuilds', () => {
     expect(route(second, 'rr').snapshot).toBe(web2);
   });
 
-  it('an instance that left the snapshot drops out of the stats; a new one gets fresh stats, stamped as joining now', () => {
+  it('an instance that left the snapshot keeps its stats until pruneStats drops them; a new one gets fresh stats, stamped as joining now', () => {
     const web2 = snapshot('web', instance('web-1', { host: '10.0.1.1', port: 9001, passing: 2 }), instance('web-9', { host: '10.0.1.9', port: 9009 }));
-    const second = buildRouteTable(CONFIG, snapshots(web2, CANARY), depsOf(undefined, () => 5_000), first);
+    const built = buildRouteTable(CONFIG, snapshots(web2, CANARY), depsOf(undefined, () => 5_000), first);
+    expect(built.stats.get(statsKey('web-2', '10.0.1.2', 9002))).toBe(first.stats.get(statsKey('web-2', '10.0.1.2', 9002)));
+    const second = pruneStats(built);
+    expect(second.routes).toBe(built.routes);
     expect(second.stats.has(statsKey('web-2', '10.0.1.2', 9002))).toBe(false);
     expect(second.stats.get(statsKey('web-1', '10.0.1.1', 9001))).toBe(first.stats.get(statsKey('web-1', '10.0.1.1', 9001)));
     expect(second.stats.get(statsKey('web-9', '10.0.1.9', 9009))).toEqual({ inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: 5_000, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
@@ -271,7 +274,7 @@ routes:
   - name: rr
     service: web
 `);
-    const second = buildRouteTable(reloaded, snapshots(WEB, CANARY), DEPS, first);
+    const second = pruneStats(buildRouteTable(reloaded, snapshots(WEB, CANARY), DEPS, first));
     expect(second.routes.map((r) => r.config.name)).toEqual(['static', 'rr']);
     expect(route(second, 'static')).not.toBe(route(first, 'static'));
     expect(route(second, 'static').upstreams[0]!.stats).toBe(route(first, 'static').upstreams[0]!.stats);
@@ -286,5 +289,12 @@ routes:
 
   it('watch keys used for snapshots match watchKey()', () => {
     expect(route(first, 'canary').key).toBe(watchKey('web', ['canary']));
+  });
+});
+
+describe('pruneStats', () => {
+  it('returns the same table when every instance in the stats is still known', () => {
+    const t = buildRouteTable(CONFIG, snapshots(WEB, CANARY), DEPS);
+    expect(pruneStats(t)).toBe(t);
   });
 });

@@ -1,0 +1,81 @@
+// Route matching for large tables. Routes match by plain path prefix, first match in file
+// order; a linear scan costs one startsWith per route (about 12 µs per request at 1,000
+// routes). This index is a character trie of the path prefixes: walking the request path
+// visits exactly the routes whose prefix the path starts with, in prefix-length order, and
+// the lowest file position among those whose host and headers also match wins.
+// Cost: O(path length + matching prefixes) per request; O(Σ prefix lengths) to build.
+// Small tables (<= 16 routes) keep the linear scan, which is faster there.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Route } from './route-table.js';
+
+export type Matcher = (host: string | undefined, path: string, headers: IncomingHttpHeaders) => Route | undefined;
+
+const LINEAR_UP_TO = 16;
+
+interface Node {
+  next: Map<number, Node> | undefined;
+  /** Positions (in file order, ascending) of the routes whose prefix ends here. */
+  here: number[] | undefined;
+}
+
+export function routeMatcher(routes: readonly Route[], linear: (routes: readonly Route[], host: string | undefined, path: string, headers: IncomingHttpHeaders) => Route | undefined): Matcher {
+  if (routes.length <= LINEAR_UP_TO) return (host, path, headers) => linear(routes, host, path, headers);
+  const root: Node = { next: undefined, here: undefined };
+  routes.forEach((route, position) => {
+    let node = root;
+    const prefix = route.config.match.pathPrefix;
+    for (let i = 0; i < prefix.length; i++) {
+      const c = prefix.charCodeAt(i);
+      node.next ??= new Map();
+      let child = node.next.get(c);
+      if (!child) node.next.set(c, (child = { next: undefined, here: undefined }));
+      node = child;
+    }
+    (node.here ??= []).push(position);
+  });
+
+  return (host, path, headers) => {
+    const bareHost = host === undefined ? '' : hostOf(host);
+    let best = Infinity;
+    let node: Node | undefined = root;
+    for (let i = 0; node !== undefined; i++) {
+      if (node.here !== undefined) {
+        for (const position of node.here) {
+          if (position >= best) break;
+          if (hostAndHeadersMatch(routes[position]!, bareHost, headers)) {
+            best = position;
+            break;
+          }
+        }
+      }
+      if (i >= path.length) break;
+      node = node.next?.get(path.charCodeAt(i));
+    }
+    return best === Infinity ? undefined : routes[best];
+  };
+}
+
+/** The Host header without its port, lower-cased. */
+export function hostOf(host: string): string {
+  let bare = host;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end !== -1) bare = host.slice(0, end + 1);
+  } else {
+    const colon = host.lastIndexOf(':');
+    if (colon !== -1) bare = host.slice(0, colon);
+  }
+  return bare.toLowerCase();
+}
+
+export function hostAndHeadersMatch(route: Route, bareHost: string, headers: IncomingHttpHeaders): boolean {
+  const m = route.config.match;
+  if (m.host !== undefined && m.host !== bareHost) return false;
+  if (m.hostSuffix !== undefined && !bareHost.endsWith(m.hostSuffix)) return false;
+  for (const [name, value] of m.headers) {
+    const got = headers[name];
+    if (Array.isArray(got) ? !got.includes(value) : got !== value) return false;
+  }
+  return true;
+}

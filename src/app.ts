@@ -27,7 +27,7 @@ import { AccessLog } from './proxy/access-log.js';
 import { RequestClock } from './proxy/clock.js';
 import { observers, type RequestObserver } from './proxy/observer.js';
 import { Forwarder } from './proxy/forwarder.js';
-import { applyServerSettings, createProxyServer } from './proxy/server.js';
+import { applyServerSettings, createProxyServer, type ProxyServer } from './proxy/server.js';
 
 const SETTLE_ON_RELOAD_MS = 2_000;
 /** Discovery changes within this window share one route-table rebuild. */
@@ -83,7 +83,7 @@ export class Fairway {
   readonly #observer: RequestObserver;
   /** Instance IDs taken out of rotation by hand (admin drain). */
   readonly #drained = new Set<string>();
-  #proxy!: Server;
+  #proxy!: ProxyServer;
   #admin!: Server;
   #watcher: FileWatcher | undefined;
   #ready = false;
@@ -116,7 +116,7 @@ export class Fairway {
       settings: () => this.#config,
       observer: this.#observer,
       onEjected: (u, route) => {
-        this.metrics.onEjection(u.id);
+        this.metrics.onEjection(u);
         this.log.warn(
           { route: route.config.name, upstream: u.id, addr: u.origin, forMs: Math.round(u.stats.ejectedUntil - this.#clock.t), ejections: u.stats.ejections },
           'instance ejected after consecutive failures',
@@ -195,8 +195,10 @@ export class Fairway {
     this.#registrar = new Registrar(client, this.log.child({ part: 'registrar' }));
     if (old.consul) {
       this.log.info({ consul: config.consul.address }, 'consul settings changed; new client');
-      await old.registrar?.sync([]).catch(() => undefined);
-      // The old watches keep the old snapshots alive until the caller swaps the table.
+      // Until the new watches answer, routes keep the instances the old ones knew.
+      for (const [key, snapshot] of old.discovery?.snapshots ?? []) this.#discovery.snapshots.set(key, snapshot);
+      old.registrar?.close();
+      await old.registrar?.sync([]);
       this.#retired.push(old as { discovery: Discovery; consul: ConsulClient });
     }
   }
@@ -256,7 +258,9 @@ export class Fairway {
 
   /** Re-reads the config file. An invalid file changes nothing; a valid one replaces all of it. */
   reload(): Promise<ReloadResult> {
-    this.#reloading = this.#reloading.then(() => this.#reload());
+    // Never rejects: a failure is a rejected reload, and the chain stays usable for the next one.
+    const run = () => this.#reload().catch((err: Error) => this.#rejected(new Date().toISOString(), [`reload failed: ${err.message}`]));
+    this.#reloading = this.#reloading.then(run, run);
     return this.#reloading;
   }
 
@@ -284,9 +288,10 @@ export class Fairway {
       this.log.warn('listen addresses changed in the config; they take effect on restart');
     if (next.server.maxHeaderSize !== this.#config.server.maxHeaderSize)
       this.log.warn('server.maxHeaderSize changed in the config; it takes effect on restart');
-    applyServerSettings(this.#proxy, next.server);
     await this.#setConsul(next);
+    // Registration is best effort (it retries by itself), so Consul being down fails no reload.
     if (this.#registrar) await this.#registrar.sync(next.services);
+    if (this.#draining) return this.#lastReload!;
     // Start the new watches and give them a moment to answer before the new routes go live,
     // so a route added by this reload does not answer 503 while its first query is in flight;
     // watches only the old config uses stop after the swap.
@@ -297,6 +302,8 @@ export class Fairway {
       await Promise.race([this.#discovery.settled(), delay(SETTLE_ON_RELOAD_MS, undefined, { signal: giveUp.signal }).catch(() => undefined)]);
       giveUp.abort();
     }
+    if (this.#draining) return this.#lastReload!;
+    applyServerSettings(this.#proxy, next.server);
     this.#fileConfig = result.config;
     this.#config = next;
     this.#configHash = h;
@@ -320,7 +327,7 @@ export class Fairway {
 
   #onCatalog(services: Readonly<Record<string, readonly string[]>>): Promise<unknown> {
     // Serialized with reloads, so the two never interleave their swaps.
-    this.#reloading = this.#reloading.then(async () => {
+    const run = async (): Promise<ReloadResult> => {
       if (this.#draining) return this.#lastReload!;
       this.#catalog = services;
       const next = this.#withTagRoutes(this.#fileConfig);
@@ -330,7 +337,13 @@ export class Fairway {
       await this.#discovery?.sync(watchKeys(next));
       this.#rebuild();
       return this.#lastReload!;
-    });
+    };
+    const guarded = () =>
+      run().catch((err: Error) => {
+        this.log.error({ err: err.message }, 'applying routes from Consul tags failed');
+        return this.#lastReload!;
+      });
+    this.#reloading = this.#reloading.then(guarded, guarded);
     return this.#reloading;
   }
 
@@ -364,6 +377,8 @@ export class Fairway {
     clearTimeout(this.#rebuildTimer);
     clearTimeout(this.#sweepTimer);
     this.#watcher?.stop();
+    // A reload or tag change under way finishes first (each checks #draining after its waits).
+    await this.#reloading;
     const drainMs = this.#config?.drainTimeoutMs ?? 10_000;
     if (this.#proxy?.listening) {
       const closed = once(this.#proxy, 'close');
@@ -372,12 +387,17 @@ export class Fairway {
       // keepAliveTimeout; whatever is still busy at the drain timeout is cut.
       this.#proxy.closeIdleConnections();
       const sweep = setInterval(() => this.#proxy.closeIdleConnections(), 50);
-      const timer = setTimeout(() => this.#proxy.closeAllConnections(), drainMs);
+      const timer = setTimeout(() => {
+        this.#proxy.closeAllConnections();
+        // Upgraded connections (WebSockets) are not the server's to close: cut them here.
+        for (const t of this.#proxy.tunnels) t.destroy();
+      }, drainMs);
       await closed;
       clearInterval(sweep);
       clearTimeout(timer);
     }
-    await this.#registrar?.sync([]).catch((err: Error) => this.log.warn({ err: err.message }, 'deregistration failed'));
+    this.#registrar?.close();
+    if (this.#registrar && !(await this.#registrar.sync([]))) this.log.warn('could not deregister every service; Consul may still list them');
     await this.#discovery?.close();
     await this.#consul?.close();
     await this.#forwarder.close();

@@ -2,12 +2,14 @@
 // here, and the instance stats the proxy keeps anyway); prom-client turns them into text at
 // scrape time through custom collectors, so a request costs no label lookups. Label values are
 // bounded: routes and endpoints come from config and discovery, never from request paths.
+// Endpoints carry their service ID and their address (`addr`): IDs repeat across Consul nodes.
 
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { LatencyWindow } from '../core/latency-window.js';
 import { isEjected } from '../core/outlier.js';
 import type { Route, RouteTable } from '../core/route-table.js';
-import { statsKey, type UpstreamStats } from '../core/upstream.js';
+import { formatHostPort } from '../core/address.js';
+import { statsKey, type Upstream, type UpstreamStats } from '../core/upstream.js';
 import type { WatchState } from '../discovery/consul-watch.js';
 import type { FinishedExchange, RequestObserver } from '../proxy/observer.js';
 
@@ -57,9 +59,10 @@ interface Sample {
 export class Metrics implements RequestObserver {
   readonly registry = new Registry();
   /** route name → instance stats (or null for answers made without an upstream) → counters. */
-  readonly #counters = new Map<string, Map<UpstreamStats | null, { id: string; c: EndpointCounters }>>();
+  readonly #counters = new Map<string, Map<UpstreamStats | null, { id: string; addr: string; c: EndpointCounters }>>();
   readonly #retries = new Map<string, number>();
-  readonly #ejections = new Map<string, number>();
+  /** `id addr` → ejections, with the two labels kept apart. */
+  readonly #ejections = new Map<string, { endpoint: string; addr: string; n: number }>();
   readonly #reloads = { ok: 0, failed: 0 };
   #source: MetricsSource | undefined;
   /** The time of the exchange being recorded (the proxy's per-request clock: no extra read). */
@@ -70,38 +73,38 @@ export class Metrics implements RequestObserver {
     collectDefaultMetrics({ register: this.registry, prefix: 'fairway_' });
     this.#collector('fairway_requests_total', 'Requests answered, by route, endpoint and status class', 'counter', () => {
       const out: Sample[] = [];
-      this.#each((route, endpoint, c) => {
+      this.#each((route, endpoint, addr, c) => {
         CLASSES.forEach((cls, i) => {
-          if (c.byClass[i]! > 0) out.push({ labels: { route, endpoint, class: cls }, value: c.byClass[i]! });
+          if (c.byClass[i]! > 0) out.push({ labels: { route, endpoint, addr, class: cls }, value: c.byClass[i]! });
         });
       });
       return out;
     });
     this.#collector('fairway_request_duration_seconds', 'Time from request to the end of the answer', 'histogram', () => {
       const out: Sample[] = [];
-      this.#each((route, endpoint, c) => {
+      this.#each((route, endpoint, addr, c) => {
         let cumulative = 0;
         for (let b = 0; b <= BUCKETS.length; b++) {
           cumulative += c.buckets[b]!;
           const le = b < BUCKETS.length ? String(BUCKETS[b]) : '+Inf';
-          out.push({ metricName: 'fairway_request_duration_seconds_bucket', labels: { route, endpoint, le }, value: cumulative });
+          out.push({ metricName: 'fairway_request_duration_seconds_bucket', labels: { route, endpoint, addr, le }, value: cumulative });
         }
-        out.push({ metricName: 'fairway_request_duration_seconds_sum', labels: { route, endpoint }, value: c.sumSeconds });
-        out.push({ metricName: 'fairway_request_duration_seconds_count', labels: { route, endpoint }, value: c.count });
+        out.push({ metricName: 'fairway_request_duration_seconds_sum', labels: { route, endpoint, addr }, value: c.sumSeconds });
+        out.push({ metricName: 'fairway_request_duration_seconds_count', labels: { route, endpoint, addr }, value: c.count });
       });
       return out;
     });
     this.#collector('fairway_inflight_requests', 'Requests in flight to an endpoint', 'gauge', () =>
-      this.#endpoints().map(({ route, id, stats }) => ({ labels: { route, endpoint: id }, value: stats.inflight })),
+      this.#endpoints().map(({ route, id, addr, stats }) => ({ labels: { route, endpoint: id, addr }, value: stats.inflight })),
     );
     this.#collector('fairway_endpoint_state', 'Endpoint state (1 for the current one)', 'gauge', () =>
-      this.#endpoints().map(({ route, id, state }) => ({ labels: { route, endpoint: id, state }, value: 1 })),
+      this.#endpoints().map(({ route, id, addr, state }) => ({ labels: { route, endpoint: id, addr, state }, value: 1 })),
     );
     this.#collector('fairway_retries_total', 'Retries sent, by route', 'counter', () =>
       [...this.#retries].map(([route, n]) => ({ labels: { route }, value: n })),
     );
     this.#collector('fairway_ejections_total', 'Passive outlier ejections, by endpoint', 'counter', () =>
-      [...this.#ejections].map(([endpoint, n]) => ({ labels: { endpoint }, value: n })),
+      [...this.#ejections.values()].map(({ endpoint, addr, n }) => ({ labels: { endpoint, addr }, value: n })),
     );
     this.#collector('fairway_consul_watch_updates_total', 'Instance-set changes received, by watch', 'counter', () =>
       (this.#source?.watchStates() ?? []).map((w) => ({ labels: { watch: w.key }, value: w.updates })),
@@ -126,7 +129,8 @@ export class Metrics implements RequestObserver {
 
   onExchange(ex: FinishedExchange): void {
     const route = ex.route?.config.name ?? NO_ENDPOINT;
-    const counters = this.countersFor(route, ex.upstream?.stats ?? null, ex.upstream?.id ?? NO_ENDPOINT);
+    const u = ex.upstream;
+    const counters = this.countersFor(route, u?.stats ?? null, u?.id ?? NO_ENDPOINT, u ? formatHostPort(u.host, u.port) : NO_ENDPOINT);
     counters.record(ex.status, ex.durationMs, this.#clock());
   }
 
@@ -135,8 +139,12 @@ export class Metrics implements RequestObserver {
     this.#retries.set(name, (this.#retries.get(name) ?? 0) + 1);
   }
 
-  onEjection(endpointId: string): void {
-    this.#ejections.set(endpointId, (this.#ejections.get(endpointId) ?? 0) + 1);
+  onEjection(u: Upstream): void {
+    const addr = formatHostPort(u.host, u.port);
+    const key = `${u.id} ${addr}`;
+    const entry = this.#ejections.get(key);
+    if (entry) entry.n++;
+    else this.#ejections.set(key, { endpoint: u.id, addr, n: 1 });
   }
 
   onReload(ok: boolean): void {
@@ -144,11 +152,11 @@ export class Metrics implements RequestObserver {
     else this.#reloads.failed++;
   }
 
-  countersFor(route: string, stats: UpstreamStats | null, id: string): EndpointCounters {
+  countersFor(route: string, stats: UpstreamStats | null, id: string, addr: string): EndpointCounters {
     let byEndpoint = this.#counters.get(route);
     if (!byEndpoint) this.#counters.set(route, (byEndpoint = new Map()));
     let entry = byEndpoint.get(stats);
-    if (!entry) byEndpoint.set(stats, (entry = { id, c: new EndpointCounters() }));
+    if (!entry) byEndpoint.set(stats, (entry = { id, addr, c: new EndpointCounters() }));
     return entry.c;
   }
 
@@ -181,20 +189,20 @@ export class Metrics implements RequestObserver {
     }
   }
 
-  #each(fn: (route: string, endpoint: string, c: EndpointCounters) => void): void {
-    for (const [route, byEndpoint] of this.#counters) for (const { id, c } of byEndpoint.values()) fn(route, id, c);
+  #each(fn: (route: string, endpoint: string, addr: string, c: EndpointCounters) => void): void {
+    for (const [route, byEndpoint] of this.#counters) for (const { id, addr, c } of byEndpoint.values()) fn(route, id, addr, c);
   }
 
-  #endpoints(): Array<{ route: string; id: string; stats: UpstreamStats; state: string }> {
+  #endpoints(): Array<{ route: string; id: string; addr: string; stats: UpstreamStats; state: string }> {
     const src = this.#source;
     if (!src) return [];
     const now = src.now();
     const drained = src.drained();
-    const out: Array<{ route: string; id: string; stats: UpstreamStats; state: string }> = [];
+    const out: Array<{ route: string; id: string; addr: string; stats: UpstreamStats; state: string }> = [];
     for (const r of src.table.routes)
       for (const u of r.candidates.length > 0 ? r.candidates : r.upstreams) {
         const state = drained.has(u.id) ? 'draining' : isEjected(u.stats, now) ? 'ejected' : u.status;
-        out.push({ route: r.config.name, id: u.id, stats: u.stats, state });
+        out.push({ route: r.config.name, id: u.id, addr: formatHostPort(u.host, u.port), stats: u.stats, state });
       }
     return out;
   }

@@ -31,7 +31,12 @@ export function createAdminServer({ app, log }: { app: AdminApp; log: Logger }):
         res.setHeader('www-authenticate', 'Bearer');
         return send(res, 401, { error: 'admin.token is set: send Authorization: Bearer <token>' });
       }
-      const id = decodeURIComponent(m[1]!);
+      let id: string;
+      try {
+        id = decodeURIComponent(m[1]!);
+      } catch {
+        return send(res, 400, { error: 'malformed endpoint id in the path' });
+      }
       const drained = m[2] === 'drain';
       if (!app.setDrained(id, drained)) return send(res, 404, { error: `no route knows an endpoint with id "${id}"` });
       return send(res, 200, { id, draining: drained });

@@ -127,7 +127,10 @@ export const routeSchema = z
       .default('0s')
       .describe('ramp a new or returning instance from 10% to its full share over this window (0s: off; not for consistent-hash)'),
     stripPrefix: z.boolean({ error: 'expected true or false' }).default(false).describe('remove pathPrefix before forwarding'),
-    timeout: duration.default('30s').describe('whole-request upstream timeout; 504 when exceeded'),
+    timeout: duration
+      .refine((d) => (parseDuration(d) ?? 1) >= 1, { error: 'expected a duration of at least 1ms' })
+      .default('30s')
+      .describe('whole-request upstream timeout; 504 when exceeded'),
     headersTimeout: duration
       .optional()
       .describe('time for the upstream to send response headers; 504 when exceeded (default: `timeout`)'),
@@ -186,7 +189,10 @@ export const configSchema = z
         token: z.string({ error: 'expected a string' }).optional().describe('ACL token sent as X-Consul-Token (default: $CONSUL_HTTP_TOKEN)'),
         datacenter: z.string({ error: 'expected a string' }).default('').describe('datacenter to query (default: the agent\'s)'),
         stale: z.boolean({ error: 'expected true or false' }).default(false).describe('allow stale reads: any server may answer'),
-        wait: duration.default('30s').describe('how long one blocking query may wait for a change'),
+        wait: duration
+          .refine((d) => (parseDuration(d) ?? 1_000) >= 1_000, { error: 'expected a duration of at least 1s' })
+          .default('30s')
+          .describe('how long one blocking query may wait for a change (at least 1s)'),
       })
       .default({ datacenter: '', stale: false, wait: '30s' }),
     drainTimeout: duration.default('10s').describe('on SIGTERM, how long in-flight requests may take to finish'),

@@ -73,6 +73,8 @@ export class Discovery {
         },
       });
     }
+    // Snapshots no watch feeds any more (seeded from a replaced client, say) go too.
+    for (const key of [...this.snapshots.keys()]) if (!keys.has(key) && !this.#watches.has(key)) this.snapshots.delete(key);
     await Promise.all(stopping);
     this.#wake();
   }

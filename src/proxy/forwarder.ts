@@ -266,6 +266,8 @@ class Exchange implements FinishedExchange {
   /** Whether a failed attempt may be tried again elsewhere (and if so, counts the retry). */
   mayRetry(): boolean {
     if (this.retriesLeft <= 0 || this.res.headersSent) return false;
+    // A retry goes to another instance (SPEC: "on another instance"): none left, no retry.
+    if (this.tried.length >= this.route.upstreams.length) return false;
     if (!this.route.budget.tryRetry(this.fwd.clock.t)) {
       this.fwd.log.warn({ route: this.route.config.name }, 'retry budget exhausted; not retrying');
       return false;
@@ -368,7 +370,7 @@ class Attempt implements Dispatcher.DispatchHandler {
       // Mid-body failure: the status is already out, so cut the response short.
       ex.fwd.outcome(ex.route, this.upstream, false);
       ex.end();
-      ex.errorCode = 'upstream_error';
+      ex.errorCode = err instanceof TimeoutError ? 'upstream_timeout' : 'upstream_error';
       ex.fwd.log.warn({ route: ex.route.config.name, upstream: this.upstream.id, err: errCode(err) }, 'upstream failed mid-response');
       ex.res.destroy(err);
       return;
@@ -424,7 +426,7 @@ function pickUntried(route: Route, tried: readonly Upstream[], hash: number | un
     const u = route.picker.pick(hash);
     if (u !== undefined && !tried.includes(u)) return u;
   }
-  return route.upstreams.find((u) => !tried.includes(u)) ?? first;
+  return route.upstreams.find((u) => !tried.includes(u));
 }
 
 function errCode(err: unknown): string {

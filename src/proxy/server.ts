@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import { statusOf, type FairwayErrorCode } from '../core/errors.js';
@@ -23,7 +24,10 @@ export interface ProxyServerOptions {
   observer: RequestObserver;
 }
 
-export function createProxyServer(opts: ProxyServerOptions): Server {
+/** The proxy listener, with the open upgrade tunnels (which Node's server does not track). */
+export type ProxyServer = Server & { readonly tunnels: ReadonlySet<Duplex> };
+
+export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { forwarder, log, table, observer } = opts;
   const server = createServer(
     {
@@ -47,7 +51,10 @@ export function createProxyServer(opts: ProxyServerOptions): Server {
   applyServerSettings(server, opts.settings);
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // A response already under way on this connection (pipelining) must not get an error
+    // answer spliced into it; Node's own handler makes the same check.
+    const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent) {
       socket.destroy();
       return;
     }
@@ -64,9 +71,9 @@ export function createProxyServer(opts: ProxyServerOptions): Server {
     observer.onExchange(localAnswer(undefined, socket, code));
   });
 
-  server.on('upgrade', createUpgradeHandler(table, log));
-
-  return server;
+  const upgrades = createUpgradeHandler(table, log);
+  server.on('upgrade', upgrades);
+  return Object.assign(server, { tunnels: upgrades.tunnels });
 }
 
 /** The listener settings that can change on a running server (maxHeaderSize cannot). */

@@ -15,16 +15,31 @@ import { affinityHash } from './affinity.js';
 import { requestIdOf, upstreamRequestHeaders } from './headers.js';
 import { sendSocketError } from './respond.js';
 
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+export interface UpgradeHandler {
+  (req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Client sockets of open tunnels, so a drain that runs out of time can cut them. */
+  readonly tunnels: ReadonlySet<Duplex>;
+}
 
 export function createUpgradeHandler(table: () => RouteTable, log: Logger): UpgradeHandler {
-  const proxy = httpProxy.createProxyServer({ ws: true, xfwd: true });
+  // X-Forwarded-* are set below as for plain requests, not by http-proxy's xfwd (which sends
+  // X-Forwarded-Proto: ws and no X-Forwarded-Host).
+  const proxy = httpProxy.createProxyServer({ ws: true });
   proxy.on('error', (err, _req, target) => {
     log.warn({ err: (err as NodeJS.ErrnoException).code ?? err.message }, 'websocket upstream failed');
     failSocket(target as Socket | undefined);
   });
+  const tunnels = new Set<Duplex>();
 
-  return (req, socket, head) => {
+  const handler = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Once Node hands the socket over for an upgrade, the server no longer listens for its
+    // errors: without this, a client resetting the connection would crash the process.
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      log.debug({ err: err.code ?? err.message }, 'upgrade client socket error');
+      socket.destroy();
+    });
+    tunnels.add(socket);
+    socket.once('close', () => tunnels.delete(socket));
     const route = table().match(req.headers.host, req.url ?? '/', req.headers);
     if (route === undefined) {
       log.info({ host: req.headers.host, url: req.url }, 'no route for upgrade');
@@ -39,17 +54,35 @@ export function createUpgradeHandler(table: () => RouteTable, log: Logger): Upgr
     }
     req.url = upstreamPath(route.config, req.url ?? '/');
     if (req.method === 'GET' && req.headers.upgrade?.toLowerCase() === 'websocket') {
+      setForwarded(req, socket as Socket);
       proxy.ws(req, socket, head, { target: upstream.origin });
     } else {
       plainTunnel(req, socket as Socket, head, upstream, log);
     }
   };
+  return Object.assign(handler, { tunnels });
+}
+
+/** X-Forwarded-For appended, -Proto and -Host set, X-Request-Id kept or made, as for plain requests. */
+function setForwarded(req: IncomingMessage, socket: Socket): void {
+  const h = req.headers;
+  const prior = h['x-forwarded-for'];
+  const ip = socket.remoteAddress ?? '';
+  h['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ip}` : ip;
+  h['x-forwarded-proto'] = 'http';
+  if (h.host !== undefined) h['x-forwarded-host'] = h.host;
+  h['x-request-id'] = requestIdOf(h['x-request-id'], randomUUID);
 }
 
 function plainTunnel(req: IncomingMessage, socket: Socket, head: Buffer, upstream: Upstream, log: Logger): void {
   const requestId = requestIdOf(req.headers['x-request-id'], randomUUID);
   const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp: socket.remoteAddress ?? '', proto: 'http', requestId });
-  if (headers === undefined) {
+  // The tunnel relays bytes as they come, so a body's framing could not be kept apart from
+  // what follows it: an upgrade offer with a body is refused rather than risk smuggling.
+  const len = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+  if (headers === undefined || hasBody) {
+    log.info({ url: req.url }, 'rejected upgrade request with a body or several Host headers');
     sendSocketError(socket, 'bad_request');
     return;
   }
@@ -64,7 +97,7 @@ function plainTunnel(req: IncomingMessage, socket: Socket, head: Buffer, upstrea
     if (!answered) sendSocketError(socket, 'upstream_error');
     else socket.destroy();
   });
-  socket.on('error', () => up.destroy());
+  socket.once('close', () => up.destroy());
   up.write(text);
   if (head.length > 0) up.write(head);
   socket.pipe(up);

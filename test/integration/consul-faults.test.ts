@@ -9,13 +9,14 @@ import { Fairway } from '../../src/app.js';
 import { startBackend } from '../support/backends.js';
 import { ConsulAgent, ConsulApi } from '../support/consul.js';
 import { baseConfig, Client, until, writeConfig } from '../support/fairway.js';
+import { freePort } from '../support/ports.js';
 
 interface Status {
   consul: string;
   watches: Array<{ errors: number; lastError: string | null; lastErrorStatus: number | null }>;
 }
 
-it('a bad ACL token gives consul "error" with a clear message, no busy loop, and a reload with the right token recovers', async () => {
+it('a bad ACL token gives consul "error" with a clear message, no busy loop; the right token recovers; a revoked one keeps the known instances', async () => {
   const ROOT = 'b1f8c6e2-7a2d-4f4e-9c55-2a2c6f5d7e11';
   const agent = new ConsulAgent(inject('consulBin'), {
     extraArgs: ['-hcl', `acl { enabled = true\n default_policy = "deny"\n tokens { initial_management = "${ROOT}" } }`],
@@ -55,10 +56,59 @@ it('a bad ACL token gives consul "error" with a clear message, no busy loop, and
     expect(result.ok).toBe(true);
     await until(async () => (await status()).consul === 'connected', 5_000, 'connected with the right token');
     expect((await client.get('/')).body).toBe('b1');
+
+    // A token that stops working on reload: the instances already known keep serving.
+    writeFileSync(file, JSON.stringify(config('revoked-token')));
+    expect((await app.reload()).ok).toBe(true);
+    await until(async () => (await status()).consul === 'error', 5_000, 'consul error after the token change');
+    for (let i = 0; i < 10; i++) expect((await client.get('/')).body).toBe('b1');
   } finally {
     await client.close();
     await app.stop();
     await agent.stop();
+    await backend.close();
+  }
+});
+
+it('a reload while Consul is unreachable keeps serving, and registration is retried in the background', async () => {
+  const backend = await startBackend('b1');
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const service = (port: number) => ({ name: 'web', id: 'web-1', address: '127.0.0.1', port });
+  const config = (port: number) => baseConfig({ consul: { address: dead }, services: [service(port)], routes: [{ endpoints: [backend.address] }] });
+  const file = writeConfig(config(9001));
+  const app = await Fairway.start({ configPath: file, log: pino({ level: 'silent' }), env: {}, watch: false });
+  const client = new Client(app.proxyUrl, 1);
+  try {
+    expect((await client.get('/')).body).toBe('b1');
+    writeFileSync(file, JSON.stringify(config(9002)));
+    const result = await app.reload();
+    expect(result.ok).toBe(true);
+    expect((await client.get('/')).body).toBe('b1');
+  } finally {
+    await client.close();
+    await app.stop();
+    await backend.close();
+  }
+});
+
+it('changing Consul settings on reload swaps the client without a gap in service', async () => {
+  const service = `keep-${Date.now()}`;
+  const backend = await startBackend('b1');
+  const shared = new ConsulApi(inject('consulAddress'));
+  await shared.put('/v1/agent/service/register', { ID: `${service}-1`, Name: service, Address: '127.0.0.1', Port: backend.port });
+  const file = writeConfig(baseConfig({ consul: { address: inject('consulAddress'), wait: '5s' }, routes: [{ service }] }));
+  const app = await Fairway.start({ configPath: file, log: pino({ level: 'silent' }), env: {}, watch: false });
+  const client = new Client(app.proxyUrl, 1);
+  try {
+    await until(async () => (await client.get('/')).status === 200, 5_000, 'discovered');
+    // A different wait and a token this agent (without ACLs) ignores: a new client all the same.
+    writeFileSync(file, JSON.stringify(baseConfig({ consul: { address: inject('consulAddress'), wait: '6s', token: 'other' }, routes: [{ service }] })));
+    expect((await app.reload()).ok).toBe(true);
+    for (let i = 0; i < 20; i++) expect((await client.get('/')).body).toBe('b1');
+  } finally {
+    await client.close();
+    await app.stop();
+    await shared.put(`/v1/agent/service/deregister/${service}-1`);
     await backend.close();
   }
 });

@@ -61,15 +61,15 @@ describe('metrics', () => {
       expect(res.headers.get('content-type')).toContain('text/plain');
       const text = await res.text();
       for (const addr of [a, b]) {
-        expect(sample(text, 'fairway_requests_total', { route: 'web', endpoint: addr!, class: '2xx' })).toBe(5);
-        expect(sample(text, 'fairway_request_duration_seconds_count', { route: 'web', endpoint: addr! })).toBe(5);
-        expect(sample(text, 'fairway_request_duration_seconds_bucket', { route: 'web', endpoint: addr!, le: '+Inf' })).toBe(5);
-        expect(sample(text, 'fairway_request_duration_seconds_sum', { route: 'web', endpoint: addr! })).toBeGreaterThan(0);
-        expect(sample(text, 'fairway_inflight_requests', { route: 'web', endpoint: addr! })).toBe(0);
-        expect(sample(text, 'fairway_endpoint_state', { route: 'web', endpoint: addr!, state: 'passing' })).toBe(1);
+        expect(sample(text, 'fairway_requests_total', { route: 'web', endpoint: addr!, addr: addr!, class: '2xx' })).toBe(5);
+        expect(sample(text, 'fairway_request_duration_seconds_count', { route: 'web', endpoint: addr!, addr: addr! })).toBe(5);
+        expect(sample(text, 'fairway_request_duration_seconds_bucket', { route: 'web', endpoint: addr!, addr: addr!, le: '+Inf' })).toBe(5);
+        expect(sample(text, 'fairway_request_duration_seconds_sum', { route: 'web', endpoint: addr!, addr: addr! })).toBeGreaterThan(0);
+        expect(sample(text, 'fairway_inflight_requests', { route: 'web', endpoint: addr!, addr: addr! })).toBe(0);
+        expect(sample(text, 'fairway_endpoint_state', { route: 'web', endpoint: addr!, addr: addr!, state: 'passing' })).toBe(1);
       }
-      expect(sample(text, 'fairway_requests_total', { route: '-', endpoint: '-', class: '4xx' })).toBe(3);
-      expect(sample(text, 'fairway_requests_total', { route: 'gone', endpoint: '-', class: '5xx' })).toBe(2);
+      expect(sample(text, 'fairway_requests_total', { route: '-', endpoint: '-', addr: '-', class: '4xx' })).toBe(3);
+      expect(sample(text, 'fairway_requests_total', { route: 'gone', endpoint: '-', addr: '-', class: '5xx' })).toBe(2);
       expect(sample(text, 'fairway_config_reloads_total', { result: 'ok' })).toBe(0);
       expect(text).toMatch(/^fairway_consul_watch_updates_total\{watch="absent-[^"]+"\} 1$/m);
       expect(text).toMatch(/^fairway_process_cpu_user_seconds_total /m);
@@ -141,6 +141,9 @@ describe('drain by hand', () => {
       expect((await post('undrain', 's3cret')).status).toBe(200);
       expect(Object.fromEntries(await client.spread(10, '/', 1))).toEqual({ b1: 5, b2: 5 });
       expect((await fetch(`${app.adminUrl}/api/endpoints/nobody/drain`, { method: 'POST', headers: { authorization: 'Bearer s3cret' } })).status).toBe(404);
+      // A malformed escape in the id is a 400, not a crash.
+      expect((await fetch(`${app.adminUrl}/api/endpoints/%ZZ/drain`, { method: 'POST', headers: { authorization: 'Bearer s3cret' } })).status).toBe(400);
+      expect((await fetch(`${app.adminUrl}/-/healthz`)).status).toBe(200);
     } finally {
       await client.close();
       await app.stop();

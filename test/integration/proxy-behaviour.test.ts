@@ -141,12 +141,12 @@ describe('proxy behaviour', () => {
     expect(Date.now() - started).toBeLessThan(1_900);
   });
 
-  it('answers 502 upstream_error when the only upstream refuses connections, after retrying', async () => {
+  it('answers 502 upstream_error when the only upstream refuses connections, without retrying the same one', async () => {
     const r = await client.get('/dead');
     expect(r.status).toBe(502);
     expect(r.headers['x-fairway-error']).toBe('upstream_error');
     const dead = app.table.routes.find((x) => x.config.name === 'dead')!.upstreams[0]!;
-    expect(dead.stats.failures).toBe(2);
+    expect(dead.stats.failures).toBe(1);
   });
 
   it('retries an idempotent request on another instance when one refuses', async () => {
@@ -248,5 +248,49 @@ describe('proxy behaviour', () => {
     expect(seen.headers.upgrade).toBeUndefined();
     expect(seen.headers['http2-settings']).toBeUndefined();
     expect(seen.headers['x-forwarded-host']).toBe('up.test');
+  });
+});
+
+describe('upgrade requests that go wrong', () => {
+  it('survives clients that reset upgrade connections, on a matched and an unmatched route', async () => {
+    const slow = await startBackend('slow-ws');
+    // The upstream never answers the upgrade, so the client gives up first.
+    const held: Socket[] = [];
+    slow.server.on('upgrade', (_req, socket: Socket) => held.push(socket));
+    const app = await startFairway(baseConfig({ routes: [{ match: { pathPrefix: '/ws' }, endpoints: [slow.address] }] }));
+    const port = Number(new URL(app.proxyUrl).port);
+    try {
+      for (const path of ['/ws/x', '/nowhere']) {
+        for (let i = 0; i < 20; i++) {
+          const s = connect(port, '127.0.0.1');
+          s.on('error', () => undefined);
+          s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+          await new Promise((r) => setTimeout(r, 5));
+          s.resetAndDestroy();
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      // Still alive and answering.
+      const res = await fetch(`${app.proxyUrl}/nowhere`);
+      expect(res.status).toBe(404);
+    } finally {
+      for (const h of held) h.destroy();
+      await app.stop();
+      await slow.close();
+    }
+  });
+
+  it('refuses a non-WebSocket upgrade that carries a body (it could smuggle a request)', async () => {
+    const backend = await startBackend('b');
+    const app = await startFairway(baseConfig({ routes: [{ endpoints: [backend.address] }] }));
+    const port = Number(new URL(app.proxyUrl).port);
+    try {
+      const out = await raw(port, 'POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(out).toMatch(/^HTTP\/1\.1 400 /);
+      expect(backend.hits).toBe(0);
+    } finally {
+      await app.stop();
+      await backend.close();
+    }
   });
 });

@@ -69,3 +69,43 @@ it('a 3 s streaming response completes through SIGTERM; exit 0; registration rem
     await backend.close();
   }
 });
+
+it('an open WebSocket does not hold shutdown past drainTimeout', async () => {
+  const backend = await startBackend('ws');
+  const held: import('node:stream').Duplex[] = [];
+  backend.server.on('upgrade', (_req, socket) => {
+    held.push(socket);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('error', () => undefined);
+  });
+  const [listen, admin] = [await freePort(), await freePort()];
+  const file = writeConfig({ listen: `127.0.0.1:${listen}`, admin: { listen: `127.0.0.1:${admin}` }, drainTimeout: '1s', routes: [{ endpoints: [backend.address] }] });
+  const { child } = await spawnFairway(file, `http://127.0.0.1:${admin}`);
+  try {
+    const open = await new Promise<import('node:stream').Duplex>((resolve, reject) => {
+      const req = request({
+        host: '127.0.0.1',
+        port: listen,
+        path: '/',
+        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      });
+      req.on('upgrade', (_res, socket) => resolve(socket));
+      req.on('error', reject);
+      req.end();
+    });
+    open.on('error', () => undefined);
+    const started = Date.now();
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const code = await exited;
+    const tookMs = Date.now() - started;
+    console.log(`drain with an open WebSocket: exit ${code} after ${tookMs} ms (drainTimeout 1s)`);
+    expect(code).toBe(0);
+    expect(tookMs).toBeLessThan(5_000);
+    open.destroy();
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    for (const h of held) h.destroy();
+    await backend.close();
+  }
+});

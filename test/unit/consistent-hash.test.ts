@@ -110,9 +110,22 @@ describe('consistentHash: membership changes move only the keys they must', () =
     expect(moved).toBeLessThan((10_000 / 11) * 1.5);
   });
 
-  it('the ring follows ids, not addresses: the same id on a new port keeps its keys', () => {
+  it('the same id on three addresses (one service ID on three Consul nodes) splits the keys three ways', () => {
+    const same = [upstream('web', 1, 9001), upstream('web', 1, 9002), upstream('web', 1, 9003)];
+    const p = consistentHash(same, depsOf());
+    const ports = new Map<number, number>();
+    for (const h of KEYS) {
+      const port = p.pick(h)!.port;
+      ports.set(port, (ports.get(port) ?? 0) + 1);
+    }
+    expect([...ports.keys()].sort()).toEqual([9001, 9002, 9003]);
+    for (const n of ports.values()) expect(n).toBeGreaterThan(KEYS.length / 5);
+  });
+
+  it('an instance that moves to a new address moves only its own keys', () => {
     const moved = TEN.map((u) => (u.id === 'i4' ? upstream('i4', 1, 7777) : u));
-    expect(mapping(consistentHash(moved, depsOf()))).toEqual(BASE);
+    const after = mapping(consistentHash(moved, depsOf()));
+    expect(after.every((id, k) => id === BASE[k] || BASE[k] === 'i4' || id === 'i4')).toBe(true);
   });
 });
 

@@ -92,3 +92,24 @@ describe('failover picker', () => {
     expect(failoverFactory(PICKERS)([P1, B1], depsOf(), plain).pick()).toBeUndefined();
   });
 });
+
+describe('failover picker in panic (critical instances among the candidates)', () => {
+  const critical = (id: string, port: number, tags: string[]) => ({ ...upstreamWith(id, { port, tags }), status: 'critical' as const });
+  const ids = (p: { pick: () => { id: string } | undefined }, k: number) => Array.from({ length: k }, () => p.pick()?.id);
+
+  it.each([
+    {
+      why: 'critical primaries do not make the primary tier active while a backup passes',
+      list: [critical('P1', 1, ['primary']), critical('P2', 2, ['primary']), upstreamWith('B1', { port: 3, tags: ['backup'] }), critical('B2', 4, ['backup'])],
+      seq: ['B1', 'B2', 'B1'],
+    },
+    {
+      why: 'with every instance critical the best tier still serves (panic spreads over it)',
+      list: [critical('P1', 1, ['primary']), critical('B1', 2, ['backup'])],
+      seq: ['P1', 'P1'],
+    },
+  ])('$why', ({ list, seq }) => {
+    const r = routeConfig('service: s\nstrategy: failover');
+    expect(ids(PICKERS.failover(list, depsOf(noRng), r), seq.length)).toEqual(seq);
+  });
+});

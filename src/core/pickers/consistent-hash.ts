@@ -7,8 +7,8 @@
 // Points per upstream: `unit` × its weight, where unit is 160 while the ring (unit × Σw) fits in
 // 100,000 points and halves each time it would not; the ring so stays small enough to rebuild in
 // milliseconds at 10,000 instances (10 points each then: shares spread wider than with 160).
-// Points are derived from the upstream's id by integer mixing, so each upstream's points depend
-// only on its id, its weight and the unit. A change therefore moves only the keys of the
+// Points are derived from the upstream's id and address by integer mixing, so each upstream's
+// points depend only on them, its weight and the unit. A change therefore moves only the keys of the
 // instance that changed, except when it takes Σw across one of the unit's halving steps: then
 // every instance's point count changes once, and more keys move.
 // A 65,536-entry index of where each top-16-bit prefix starts on the ring turns the lookup
@@ -16,7 +16,7 @@
 //
 // Cost: O(1) expected per pick (index, then ~p/65,536 + 1 comparisons), O(p log p) per rebuild.
 
-import type { Upstream } from '../upstream.js';
+import { statsKey, type Upstream } from '../upstream.js';
 import { fmix32, hashString } from './hash.js';
 import { EMPTY_PICKER, randomIndex, type Picker, type PickerDeps } from './picker.js';
 
@@ -42,7 +42,10 @@ export function consistentHash(upstreams: readonly Upstream[], deps: PickerDeps)
   const packed = new Float64Array(total);
   let k = 0;
   for (let i = 0; i < n; i++) {
-    const seed = hashString(upstreams[i]!.id);
+    // Seeded by id *and* address: Consul IDs are unique per agent only, and often repeat
+    // across nodes (they default to the service name).
+    const u = upstreams[i]!;
+    const seed = hashString(statsKey(u.id, u.host, u.port));
     for (let v = 0; v < counts[i]!; v++) packed[k++] = fmix32(seed ^ Math.imul(v + 1, 0x9e3779b1)) * 2_097_152 + i;
   }
   packed.sort();

@@ -27,8 +27,12 @@ export function failover(inner: Readonly<Record<string, PickerFactory>>): Picker
   return (upstreams: readonly Upstream[], deps: PickerDeps, route: RouteConfig): Picker => {
     const f = route.failover;
     if (upstreams.length === 0 || !f) return EMPTY_PICKER;
+    // The active tier is the best one with a healthy instance. Critical instances reach a
+    // picker only when the route is in panic; they then share their tier's traffic, but never
+    // make a tier active by themselves.
+    const healthy = upstreams.filter((u) => u.status !== 'critical');
     let best = Infinity;
-    for (const u of upstreams) best = Math.min(best, tierOf(u, f));
+    for (const u of healthy.length > 0 ? healthy : upstreams) best = Math.min(best, tierOf(u, f));
     const tier = upstreams.filter((u) => tierOf(u, f) === best);
     return inner[f.within]!(tier, deps, route);
   };

@@ -171,7 +171,8 @@ describe('hostile input', () => {
     );
     console.log(`1 GiB download: ${received} bytes; Fairway RSS ${(base / 2 ** 20).toFixed(0)} MiB before, peak ${(peak / 2 ** 20).toFixed(0)} MiB`);
     expect(received).toBe(GiB);
-    expect(peak - base).toBeLessThan(64 * 2 ** 20);
+    // Flat: buffering would show as a good part of the 1 GiB; this allows 1/8 of it.
+    expect(peak - base).toBeLessThan(128 * 2 ** 20);
   }, 120_000);
 
   it('streams a 1 GiB upload with flat memory', async () => {
@@ -195,7 +196,7 @@ describe('hostile input', () => {
     });
     console.log(`1 GiB upload: backend counted ${reply} bytes; Fairway RSS ${(base / 2 ** 20).toFixed(0)} MiB before, peak ${(peak / 2 ** 20).toFixed(0)} MiB`);
     expect(reply).toBe(String(GiB));
-    expect(peak - base).toBeLessThan(64 * 2 ** 20);
+    expect(peak - base).toBeLessThan(128 * 2 ** 20);
   }, 120_000);
 
   it('leaves no sockets behind', async () => {

@@ -15,12 +15,11 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, ROOT, startConsul } from './lib.mjs';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 const QUICK = process.argv.includes('--quick');
 const CONNECTIONS = 50;
 const ROUNDS = QUICK ? 1 : 3;
@@ -39,15 +38,6 @@ const has = (cmd) => {
   }
 };
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function run(name, cmd, args, env = {}) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
@@ -213,20 +203,9 @@ async function startFairway(ports, extra = {}, consulAddress) {
   return { port, pid: child.pid };
 }
 
-async function startConsul(ports) {
-  const bin = execFileSync('bash', [join(ROOT, 'scripts/consul-install.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
-  const [http, lan, wan, server] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  run('consul', bin, ['agent', '-dev', '-bind', '127.0.0.1', '-client', '127.0.0.1', '-http-port', String(http), '-dns-port', '-1', '-grpc-port', '-1',
-    '-grpc-tls-port', '-1', '-serf-lan-port', String(lan), '-serf-wan-port', String(wan), '-server-port', String(server), '-log-level', 'error']);
-  const address = `http://127.0.0.1:${http}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await (await fetch(`${address}/v1/status/leader`)).json()) !== '') break;
-    } catch {
-      // not up yet
-    }
-    await sleep(50);
-  }
+async function startConsulWithBackends(ports) {
+  const { address, child } = await startConsul();
+  children.push(child);
   for (const [i, p] of ports.entries())
     await fetch(`${address}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ ID: `b${i}`, Name: 'bench-backend', Address: '127.0.0.1', Port: p }) });
   return address;
@@ -298,7 +277,7 @@ async function main() {
     proxies.push({ name: 'Fairway (static, metrics off)', ...(await startFairway(backend.ports, { metrics: { enabled: false } })) });
     proxies.push({ name: 'Fairway (static, access log on)', ...(await startFairway(backend.ports, { accessLog: { enabled: true } })) });
   }
-  const consul = await startConsul(backend.ports);
+  const consul = await startConsulWithBackends(backend.ports);
   proxies.push({ name: 'Fairway (Consul discovery)', ...(await startFairway(backend.ports, {}, consul)) });
 
   console.log(`backends: ${backend.kind}; load: ${USE_WRK ? 'wrk' : 'autocannon'}, ${CONNECTIONS} connections; ${ROUNDS} round(s) of ${SECONDS}s`);

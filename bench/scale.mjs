@@ -7,26 +7,16 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, ROOT, startConsul } from './lib.mjs';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 const SERVICES = 1_000;
 const INSTANCES = 10;
 const tmp = mkdtempSync(join(os.tmpdir(), 'fairway-scale-'));
 const children = [];
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function cpuMs(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -48,22 +38,11 @@ async function main() {
     await new Promise((r) => s.listen(p, '127.0.0.1', r));
   }
 
-  const bin = execFileSync('bash', [join(ROOT, 'scripts/consul-install.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
-  const [http, lan, wan, server] = [await freePort(), await freePort(), await freePort(), await freePort()];
   // One blocking query per watched service: 1,000 connections from one client, above Consul's
   // default limit of 200 per client address (the README says so too).
-  children.push(spawn(bin, ['agent', '-dev', '-bind', '127.0.0.1', '-client', '127.0.0.1', '-http-port', String(http), '-dns-port', '-1', '-grpc-port', '-1',
-    '-grpc-tls-port', '-1', '-serf-lan-port', String(lan), '-serf-wan-port', String(wan), '-server-port', String(server), '-log-level', 'error',
-    '-hcl', 'limits { http_max_conns_per_client = 4096 }'], { stdio: 'ignore' }));
-  const consul = `http://127.0.0.1:${http}`;
-  for (let i = 0; i < 400; i++) {
-    try {
-      if ((await json(`${consul}/v1/status/leader`)) !== '') break;
-    } catch {
-      // not up yet
-    }
-    await sleep(50);
-  }
+  const agent = await startConsul(['-hcl', 'limits { http_max_conns_per_client = 4096 }']);
+  children.push(agent.child);
+  const consul = agent.address;
 
   // Register through the catalog in transactions of 64 operations.
   const t0 = performance.now();

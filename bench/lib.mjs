@@ -1,0 +1,39 @@
+// Helpers shared by the benchmarks.
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ROOT = new URL('..', import.meta.url).pathname;
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A Consul dev agent on free loopback ports (DNS and gRPC off), from the project's cached
+ * build; resolves once it has a leader. `extra` are more agent flags.
+ */
+export async function startConsul(extra = []) {
+  const bin = execFileSync('bash', [join(ROOT, 'scripts/consul-install.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
+  const [http, lan, wan, server] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const child = spawn(bin, ['agent', '-dev', '-bind', '127.0.0.1', '-client', '127.0.0.1', '-http-port', String(http), '-dns-port', '-1', '-grpc-port', '-1',
+    '-grpc-tls-port', '-1', '-serf-lan-port', String(lan), '-serf-wan-port', String(wan), '-server-port', String(server), '-log-level', 'error', ...extra], { stdio: 'ignore' });
+  const address = `http://127.0.0.1:${http}`;
+  for (let i = 0; i < 400; i++) {
+    try {
+      if ((await (await fetch(`${address}/v1/status/leader`)).json()) !== '') return { address, child };
+    } catch {
+      // not up yet
+    }
+    await sleep(50);
+  }
+  throw new Error('consul did not elect a leader');
+}

@@ -276,6 +276,7 @@ async function main() {
   if (!QUICK) {
     proxies.push({ name: 'Fairway (static, metrics off)', ...(await startFairway(backend.ports, { metrics: { enabled: false } })) });
     proxies.push({ name: 'Fairway (static, access log on)', ...(await startFairway(backend.ports, { accessLog: { enabled: true } })) });
+    proxies.push({ name: 'Fairway (static, workers: 2)', ...(await startFairway(backend.ports, { workers: 2 })) });
   }
   const consul = await startConsulWithBackends(backend.ports);
   proxies.push({ name: 'Fairway (Consul discovery)', ...(await startFairway(backend.ports, {}, consul)) });
@@ -303,7 +304,7 @@ async function main() {
   if (!QUICK) {
     for (const [label, path, upload] of [['1 KiB', '/1k', false], ['64 KiB', '/64k', false], ['1 MiB', '/1m', false], ['64 KiB upload', '/upload', true]]) {
       const row = { label, results: {} };
-      for (const p of proxies.filter((x) => !x.name.includes('metrics off') && !x.name.includes('access log'))) row.results[p.name] = await measure(p, path, SIZE_SECONDS, upload);
+      for (const p of proxies.filter((x) => !x.name.includes('metrics off') && !x.name.includes('access log') && !x.name.includes('workers'))) row.results[p.name] = await measure(p, path, SIZE_SECONDS, upload);
       sizes.push(row);
       console.log(`${label}: ${Object.entries(row.results).map(([n, r]) => `${n} ${r.rps.toFixed(0)}`).join(', ')}`);
     }

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Metrics } from './admin/metrics.js';
-import { createAdminServer } from './admin/server.js';
+import { adminBackend, createAdminServer } from './admin/server.js';
 import { formatHostPort, type HostPort } from './core/address.js';
 import { formatProblem, loadConfig, type Config, type ConfigProblem } from './core/config.js';
 import { UserError } from './core/errors.js';
@@ -41,6 +41,13 @@ export interface FairwayOptions {
   /** Watch the config file and reload on change (default true). */
   watch?: boolean;
   rng?: () => number;
+  /**
+   * `worker`: one of several processes sharing the proxy port (config `workers`); the cluster
+   * primary runs the admin listener and registers services, so a worker does neither.
+   */
+  role?: 'single' | 'worker';
+  /** Called once, when first discovery has finished. */
+  onReady?: () => void;
 }
 
 export interface ReloadResult {
@@ -84,14 +91,19 @@ export class Fairway {
   /** Instance IDs taken out of rotation by hand (admin drain). */
   readonly #drained = new Set<string>();
   #proxy!: ProxyServer;
-  #admin!: Server;
+  #admin: Server | undefined;
   #watcher: FileWatcher | undefined;
   #ready = false;
   #draining = false;
   #lastReload: ReloadResult | undefined;
   #reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, at: '', problems: [] });
 
+  readonly #role: 'single' | 'worker';
+  readonly #onReady: (() => void) | undefined;
+
   private constructor(options: FairwayOptions) {
+    this.#role = options.role ?? 'single';
+    this.#onReady = options.onReady;
     this.configPath = options.configPath;
     this.log = options.log;
     this.#env = options.env ?? process.env;
@@ -165,14 +177,18 @@ export class Fairway {
       settings: config.server,
       observer: this.#observer,
     });
-    this.#admin = createAdminServer({ app: this, log: this.log.child({ part: 'admin' }) });
-    await Promise.all([listen(this.#proxy, config.listen), listen(this.#admin, config.admin.listen)]);
+    await listen(this.#proxy, config.listen);
+    if (this.#role !== 'worker') {
+      this.#admin = createAdminServer({ backend: adminBackend(this), log: this.log.child({ part: 'admin' }) });
+      await listen(this.#admin, config.admin.listen);
+    }
     this.log.info({ proxy: this.proxyUrl, admin: this.adminUrl, routes: config.routes.length }, 'fairway listening');
 
     void (this.#discovery?.settled() ?? Promise.resolve()).then(() => {
       if (this.#draining) return;
       this.#ready = true;
       this.log.info({ consul: this.consulState }, 'first discovery finished; ready');
+      this.#onReady?.();
     });
   }
 
@@ -192,7 +208,7 @@ export class Fairway {
       log: this.log.child({ part: 'discovery' }),
       onChange: () => this.#rebuildSoon(),
     });
-    this.#registrar = new Registrar(client, this.log.child({ part: 'registrar' }));
+    this.#registrar = this.#role === 'worker' ? undefined : new Registrar(client, this.log.child({ part: 'registrar' }));
     if (old.consul) {
       this.log.info({ consul: config.consul.address }, 'consul settings changed; new client');
       // Until the new watches answer, routes keep the instances the old ones knew.

@@ -7,66 +7,96 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
-import { routesView, statusView, type AdminSource } from './views.js';
+import { routesView, statusView, type AdminSource, type RouteView } from './views.js';
 
-/** What the admin listener needs beyond the read-only views. */
-export interface AdminApp extends AdminSource {
-  readonly metrics: Metrics;
+/**
+ * Where the admin listener gets its answers: from this process (adminBackend) or, in a
+ * cluster, from the workers through the primary (src/cluster/primary.ts).
+ */
+export interface AdminBackend {
+  ready(): boolean;
+  routes(): Promise<RouteView[]>;
+  status(): Promise<Record<string, unknown>>;
+  metrics(): Promise<{ contentType: string; body: string }>;
   /** The configured admin token ('' for none). */
   adminToken(): string;
+  /** False when no route knows the id. */
+  setDrained(id: string, drained: boolean): Promise<boolean>;
+}
+
+/** What a single Fairway process offers the admin listener. */
+export interface AdminApp extends AdminSource {
+  readonly metrics: Metrics;
+  adminToken(): string;
   setDrained(id: string, drained: boolean): boolean;
+}
+
+export function adminBackend(app: AdminApp): AdminBackend {
+  return {
+    ready: () => app.ready,
+    routes: async () => routesView(app.table, app.now(), { drained: () => app.drained(), traffic: (r, st, now) => app.metrics.traffic(r, st, now) }),
+    status: async () => statusView(app),
+    metrics: async () => ({ contentType: app.metrics.registry.contentType, body: await app.metrics.registry.metrics() }),
+    adminToken: () => app.adminToken(),
+    setDrained: async (id, drained) => app.setDrained(id, drained),
+  };
 }
 
 const PATHS = ['/', '/-/healthz', '/-/ready', '/api/routes', '/api/status', '/metrics', 'POST /api/endpoints/:id/drain', 'POST /api/endpoints/:id/undrain'];
 const DRAIN = /^\/api\/endpoints\/([^/]+)\/(drain|undrain)$/;
 
-export function createAdminServer({ app, log }: { app: AdminApp; log: Logger }): Server {
+export function createAdminServer({ backend, log }: { backend: AdminBackend; log: Logger }): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0]!;
-    if (req.method === 'POST') {
-      const m = DRAIN.exec(path);
-      if (!m) return send(res, 404, { error: 'not found', paths: PATHS });
-      if (!authorized(req, app.adminToken())) {
-        log.warn({ url: req.url, remote: req.socket.remoteAddress }, 'admin: unauthorized write');
-        res.setHeader('www-authenticate', 'Bearer');
-        return send(res, 401, { error: 'admin.token is set: send Authorization: Bearer <token>' });
-      }
-      let id: string;
-      try {
-        id = decodeURIComponent(m[1]!);
-      } catch {
-        return send(res, 400, { error: 'malformed endpoint id in the path' });
-      }
-      const drained = m[2] === 'drain';
-      if (!app.setDrained(id, drained)) return send(res, 404, { error: `no route knows an endpoint with id "${id}"` });
-      return send(res, 200, { id, draining: drained });
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
-    switch (path) {
-      case '/':
-        return html(res, DASHBOARD_HTML);
-      case '/-/healthz':
-        return text(res, 200, 'ok\n');
-      case '/-/ready':
-        return app.ready ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
-      case '/api/routes':
-        return send(res, 200, routesView(app.table, app.now(), { drained: () => app.drained(), traffic: (r, st, now) => app.metrics.traffic(r, st, now) }));
-      case '/api/status':
-        return send(res, 200, statusView(app));
-      case '/metrics':
-        app.metrics.registry.metrics().then(
-          (body) => {
-            res.writeHead(200, { 'content-type': app.metrics.registry.contentType, 'cache-control': 'no-store' });
-            res.end(body);
-          },
-          (err: Error) => send(res, 500, { error: err.message }),
-        );
-        return;
-      default:
-        log.debug({ url: req.url }, 'admin: not found');
-        return send(res, 404, { error: 'not found', paths: PATHS });
-    }
+    handle(backend, log, req, res).catch((err: Error) => {
+      log.error({ err: err.message, url: req.url }, 'admin request failed');
+      if (!res.headersSent) send(res, 500, { error: err.message });
+      else res.destroy();
+    });
   });
+}
+
+async function handle(backend: AdminBackend, log: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0]!;
+  if (req.method === 'POST') {
+    const m = DRAIN.exec(path);
+    if (!m) return send(res, 404, { error: 'not found', paths: PATHS });
+    if (!authorized(req, backend.adminToken())) {
+      log.warn({ url: req.url, remote: req.socket.remoteAddress }, 'admin: unauthorized write');
+      res.setHeader('www-authenticate', 'Bearer');
+      return send(res, 401, { error: 'admin.token is set: send Authorization: Bearer <token>' });
+    }
+    let id: string;
+    try {
+      id = decodeURIComponent(m[1]!);
+    } catch {
+      return send(res, 400, { error: 'malformed endpoint id in the path' });
+    }
+    const drained = m[2] === 'drain';
+    if (!(await backend.setDrained(id, drained))) return send(res, 404, { error: `no route knows an endpoint with id "${id}"` });
+    return send(res, 200, { id, draining: drained });
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
+  switch (path) {
+    case '/':
+      return html(res, DASHBOARD_HTML);
+    case '/-/healthz':
+      return text(res, 200, 'ok\n');
+    case '/-/ready':
+      return backend.ready() ? text(res, 200, 'ready\n') : text(res, 503, 'not ready\n');
+    case '/api/routes':
+      return send(res, 200, await backend.routes());
+    case '/api/status':
+      return send(res, 200, await backend.status());
+    case '/metrics': {
+      const { contentType, body } = await backend.metrics();
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+      res.end(body);
+      return;
+    }
+    default:
+      log.debug({ url: req.url }, 'admin: not found');
+      return send(res, 404, { error: 'not found', paths: PATHS });
+  }
 }
 
 function authorized(req: IncomingMessage, token: string): boolean {

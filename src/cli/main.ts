@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The `fairway` command: argument parsing and wiring. The only place that exits the process.
 
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Fairway } from '../app.js';
 import { consulAddressFromEnv, formatProblem, loadConfig } from '../core/config.js';
@@ -11,6 +13,8 @@ import { createLogger } from '../log.js';
 import { VERSION } from '../version.js';
 import { registrationFromFlags, type RegisterFlags } from './register-flags.js';
 import { renderStatus } from './status.js';
+import { runPrimary } from '../cluster/primary.js';
+import { answerPrimary, tellReady } from '../cluster/worker.js';
 
 const USAGE = `fairway ${VERSION} — a Consul-native HTTP load balancer
 
@@ -120,7 +124,17 @@ function validate(file: string): number {
 
 async function start(file: string, level: string | undefined): Promise<number> {
   const log = createLogger(level === undefined ? {} : { level });
-  const app = await Fairway.start({ configPath: file, log });
+  const worker = !cluster.isPrimary && process.env.FAIRWAY_WORKER === '1';
+  if (!worker) {
+    const workers = workersOf(file);
+    if (workers > 1) return runPrimary(file, workers, log);
+  }
+  const app = await Fairway.start({
+    configPath: file,
+    log: worker ? log.child({ worker: cluster.worker?.id }) : log,
+    ...(worker ? { role: 'worker' as const, onReady: tellReady } : {}),
+  });
+  if (worker) answerPrimary(app);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -143,6 +157,20 @@ async function start(file: string, level: string | undefined): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGHUP', () => void app.reload());
   });
+}
+
+/** How many proxy processes the config asks for (`workers`, auto: one per core). */
+function workersOf(file: string): number {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const result = loadConfig(text, file, process.env);
+  if (!result.ok) throw new UserError(result.problems.map(formatProblem).join('\n'));
+  const w = result.config.workers;
+  return w === 'auto' ? availableParallelism() : w;
 }
 
 function consulFrom(values: Values): ConsulClient {

@@ -196,6 +196,10 @@ export const configSchema = z
       })
       .default({ datacenter: '', stale: false, wait: '30s' }),
     drainTimeout: duration.default('10s').describe('on SIGTERM, how long in-flight requests may take to finish'),
+    workers: z
+      .union([z.literal('auto'), wholeNumber(1, 64)], { error: 'expected auto or a whole number from 1 to 64' })
+      .default(1)
+      .describe('proxy processes sharing the listener (auto: one per core); applies on restart'),
     server: z
       .strictObject({
         headersTimeout: duration.default('10s').describe('a client must send all request headers within this (slowloris guard); 408 after'),

@@ -71,6 +71,8 @@ export interface Config {
   admin: { listen: HostPort; token: string };
   consul: { address: string; token: string; datacenter: string; stale: boolean; waitMs: number };
   drainTimeoutMs: number;
+  /** Proxy processes: 1 runs everything in one process. */
+  workers: number | 'auto';
   server: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxHeaderSize: number };
   upstream: { connectTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
   outlier: OutlierOptions;
@@ -145,6 +147,7 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
       waitMs: parseDuration(raw.consul.wait)!,
     },
     drainTimeoutMs: parseDuration(raw.drainTimeout)!,
+    workers: raw.workers,
     server: {
       headersTimeoutMs: parseDuration(raw.server.headersTimeout)!,
       requestTimeoutMs: parseDuration(raw.server.requestTimeout)!,

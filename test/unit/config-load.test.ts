@@ -45,6 +45,7 @@ routes:
 
 /** The top-level sections neither test config sets, at their defaults. */
 const SECTION_DEFAULTS = {
+  workers: 1,
   server: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 5_000, maxHeaderSize: 16_384 },
   upstream: { connectTimeoutMs: 5_000, keepAliveTimeoutMs: 30_000, maxConnections: 128 },
   outlier: { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },

@@ -1,0 +1,60 @@
+// `workers: 2`: the real CLI forks two proxy processes on one listener; the primary's admin API
+// adds their numbers up, drains through both, registers and deregisters the config's services.
+
+import { randomUUID } from 'node:crypto';
+import { expect, inject, it } from 'vitest';
+import { startBackends } from '../support/backends.js';
+import { ConsulApi } from '../support/consul.js';
+import { Client, spawnFairway, until, writeConfig } from '../support/fairway.js';
+import { freePort } from '../support/ports.js';
+
+interface Status {
+  workers: Array<{ pid: number; ready: boolean }>;
+  primaryPid: number;
+}
+
+it('two workers serve one listener; admin numbers are the sum; SIGTERM stops all and deregisters', async () => {
+  const consul = new ConsulApi(inject('consulAddress'));
+  const service = `cluster-${randomUUID().slice(0, 8)}`;
+  const backends = await startBackends(2);
+  const [listen, admin] = [await freePort(), await freePort()];
+  const file = writeConfig({
+    listen: `127.0.0.1:${listen}`,
+    admin: { listen: `127.0.0.1:${admin}`, token: 't' },
+    consul: { address: inject('consulAddress') },
+    workers: 2,
+    services: [{ name: service, id: `${service}-1`, address: '127.0.0.1', port: backends[0]!.port }],
+    routes: [{ endpoints: backends.map((b) => b.address) }],
+  });
+  const adminUrl = `http://127.0.0.1:${admin}`;
+  const { child } = await spawnFairway(file, adminUrl);
+  const client = new Client(`http://127.0.0.1:${listen}`, 8);
+  try {
+    const status = (await (await fetch(`${adminUrl}/api/status`)).json()) as Status;
+    expect(status.workers).toHaveLength(2);
+    expect(status.workers.every((w) => w.ready)).toBe(true);
+    expect(new Set(status.workers.map((w) => w.pid)).size).toBe(2);
+    expect((await consul.get<Record<string, unknown>>('/v1/agent/services'))[`${service}-1`]).toBeDefined();
+
+    const counts = await client.spread(200, '/', 8);
+    expect((counts.get('b1') ?? 0) + (counts.get('b2') ?? 0)).toBe(200);
+    // Every request counted once, whichever worker took it.
+    const routes = (await (await fetch(`${adminUrl}/api/routes`)).json()) as Array<{ endpoints: Array<{ id: string; requests: number }> }>;
+    expect(routes[0]!.endpoints.reduce((n, e) => n + e.requests, 0)).toBe(200);
+    const metrics = await (await fetch(`${adminUrl}/metrics`)).text();
+    const total = [...metrics.matchAll(/^fairway_requests_total\{route="route-0",[^}]*class="2xx"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(total).toBe(200);
+
+    // A drain through the primary reaches both workers.
+    const drained = await fetch(`${adminUrl}/api/endpoints/${encodeURIComponent(backends[1]!.address)}/drain`, { method: 'POST', headers: { authorization: 'Bearer t' } });
+    expect(drained.status).toBe(200);
+    expect(Object.fromEntries(await client.spread(40, '/', 8))).toEqual({ b1: 40 });
+  } finally {
+    await client.close();
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await Promise.all(backends.map((b) => b.close()));
+  }
+  await until(async () => (await consul.get<Record<string, unknown>>('/v1/agent/services'))[`${service}-1`] === undefined, 2_000, 'deregistered');
+});

@@ -154,7 +154,9 @@ async function start(file: string, level: string | undefined): Promise<number> {
       );
     };
     process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    // A worker takes its stop from the primary (SIGTERM): a Ctrl-C reaches the whole process
+    // group, and counting it too would make the primary's SIGTERM a second, forcing signal.
+    process.on('SIGINT', worker ? () => undefined : stop);
     process.on('SIGHUP', () => void app.reload());
   });
 }

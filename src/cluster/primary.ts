@@ -22,6 +22,7 @@ import { Registrar } from '../discovery/registrar.js';
 import { mergeRouteViews } from '../admin/merge.js';
 import { createAdminServer, type AdminBackend } from '../admin/server.js';
 import type { RouteView } from '../admin/views.js';
+import { FileWatcher } from '../file-watcher.js';
 import { isMessage, type Ask, type Question } from './ipc.js';
 
 const ASK_TIMEOUT_MS = 3_000;
@@ -101,7 +102,20 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
     setDrained: async (endpoint, drained) => ((await askAll({ what: 'drain', endpoint, drained })) as boolean[]).some(Boolean),
   };
 
+  const reloadOwn = (): void => {
+    void load(configPath).then(
+      (next) => {
+        config = next;
+        return registrar?.sync(next.services);
+      },
+      (err: Error) => log.error({ err: err.message }, 'config rejected by the primary; keeping the running one'),
+    );
+  };
+
   for (let i = 0; i < workers; i++) fork();
+  // Workers watch the file themselves; the primary watches it for services and the token.
+  const watcher = new FileWatcher(configPath, () => reloadOwn(), log);
+  watcher.start();
   const admin = createAdminServer({ backend, log: log.child({ part: 'admin' }) });
   await listen(admin, config.admin.listen.host, config.admin.listen.port);
   log.info({ workers, admin: `http://${formatHostPort(config.admin.listen.host, config.admin.listen.port)}` }, 'fairway cluster primary started');
@@ -115,6 +129,7 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
         return;
       }
       stopping = true;
+      watcher.stop();
       log.info({ signal }, 'draining workers');
       const exits = [...members.values()].map((m) => once(m.worker, 'exit'));
       for (const m of members.values()) m.worker.process.kill('SIGTERM');
@@ -137,15 +152,10 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
     process.on('SIGHUP', () => {
       // Each worker reloads the file itself; the primary follows for services and the token.
       for (const m of members.values()) m.worker.process.kill('SIGHUP');
-      void load(configPath).then(
-        (next) => {
-          config = next;
-          return registrar?.sync(next.services);
-        },
-        (err: Error) => log.error({ err: err.message }, 'config rejected by the primary; keeping the running one'),
-      );
+      reloadOwn();
     });
   });
+
 }
 
 async function load(path: string): Promise<Config> {

@@ -391,6 +391,8 @@ export class Fairway {
     this.#ready = false;
     clearTimeout(this.#unejectTimer);
     clearTimeout(this.#rebuildTimer);
+    // Health changes during the drain still apply (a rebuild may be scheduled again).
+    this.#rebuildTimer = undefined;
     clearTimeout(this.#sweepTimer);
     this.#watcher?.stop();
     // A reload or tag change under way finishes first (each checks #draining after its waits).
@@ -416,6 +418,8 @@ export class Fairway {
     if (this.#registrar && !(await this.#registrar.sync([]))) this.log.warn('could not deregister every service; Consul may still list them');
     await this.#discovery?.close();
     await this.#consul?.close();
+    // Clients replaced by a reload that shutdown cut short.
+    for (const r of this.#retired.splice(0)) await r.discovery.close().then(() => r.consul.close());
     await this.#forwarder.close();
     if (this.#admin?.listening) {
       const closed = once(this.#admin, 'close');

@@ -97,8 +97,12 @@ export class Metrics implements RequestObserver {
     this.#collector('fairway_inflight_requests', 'Requests in flight to an endpoint', 'gauge', () =>
       this.#endpoints().map(({ route, id, addr, stats }) => ({ labels: { route, endpoint: id, addr }, value: stats.inflight })),
     );
-    this.#collector('fairway_endpoint_state', 'Endpoint state (1 for the current one)', 'gauge', () =>
-      this.#endpoints().map(({ route, id, addr, state }) => ({ labels: { route, endpoint: id, addr, state }, value: 1 })),
+    this.#collector(
+      'fairway_endpoint_state',
+      'Endpoint state (1 for the current one)',
+      'gauge',
+      () => this.#endpoints().map(({ route, id, addr, state }) => ({ labels: { route, endpoint: id, addr, state }, value: 1 })),
+      'max',
     );
     this.#collector('fairway_retries_total', 'Retries sent, by route', 'counter', () =>
       [...this.#retries].map(([route, n]) => ({ labels: { route }, value: n })),
@@ -112,15 +116,27 @@ export class Metrics implements RequestObserver {
     this.#collector('fairway_consul_watch_errors_total', 'Failed Consul queries, by watch', 'counter', () =>
       (this.#source?.watchStates() ?? []).map((w) => ({ labels: { watch: w.key }, value: w.errors })),
     );
-    this.#collector('fairway_consul_last_success_age_seconds', 'Seconds since a watch last heard from Consul', 'gauge', () =>
-      (this.#source?.watchStates() ?? [])
-        .filter((w) => w.lastSuccessAt !== undefined)
-        .map((w) => ({ labels: { watch: w.key }, value: (Date.now() - w.lastSuccessAt!) / 1000 })),
+    this.#collector(
+      'fairway_consul_last_success_age_seconds',
+      'Seconds since a watch last heard from Consul',
+      'gauge',
+      () =>
+        (this.#source?.watchStates() ?? [])
+          .filter((w) => w.lastSuccessAt !== undefined)
+          .map((w) => ({ labels: { watch: w.key }, value: (Date.now() - w.lastSuccessAt!) / 1000 })),
+      'max',
     );
-    this.#collector('fairway_config_reloads_total', 'Config reloads, by result', 'counter', () => [
-      { labels: { result: 'ok' }, value: this.#reloads.ok },
-      { labels: { result: 'failed' }, value: this.#reloads.failed },
-    ]);
+    // Every worker of a cluster reloads the same file: the count is the same in each, not a sum.
+    this.#collector(
+      'fairway_config_reloads_total',
+      'Config reloads, by result',
+      'counter',
+      () => [
+        { labels: { result: 'ok' }, value: this.#reloads.ok },
+        { labels: { result: 'failed' }, value: this.#reloads.failed },
+      ],
+      'max',
+    );
   }
 
   attach(source: MetricsSource): void {
@@ -207,12 +223,16 @@ export class Metrics implements RequestObserver {
     return out;
   }
 
-  #collector(name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => Sample[]): void {
+  /**
+   * A metric computed at scrape time. `aggregator` says how a cluster primary combines the
+   * workers' values: summed (counts, in-flight), or the largest (states, ages).
+   */
+  #collector(name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => Sample[], aggregator: 'sum' | 'max' = 'sum'): void {
     this.registry.registerMetric({
       name,
       help,
       type,
-      get: async () => ({ name, help, type, values: values(), aggregator: 'sum' }),
+      get: async () => ({ name, help, type, values: values(), aggregator }),
     } as unknown as Parameters<Registry['registerMetric']>[0]);
   }
 }

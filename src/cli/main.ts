@@ -137,8 +137,10 @@ async function start(file: string, level: string | undefined): Promise<number> {
   if (worker) answerPrimary(app);
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
+    const stop = (signal: NodeJS.Signals | 'primary') => {
       if (stopping) {
+        // A worker drains to the end: the primary kills it at the deadline if it must.
+        if (worker) return;
         log.warn({ signal }, 'second signal; exiting now');
         resolve(1);
         return;
@@ -154,6 +156,7 @@ async function start(file: string, level: string | undefined): Promise<number> {
       );
     };
     process.on('SIGTERM', stop);
+    if (worker) process.on('message', (m: unknown) => (m as { type?: unknown } | null)?.type === 'stop' && stop('primary'));
     // A worker takes its stop from the primary (SIGTERM): a Ctrl-C reaches the whole process
     // group, and counting it too would make the primary's SIGTERM a second, forcing signal.
     process.on('SIGINT', worker ? () => undefined : stop);

@@ -1,5 +1,6 @@
 // The messages between a cluster primary and its workers. The primary asks, a worker answers
-// with the same id; a worker also says when it is ready.
+// with the same id; a worker also says when it is ready. The primary also sends
+// `{ type: 'stop' }`, which a worker's CLI handles like SIGTERM.
 
 export type Ask = { what: 'routes' | 'status' | 'metrics' } | { what: 'drain'; endpoint: string; drained: boolean };
 

@@ -6,22 +6,23 @@
 // That costs Consul one query per service per worker (cheap: they are blocking queries that
 // mostly wait), and buys isolation: a worker needs nothing from the primary to keep routing,
 // so a primary busy with an admin request, or a worker that restarts, never delays another
-// worker's view of Consul. The admin API asks every worker and adds their answers up.
+// worker's view of Consul. The admin API asks every ready worker and adds their answers up;
+// drains by hand are kept here too, and given to a worker that (re)starts.
 
 import cluster, { type Worker } from 'node:cluster';
-import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
+import { mergeRouteViews } from '../admin/merge.js';
+import { createAdminServer, type AdminBackend } from '../admin/server.js';
+import type { RouteView } from '../admin/views.js';
 import { formatHostPort } from '../core/address.js';
 import { formatProblem, loadConfig, type Config } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { ConsulClient } from '../discovery/consul-client.js';
 import { Registrar } from '../discovery/registrar.js';
-import { mergeRouteViews } from '../admin/merge.js';
-import { createAdminServer, type AdminBackend } from '../admin/server.js';
-import type { RouteView } from '../admin/views.js';
 import { FileWatcher } from '../file-watcher.js';
 import { isMessage, type Ask, type Question } from './ipc.js';
 
@@ -31,82 +32,129 @@ const RESTART_DELAY_MS = 1_000;
 interface Member {
   worker: Worker;
   ready: boolean;
+  /** Asks waiting for this worker's answer, rejected at once if it exits. */
+  pending: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>;
 }
 
 export async function runPrimary(configPath: string, workers: number, log: Logger): Promise<number> {
   let config = await load(configPath);
   const members = new Map<number, Member>();
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const drained = new Set<string>();
   let nextId = 1;
   let stopping = false;
+  let everReady = false;
+  let finish: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  const registrar = config.services.length > 0 ? new Registrar(new ConsulClient(config.consul), log.child({ part: 'registrar' })) : undefined;
-  await registrar?.sync(config.services);
+  const ask = (member: Member, q: Ask): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      if (!member.worker.isConnected()) {
+        reject(new Error(`worker ${member.worker.process.pid} is gone`));
+        return;
+      }
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        member.pending.delete(id);
+        reject(new Error(`worker ${member.worker.process.pid} did not answer in ${ASK_TIMEOUT_MS} ms`));
+      }, ASK_TIMEOUT_MS);
+      member.pending.set(id, { resolve, reject, timer });
+      const question: Question = { ...q, type: 'ask', id };
+      member.worker.send(question);
+    });
+
+  /** The answers of every ready worker; a worker that fails to answer is left out. */
+  const askReady = async (q: Ask): Promise<unknown[]> => {
+    const settled = await Promise.allSettled([...members.values()].filter((m) => m.ready).map((m) => ask(m, q)));
+    return settled.filter((r): r is PromiseFulfilledResult<unknown> => r.status === 'fulfilled').map((r) => r.value);
+  };
 
   const fork = (): void => {
     const worker = cluster.fork({ FAIRWAY_WORKER: '1' });
-    const member: Member = { worker, ready: false };
+    const member: Member = { worker, ready: false, pending: new Map() };
     members.set(worker.id, member);
+    // A worker whose IPC channel broke (it died mid-conversation) must not take the primary down.
+    worker.on('error', (err: NodeJS.ErrnoException) => log.warn({ pid: worker.process.pid, err: err.code ?? err.message }, 'worker channel error'));
     worker.on('message', (m: unknown) => {
       if (!isMessage(m)) return;
-      if (m.type === 'ready') member.ready = true;
-      else {
-        const p = pending.get(m.id);
-        if (!p) return;
-        pending.delete(m.id);
-        clearTimeout(p.timer);
-        if (m.error !== undefined) p.reject(new Error(m.error));
-        else p.resolve(m.value);
+      if (m.type === 'ready') {
+        member.ready = true;
+        everReady = true;
+        for (const endpoint of drained) void ask(member, { what: 'drain', endpoint, drained: true }).catch(() => undefined);
+        return;
       }
+      const p = member.pending.get(m.id);
+      if (!p) return;
+      member.pending.delete(m.id);
+      clearTimeout(p.timer);
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve(m.value);
     });
     worker.on('exit', (code, signal) => {
       members.delete(worker.id);
+      for (const p of member.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new Error(`worker ${worker.process.pid} exited`));
+      }
+      member.pending.clear();
       if (stopping) return;
+      if (!everReady && !member.ready) {
+        // A worker that could not even start (a busy port, say) would fail again: give up.
+        log.error({ pid: worker.process.pid, code, signal }, 'a worker failed to start; stopping');
+        void stop('startup failure', 1);
+        return;
+      }
       log.error({ pid: worker.process.pid, code, signal }, 'worker exited; starting another');
       setTimeout(() => !stopping && fork(), RESTART_DELAY_MS).unref();
     });
   };
 
-  const ask = (member: Member, q: Ask): Promise<unknown> =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new Error(`worker ${member.worker.process.pid} did not answer in ${ASK_TIMEOUT_MS} ms`));
-      }, ASK_TIMEOUT_MS);
-      pending.set(id, { resolve, reject, timer });
-      const question: Question = { ...q, type: 'ask', id };
-      member.worker.send(question);
-    });
-  const askAll = (q: Ask): Promise<unknown[]> => Promise.all([...members.values()].map((m) => ask(m, q)));
-
   const backend: AdminBackend = {
     ready: () => !stopping && members.size === workers && [...members.values()].every((m) => m.ready),
-    routes: async () => mergeRouteViews((await askAll({ what: 'routes' })) as RouteView[][]),
+    routes: async () => mergeRouteViews((await askReady({ what: 'routes' })) as RouteView[][]),
     status: async () => {
-      const first = [...members.values()][0];
-      const status = first ? ((await ask(first, { what: 'status' })) as Record<string, unknown>) : {};
+      const [first] = (await askReady({ what: 'status' })) as Array<Record<string, unknown>>;
       return {
-        ...status,
+        ...first,
         ready: backend.ready(),
+        pid: process.pid,
         workers: [...members.values()].map((m) => ({ pid: m.worker.process.pid, ready: m.ready })),
-        primaryPid: process.pid,
       };
     },
     metrics: async () => {
-      const all = (await askAll({ what: 'metrics' })) as Parameters<typeof AggregatorRegistry.aggregate>[0];
+      const all = (await askReady({ what: 'metrics' })) as Parameters<typeof AggregatorRegistry.aggregate>[0];
       const registry = AggregatorRegistry.aggregate(all);
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
     adminToken: () => config.admin.token,
-    setDrained: async (endpoint, drained) => ((await askAll({ what: 'drain', endpoint, drained })) as boolean[]).some(Boolean),
+    setDrained: async (endpoint, on) => {
+      const known = ((await askReady({ what: 'drain', endpoint, drained: on })) as boolean[]).some(Boolean);
+      if (known && on) drained.add(endpoint);
+      if (known && !on) drained.delete(endpoint);
+      return known;
+    },
   };
+
+  // The admin port first: if it is taken, nothing has been registered or forked yet.
+  const admin = createAdminServer({ backend, log: log.child({ part: 'admin' }) });
+  await listen(admin, config.admin.listen.host, config.admin.listen.port);
+
+  let consulSettings = JSON.stringify(config.consul);
+  let registrar = new Registrar(new ConsulClient(config.consul), log.child({ part: 'registrar' }));
+  await registrar.sync(config.services);
 
   const reloadOwn = (): void => {
     void load(configPath).then(
-      (next) => {
+      async (next) => {
+        if (stopping) return;
         config = next;
-        return registrar?.sync(next.services);
+        if (JSON.stringify(next.consul) !== consulSettings) {
+          consulSettings = JSON.stringify(next.consul);
+          const old = registrar;
+          registrar = new Registrar(new ConsulClient(next.consul), log.child({ part: 'registrar' }));
+          old.close();
+          await old.sync([]);
+        }
+        await registrar.sync(next.services);
       },
       (err: Error) => log.error({ err: err.message }, 'config rejected by the primary; keeping the running one'),
     );
@@ -116,46 +164,43 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
   // Workers watch the file themselves; the primary watches it for services and the token.
   const watcher = new FileWatcher(configPath, () => reloadOwn(), log);
   watcher.start();
-  const admin = createAdminServer({ backend, log: log.child({ part: 'admin' }) });
-  await listen(admin, config.admin.listen.host, config.admin.listen.port);
   log.info({ workers, admin: `http://${formatHostPort(config.admin.listen.host, config.admin.listen.port)}` }, 'fairway cluster primary started');
 
-  return new Promise<number>((resolve) => {
-    const stop = async (signal: NodeJS.Signals) => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal; exiting now');
-        for (const m of members.values()) m.worker.process.kill('SIGKILL');
-        resolve(1);
-        return;
-      }
-      stopping = true;
-      watcher.stop();
-      log.info({ signal }, 'draining workers');
-      const exits = [...members.values()].map((m) => once(m.worker, 'exit'));
-      for (const m of members.values()) m.worker.process.kill('SIGTERM');
-      const deadline = setTimeout(() => {
-        for (const m of members.values()) m.worker.process.kill('SIGKILL');
-      }, config.drainTimeoutMs + 5_000);
-      await Promise.all(exits);
-      clearTimeout(deadline);
-      if (registrar) {
-        registrar.close();
-        if (!(await registrar.sync([]))) log.warn('could not deregister every service; Consul may still list them');
-      }
-      admin.close();
-      admin.closeAllConnections();
-      log.info('stopped');
-      resolve(0);
-    };
-    process.on('SIGTERM', (s) => void stop(s));
-    process.on('SIGINT', (s) => void stop(s));
-    process.on('SIGHUP', () => {
-      // Each worker reloads the file itself; the primary follows for services and the token.
-      for (const m of members.values()) m.worker.process.kill('SIGHUP');
-      reloadOwn();
-    });
-  });
+  async function stop(reason: string, code: number): Promise<void> {
+    if (stopping) {
+      log.warn({ reason }, 'second signal; exiting now');
+      for (const m of members.values()) m.worker.process.kill('SIGKILL');
+      finish(1);
+      return;
+    }
+    stopping = true;
+    watcher.stop();
+    log.info({ reason }, 'draining workers');
+    // Told over IPC rather than by signal: a worker may already have had SIGTERM from a service
+    // manager that signals the whole group, and would take a second signal as "exit now".
+    const exits = [...members.values()].map((m) => once(m.worker, 'exit').catch(() => undefined));
+    for (const m of members.values()) if (m.worker.isConnected()) m.worker.send({ type: 'stop' });
+    const deadline = setTimeout(() => {
+      for (const m of members.values()) m.worker.process.kill('SIGKILL');
+    }, config.drainTimeoutMs + 5_000);
+    await Promise.all(exits);
+    clearTimeout(deadline);
+    registrar.close();
+    if (!(await registrar.sync([]))) log.warn('could not deregister every service; Consul may still list them');
+    admin.close();
+    admin.closeAllConnections();
+    log.info('stopped');
+    finish(code);
+  }
 
+  process.on('SIGTERM', () => void stop('SIGTERM', 0));
+  process.on('SIGINT', () => void stop('SIGINT', 0));
+  process.on('SIGHUP', () => {
+    // Each worker reloads the file itself; the primary follows for services and the token.
+    for (const m of members.values()) m.worker.process.kill('SIGHUP');
+    reloadOwn();
+  });
+  return finished;
 }
 
 async function load(path: string): Promise<Config> {

@@ -33,6 +33,8 @@ export class Registrar {
    * agent now does, false when Consul failed (a retry is scheduled); never rejects.
    */
   sync(services: readonly ServiceRegistration[]): Promise<boolean> {
+    // Once closed, only deregistering is left to do: a late reload must not register again.
+    if (this.#closed && services.length > 0) return Promise.resolve(false);
     this.#wanted = services;
     clearTimeout(this.#retry);
     this.#running = this.#running.then(() => this.#reconcile());

@@ -2,15 +2,16 @@
 // adds their numbers up, drains through both, registers and deregisters the config's services.
 
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { expect, inject, it } from 'vitest';
 import { startBackends } from '../support/backends.js';
 import { ConsulApi } from '../support/consul.js';
-import { Client, spawnFairway, until, writeConfig } from '../support/fairway.js';
+import { Client, runCli, spawnFairway, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 
 interface Status {
   workers: Array<{ pid: number; ready: boolean }>;
-  primaryPid: number;
+  pid: number;
 }
 
 it('two workers serve one listener; admin numbers are the sum; SIGTERM stops all and deregisters', async () => {
@@ -57,4 +58,45 @@ it('two workers serve one listener; admin numbers are the sum; SIGTERM stops all
     await Promise.all(backends.map((b) => b.close()));
   }
   await until(async () => (await consul.get<Record<string, unknown>>('/v1/agent/services'))[`${service}-1`] === undefined, 2_000, 'deregistered');
+});
+
+it('with the proxy port taken, the cluster gives up with exit 1 instead of restarting workers forever', async () => {
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = (taken.address() as { port: number }).port;
+  try {
+    const file = writeConfig({ listen: `127.0.0.1:${port}`, admin: { listen: `127.0.0.1:${await freePort()}` }, workers: 2, routes: [{ endpoints: ['127.0.0.1:1'] }] });
+    const r = await runCli(['start', '-c', file], {}, 15_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('EADDRINUSE');
+  } finally {
+    taken.close();
+  }
+});
+
+it('a worker killed while the admin API is busy: the primary stays up, answers from the others, starts a new one', async () => {
+  const backends = await startBackends(1);
+  const [listen, admin] = [await freePort(), await freePort()];
+  const file = writeConfig({ listen: `127.0.0.1:${listen}`, admin: { listen: `127.0.0.1:${admin}` }, workers: 2, routes: [{ endpoints: [backends[0]!.address] }] });
+  const adminUrl = `http://127.0.0.1:${admin}`;
+  const { child } = await spawnFairway(file, adminUrl);
+  try {
+    const before = (await (await fetch(`${adminUrl}/api/status`)).json()) as Status;
+    const victim = before.workers[0]!.pid;
+    const polls = Array.from({ length: 32 }, async () => (await fetch(`${adminUrl}/api/routes`)).status);
+    process.kill(victim, 'SIGKILL');
+    const statuses = await Promise.all([...polls, ...Array.from({ length: 32 }, async () => (await fetch(`${adminUrl}/api/routes`)).status)]);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(child.exitCode).toBeNull();
+    await until(async () => {
+      const s = (await (await fetch(`${adminUrl}/api/status`)).json()) as Status;
+      return s.workers.length === 2 && s.workers.every((w) => w.ready) && !s.workers.some((w) => w.pid === victim);
+    }, 10_000, 'a new worker');
+    expect((await fetch(`http://127.0.0.1:${listen}/`)).status).toBe(200);
+  } finally {
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await backends[0]!.close();
+  }
 });

@@ -106,13 +106,16 @@ function configDefault(): string {
   return process.env.FAIRWAY_CONFIG ?? 'config/fairway.yaml';
 }
 
-function validate(file: string): number {
-  let text: string;
+function readConfigFile(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new UserError(`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
+}
+
+function validate(file: string): number {
+  const text = readConfigFile(file);
   const result = loadConfig(text, file, process.env);
   if (!result.ok) {
     process.stderr.write(result.problems.map((p) => `${formatProblem(p)}\n`).join(''));
@@ -157,8 +160,8 @@ async function start(file: string, level: string | undefined): Promise<number> {
     };
     process.on('SIGTERM', stop);
     if (worker) process.on('message', (m: unknown) => (m as { type?: unknown } | null)?.type === 'stop' && stop('primary'));
-    // A worker takes its stop from the primary (SIGTERM): a Ctrl-C reaches the whole process
-    // group, and counting it too would make the primary's SIGTERM a second, forcing signal.
+    // A worker takes its stop from the primary (an IPC message): a Ctrl-C reaches the whole
+    // process group, and the primary already turns it into a drain of every worker.
     process.on('SIGINT', worker ? () => undefined : stop);
     process.on('SIGHUP', () => void app.reload());
   });
@@ -166,12 +169,7 @@ async function start(file: string, level: string | undefined): Promise<number> {
 
 /** How many proxy processes the config asks for (`workers`, auto: one per core). */
 function workersOf(file: string): number {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UserError(`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+  const text = readConfigFile(file);
   const result = loadConfig(text, file, process.env);
   if (!result.ok) throw new UserError(result.problems.map(formatProblem).join('\n'));
   const w = result.config.workers;

@@ -326,11 +326,16 @@ export class Fairway {
     this.#rebuild();
     await this.#discovery?.sync(keys);
     await this.#watchTags(next);
-    for (const r of this.#retired.splice(0)) void r.discovery.close().then(() => r.consul.close());
+    void this.#closeRetired();
     this.#lastReload = { ok: true, at, problems: [] };
     this.metrics.onReload(true);
     this.log.info({ routes: next.routes.length }, 'config reloaded');
     return this.#lastReload;
+  }
+
+  /** Stops the discovery and Consul clients a reload replaced. */
+  async #closeRetired(): Promise<void> {
+    await Promise.all(this.#retired.splice(0).map((r) => r.discovery.close().then(() => r.consul.close())));
   }
 
   /** Starts or stops watching the catalog for routes from tags, as the config says. */
@@ -419,7 +424,7 @@ export class Fairway {
     await this.#discovery?.close();
     await this.#consul?.close();
     // Clients replaced by a reload that shutdown cut short.
-    for (const r of this.#retired.splice(0)) await r.discovery.close().then(() => r.consul.close());
+    await this.#closeRetired();
     await this.#forwarder.close();
     if (this.#admin?.listening) {
       const closed = once(this.#admin, 'close');

@@ -5,8 +5,8 @@
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo, Server } from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -27,7 +27,7 @@ import { AccessLog } from './proxy/access-log.js';
 import { RequestClock } from './proxy/clock.js';
 import { observers, type RequestObserver } from './proxy/observer.js';
 import { Forwarder } from './proxy/forwarder.js';
-import { applyServerSettings, createProxyServer, type ProxyServer } from './proxy/server.js';
+import { createProxyServer, type ProxyServer } from './proxy/server.js';
 
 const SETTLE_ON_RELOAD_MS = 2_000;
 /** Discovery changes within this window share one route-table rebuild. */
@@ -91,7 +91,7 @@ export class Fairway {
   /** Instance IDs taken out of rotation by hand (admin drain). */
   readonly #drained = new Set<string>();
   #proxy!: ProxyServer;
-  #admin: Server | undefined;
+  #admin: HttpServer | undefined;
   #watcher: FileWatcher | undefined;
   #ready = false;
   #draining = false;
@@ -304,6 +304,8 @@ export class Fairway {
       this.log.warn('listen addresses changed in the config; they take effect on restart');
     if (next.server.maxHeaderSize !== this.#config.server.maxHeaderSize)
       this.log.warn('server.maxHeaderSize changed in the config; it takes effect on restart');
+    if (next.server.fastPath !== this.#config.server.fastPath)
+      this.log.warn('server.fastPath changed in the config; it takes effect on restart');
     await this.#setConsul(next);
     // Registration is best effort (it retries by itself), so Consul being down fails no reload.
     if (this.#registrar) await this.#registrar.sync(next.services);
@@ -319,7 +321,7 @@ export class Fairway {
       giveUp.abort();
     }
     if (this.#draining) return this.#lastReload!;
-    applyServerSettings(this.#proxy, next.server);
+    this.#proxy.applySettings(next.server);
     this.#fileConfig = result.config;
     this.#config = next;
     this.#configHash = h;

@@ -206,8 +206,12 @@ export const configSchema = z
         requestTimeout: duration.default('0s').describe('a client must send its whole request within this (0s: no limit; bodies stream)'),
         keepAliveTimeout: duration.default('5s').describe('idle client keep-alive connections close after this'),
         maxHeaderSize: wholeNumber(1024, 1048576).default(16384).describe('bytes of request headers accepted; 431 beyond (applies on restart)'),
+        fastPath: z
+          .boolean({ error: 'expected true or false' })
+          .default(true)
+          .describe("serve plain HTTP/1.1 requests without a body off the raw socket, Node's HTTP server taking the rest (applies on restart)"),
       })
-      .default({ headersTimeout: '10s', requestTimeout: '0s', keepAliveTimeout: '5s', maxHeaderSize: 16384 })
+      .default({ headersTimeout: '10s', requestTimeout: '0s', keepAliveTimeout: '5s', maxHeaderSize: 16384, fastPath: true })
       .describe('the client-facing listener'),
     upstream: z
       .strictObject({

@@ -73,7 +73,7 @@ export interface Config {
   drainTimeoutMs: number;
   /** Proxy processes: 1 runs everything in one process. */
   workers: number | 'auto';
-  server: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxHeaderSize: number };
+  server: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxHeaderSize: number; fastPath: boolean };
   upstream: { connectTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
   outlier: OutlierOptions;
   retryBudget: { ratio: number; minPerSecond: number };
@@ -153,6 +153,7 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
       requestTimeoutMs: parseDuration(raw.server.requestTimeout)!,
       keepAliveTimeoutMs: parseDuration(raw.server.keepAliveTimeout)!,
       maxHeaderSize: raw.server.maxHeaderSize,
+      fastPath: raw.server.fastPath,
     },
     upstream: {
       connectTimeoutMs: parseDuration(raw.upstream.connectTimeout)!,

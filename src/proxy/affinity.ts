@@ -1,11 +1,11 @@
 // The affinity key of a request for consistent-hash routes (`hashKey`), hashed to 32 bits.
 
-import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../core/config.js';
 import { hashString } from '../core/pickers/hash.js';
+import type { ProxyRequest } from './fast-path.js';
 
 /** The hash of the request's key under `route.hashKey`, or undefined when the request has none. */
-export function affinityHash(route: RouteConfig, req: IncomingMessage): number | undefined {
+export function affinityHash(route: RouteConfig, req: ProxyRequest): number | undefined {
   if (route.strategy !== 'consistent-hash') return undefined;
   const key = route.hashKey;
   let value: string | undefined;

@@ -12,7 +12,7 @@
 // proxy that forwards them as they came does not need.
 
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
 import type { Config } from '../core/config.js';
@@ -22,6 +22,7 @@ import { upstreamPath, type Route } from '../core/route-table.js';
 import { recordLatency, type Upstream } from '../core/upstream.js';
 import { affinityHash } from './affinity.js';
 import type { RequestClock } from './clock.js';
+import type { ProxyRequest, ProxyResponse } from './fast-path.js';
 import { clientResponseHeaders, requestIdOf, upstreamRequestHeaders } from './headers.js';
 import type { FinishedExchange, RequestObserver } from './observer.js';
 import { sendError } from './respond.js';
@@ -95,10 +96,14 @@ export class Forwarder {
     }
   }
 
-  forward(route: Route, req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * Relays one request. `stream` is the request body as a stream (Node's path); the fast path
+   * passes undefined, as it only takes requests without a body.
+   */
+  forward(route: Route, req: ProxyRequest, res: ProxyResponse, stream: IncomingMessage | undefined): void {
     const requestId = requestIdOf(req.headers['x-request-id'], randomUUID);
     const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp: req.socket.remoteAddress ?? '', proto: 'http', requestId });
-    const ex = new Exchange(this, route, req, res, headers ?? [], requestId);
+    const ex = new Exchange(this, route, req, res, stream, headers ?? [], requestId);
     if (headers === undefined) {
       this.log.info({ route: route.config.name, url: req.url }, 'rejected request with several Host headers');
       ex.answer('bad_request', 'more than one Host header');
@@ -142,8 +147,9 @@ const BUFFER = Symbol('buffer');
 class Exchange implements FinishedExchange {
   readonly fwd: Forwarder;
   readonly route: Route;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: ProxyRequest;
+  readonly res: ProxyResponse;
+  readonly stream: IncomingMessage | undefined;
   readonly headers: string[];
   readonly path: string;
   readonly requestId: string;
@@ -163,11 +169,12 @@ class Exchange implements FinishedExchange {
   retriesLeft: number;
   done = false;
 
-  constructor(fwd: Forwarder, route: Route, req: IncomingMessage, res: ServerResponse, headers: string[], requestId: string) {
+  constructor(fwd: Forwarder, route: Route, req: ProxyRequest, res: ProxyResponse, stream: IncomingMessage | undefined, headers: string[], requestId: string) {
     this.fwd = fwd;
     this.route = route;
     this.req = req;
     this.res = res;
+    this.stream = stream;
     this.headers = headers;
     this.requestId = requestId;
     this.startedAt = fwd.clock.tick();
@@ -177,13 +184,13 @@ class Exchange implements FinishedExchange {
     this.hash = affinityHash(rc, req);
     const retryable = rc.retries > 0 && rc.retryMethods.includes(req.method ?? '');
     const len = req.headers['content-length'];
-    if (req.headers['transfer-encoding'] === undefined && (len === undefined || len === '0')) this.body = null;
+    if (stream === undefined || (req.headers['transfer-encoding'] === undefined && (len === undefined || len === '0'))) this.body = null;
     else if (retryable && len !== undefined && Number(len) <= RETRY_BUFFER_LIMIT) this.body = BUFFER;
-    else this.body = req;
-    this.retriesLeft = retryable && this.body !== req ? rc.retries : 0;
+    else this.body = stream;
+    this.retriesLeft = retryable && this.body !== stream ? rc.retries : 0;
     route.budget.onRequest(fwd.clock.t);
     this.timer = setTimeout(onTimeout, rc.timeoutMs, this);
-    (res as ServerResponse & { [kExchange]?: Exchange })[kExchange] = this;
+    (res as ExchangeResponse)[kExchange] = this;
     res.once('close', onClientClose);
     res.sendDate = false;
   }
@@ -225,8 +232,9 @@ class Exchange implements FinishedExchange {
   /** Reads a small body whole (so it can be sent again on a retry), then dispatches. */
   bufferBody(): void {
     const chunks: Buffer[] = [];
-    this.req.on('data', (c: Buffer) => chunks.push(c));
-    this.req.once('end', () => {
+    const stream = this.stream!;
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.once('end', () => {
       if (this.done) return;
       this.body = Buffer.concat(chunks);
       this.next();
@@ -384,7 +392,9 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 }
 
-function uncork(res: ServerResponse): void {
+type ExchangeResponse = ProxyResponse & { [kExchange]?: Exchange };
+
+function uncork(res: ProxyResponse): void {
   res.uncork();
 }
 
@@ -401,7 +411,7 @@ function onTimeout(ex: Exchange): void {
   else attempt.onError(err);
 }
 
-function onClientClose(this: ServerResponse & { [kExchange]?: Exchange }): void {
+function onClientClose(this: ExchangeResponse): void {
   const ex = this[kExchange];
   if (!ex) return;
   if (!ex.done) {
@@ -414,7 +424,7 @@ function onClientClose(this: ServerResponse & { [kExchange]?: Exchange }): void 
   ex.finished();
 }
 
-function onClientDrain(this: ServerResponse & { [kExchange]?: Exchange }): void {
+function onClientDrain(this: ExchangeResponse): void {
   this[kExchange]?.current?.resume?.();
 }
 

@@ -1,11 +1,12 @@
 // The answers Fairway itself gives, always with `x-fairway-error` so clients and logs can tell
 // a proxy-made status from an upstream's.
 
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { messageOf, statusOf, type FairwayErrorCode } from '../core/errors.js';
+import type { ProxyResponse } from './fast-path.js';
 
-export function sendError(res: ServerResponse, code: FairwayErrorCode, detail?: string): void {
+export function sendError(res: ProxyResponse, code: FairwayErrorCode, detail?: string): void {
   if (res.headersSent) {
     res.destroy();
     return;

@@ -1,14 +1,19 @@
 // The client-facing HTTP listener: match a route in the current table, hand the request to the
 // forwarder, proxy WebSocket upgrades, and answer malformed requests itself.
+//
+// One TCP listener takes every connection. Plain body-less requests are served by the fast
+// path (fast-path.ts) off the raw socket; it hands any other connection to a Node HTTP server
+// that never listens itself, so both paths share one port, one handler and one shutdown.
 
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import { statusOf, type FairwayErrorCode } from '../core/errors.js';
 import type { RouteTable } from '../core/route-table.js';
+import { FastPath, type ProxyRequest, type ProxyResponse } from './fast-path.js';
 import type { Forwarder } from './forwarder.js';
 import { requestIdOf } from './headers.js';
 import type { FinishedExchange, RequestObserver } from './observer.js';
@@ -24,11 +29,32 @@ export interface ProxyServerOptions {
   observer: RequestObserver;
 }
 
-/** The proxy listener, with the open upgrade tunnels (which Node's server does not track). */
-export type ProxyServer = Server & { readonly tunnels: ReadonlySet<Duplex> };
+/** The proxy listener: a TCP server, with what shutdown needs of both paths. */
+export interface ProxyServer extends TcpServer {
+  /** Open upgrade tunnels (WebSockets), which no server tracks. */
+  readonly tunnels: ReadonlySet<Duplex>;
+  /** Closes keep-alive connections with no response under way. */
+  closeIdleConnections(): void;
+  closeAllConnections(): void;
+  /** The listener settings that can change on a running server (maxHeaderSize, fastPath cannot). */
+  applySettings(settings: Config['server']): void;
+}
 
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { forwarder, log, table, observer } = opts;
+  let settings = opts.settings;
+
+  const onRequest = (req: ProxyRequest, res: ProxyResponse, stream: IncomingMessage | undefined): void => {
+    const route = table().match(req.headers.host, req.url ?? '/', req.headers);
+    if (route === undefined) {
+      log.info({ method: req.method, host: req.headers.host, url: req.url }, 'no route');
+      sendError(res, 'no_route');
+      observer.onExchange(localAnswer(req, req.socket, 'no_route'));
+      return;
+    }
+    forwarder.forward(route, req, res, stream);
+  };
+
   const server = createServer(
     {
       maxHeaderSize: opts.settings.maxHeaderSize,
@@ -37,18 +63,18 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       // client is dropped close to the limit, not up to 30 s (Node's default) after it.
       connectionsCheckingInterval: 250,
     },
-    (req: IncomingMessage, res: ServerResponse) => {
-      const route = table().match(req.headers.host, req.url ?? '/', req.headers);
-      if (route === undefined) {
-        log.info({ method: req.method, host: req.headers.host, url: req.url }, 'no route');
-        sendError(res, 'no_route');
-        observer.onExchange(localAnswer(req, req.socket, 'no_route'));
-        return;
-      }
-      forwarder.forward(route, req, res);
-    },
+    (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, req),
   );
-  applyServerSettings(server, opts.settings);
+  applyServerSettings(server, settings);
+
+  const fast = opts.settings.fastPath
+    ? new FastPath({
+        http: server,
+        maxHeaderSize: opts.settings.maxHeaderSize,
+        keepAliveTimeoutMs: () => settings.keepAliveTimeoutMs,
+        handle: (req, res) => onRequest(req, res, undefined),
+      })
+    : undefined;
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // A response already under way on this connection (pipelining) must not get an error
@@ -73,18 +99,40 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 
   const upgrades = createUpgradeHandler(table, log);
   server.on('upgrade', upgrades);
-  return Object.assign(server, { tunnels: upgrades.tunnels });
+
+  const front = createTcpServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    if (fast) fast.accept(socket);
+    else server.emit('connection', socket);
+  });
+  // Node's server starts tracking connections (idle closing, header timeouts) on 'listening'.
+  front.on('listening', () => server.emit('listening'));
+  front.on('close', () => server.close());
+  return Object.assign(front, {
+    tunnels: upgrades.tunnels,
+    closeIdleConnections(): void {
+      if (fast) fast.closing = true;
+      fast?.closeIdle();
+      server.closeIdleConnections();
+    },
+    closeAllConnections(): void {
+      fast?.closeAll();
+      server.closeAllConnections();
+    },
+    applySettings(next: Config['server']): void {
+      settings = next;
+      applyServerSettings(server, next);
+    },
+  });
 }
 
-/** The listener settings that can change on a running server (maxHeaderSize cannot). */
-export function applyServerSettings(server: Server, settings: Config['server']): void {
+function applyServerSettings(server: HttpServer, settings: Config['server']): void {
   server.headersTimeout = settings.headersTimeoutMs;
   server.requestTimeout = settings.requestTimeoutMs;
   server.keepAliveTimeout = settings.keepAliveTimeoutMs;
 }
 
 /** An exchange Fairway answered itself before any route or upstream was involved. */
-function localAnswer(req: IncomingMessage | undefined, socket: Socket, code: FairwayErrorCode): FinishedExchange {
+function localAnswer(req: ProxyRequest | undefined, socket: { readonly remoteAddress?: string | undefined }, code: FairwayErrorCode): FinishedExchange {
   return {
     route: undefined,
     upstream: undefined,

@@ -46,7 +46,7 @@ routes:
 /** The top-level sections neither test config sets, at their defaults. */
 const SECTION_DEFAULTS = {
   workers: 1,
-  server: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 5_000, maxHeaderSize: 16_384 },
+  server: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 5_000, maxHeaderSize: 16_384, fastPath: true },
   upstream: { connectTimeoutMs: 5_000, keepAliveTimeoutMs: 30_000, maxConnections: 128 },
   outlier: { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
   retryBudget: { ratio: 0.2, minPerSecond: 5 },

@@ -18,15 +18,15 @@ describe('loadConfig: top-level resilience sections', () => {
   it.each([
     {
       why: 'server durations are parsed to ms and maxHeaderSize kept',
-      text: 'server: { headersTimeout: 2s, requestTimeout: 1m, keepAliveTimeout: 500ms, maxHeaderSize: 8192 }',
+      text: 'server: { headersTimeout: 2s, requestTimeout: 1m, keepAliveTimeout: 500ms, maxHeaderSize: 8192, fastPath: false }',
       pick: (c: ReturnType<typeof config>) => c.server,
-      want: { headersTimeoutMs: 2_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 500, maxHeaderSize: 8_192 },
+      want: { headersTimeoutMs: 2_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 500, maxHeaderSize: 8_192, fastPath: false },
     },
     {
       why: 'a partial server section takes the defaults for the rest',
       text: 'server: { keepAliveTimeout: 65s }',
       pick: (c: ReturnType<typeof config>) => c.server,
-      want: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 65_000, maxHeaderSize: 16_384 },
+      want: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 65_000, maxHeaderSize: 16_384, fastPath: true },
     },
     {
       why: 'upstream durations are parsed to ms and maxConnections kept',
@@ -96,6 +96,7 @@ describe('loadConfig: resilience values out of range, at their key path', () => 
   it.each([
     { why: 'maxHeaderSize below 1024', text: 'server:\n  maxHeaderSize: 1023\n', line: '2:18 server.maxHeaderSize: expected a whole number from 1024 to 1048576' },
     { why: 'maxHeaderSize above 1 MiB', text: 'server:\n  maxHeaderSize: 1048577\n', line: '2:18 server.maxHeaderSize: expected a whole number from 1024 to 1048576' },
+    { why: 'fastPath not a boolean', text: 'server:\n  fastPath: yes please\n', line: '2:13 server.fastPath: expected true or false' },
     { why: 'a server timeout that is not a duration', text: 'server:\n  headersTimeout: 10\n', line: '2:19 server.headersTimeout: expected a duration such as 250ms, 5s or 1m' },
     { why: 'an unknown key in server', text: 'server:\n  bodyTimeout: 5s\n', line: '2:3 server.bodyTimeout: unknown key' },
     { why: 'maxConnections 0', text: 'upstream:\n  maxConnections: 0\n', line: '2:19 upstream.maxConnections: expected a whole number from 1 to 65535' },

@@ -9,6 +9,11 @@
 // static endpoints, with Consul discovery, and with metrics or access log variations.
 // It installs nothing: `apt-get install nginx haproxy wrk` adds the references.
 //
+// With taskset (util-linux) and two or more CPUs, each proxy under test runs alone on the last
+// CPU and everything else (load generator, backends, Consul, this script) on the others, so a
+// single-threaded proxy gets one whole core and the scheduler's placement stops deciding the
+// result; `workers: 2` gets every CPU. `--no-pin` runs everything unpinned.
+//
 //   npm run bench              full run (~6 min): 3 rounds of the small response, then sizes
 //   npm run bench -- --quick   under a minute: one short round, small response only
 
@@ -25,7 +30,9 @@ const CONNECTIONS = 50;
 const ROUNDS = QUICK ? 1 : 3;
 const SECONDS = QUICK ? 3 : 8;
 const SIZE_SECONDS = 5;
-const WARMUP_SECONDS = QUICK ? 1 : 2;
+// Node's JIT needs a few seconds of traffic before its code is optimised; the native proxies
+// get the same warm-up.
+const WARMUP_SECONDS = QUICK ? 2 : 5;
 const tmp = mkdtempSync(join(os.tmpdir(), 'fairway-bench-'));
 const children = [];
 
@@ -38,9 +45,18 @@ const has = (cmd) => {
   }
 };
 
+const CPUS = os.cpus().length;
+const PIN = !process.argv.includes('--no-pin') && CPUS >= 2 && has('taskset');
+const PROXY_CPU = String(CPUS - 1);
+const OTHER_CPUS = CPUS === 2 ? '0' : `0-${CPUS - 2}`;
+const ALL_CPUS = `0-${CPUS - 1}`;
+// Children inherit this process's CPUs: the backends, wrk and Consul stay off the proxy's CPU.
+if (PIN) execFileSync('taskset', ['-a', '-cp', OTHER_CPUS, String(process.pid)], { stdio: 'ignore' });
 
-function run(name, cmd, args, env = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+/** Starts a child; `cpus` (a taskset list) pins it when pinning is on. */
+function run(name, cmd, args, env = {}, cpus = undefined) {
+  const [file, argv] = PIN && cpus ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   child.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
   child.on('exit', (code, signal) => {
@@ -153,7 +169,7 @@ backend b
 ${ports.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
 `,
   );
-  const child = run('haproxy', 'haproxy', ['-f', conf, '-db']);
+  const child = run('haproxy', 'haproxy', ['-f', conf, '-db'], {}, PROXY_CPU);
   await waitHttp(`http://127.0.0.1:${port}/small`, 'haproxy');
   return { port, pid: child.pid };
 }
@@ -173,14 +189,14 @@ http { access_log off; keepalive_requests 1000000; client_body_temp_path ${prefi
     location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } }
 }`,
   );
-  const child = run('nginx proxy', 'nginx', ['-c', conf, '-p', prefix]);
+  const child = run('nginx proxy', 'nginx', ['-c', conf, '-p', prefix], {}, PROXY_CPU);
   await waitHttp(`http://127.0.0.1:${port}/small`, 'nginx proxy');
   return { port, pid: child.pid };
 }
 
 async function startNodeHttpProxy(ports) {
   const port = await freePort();
-  const child = run('node-http-proxy', process.execPath, [join(ROOT, 'bench/http-proxy-server.mjs'), String(port), ...ports.map(String)]);
+  const child = run('node-http-proxy', process.execPath, [join(ROOT, 'bench/http-proxy-server.mjs'), String(port), ...ports.map(String)], {}, PROXY_CPU);
   await waitHttp(`http://127.0.0.1:${port}/small`, 'node-http-proxy');
   return { port, pid: child.pid };
 }
@@ -197,7 +213,8 @@ async function startFairway(ports, extra = {}, consulAddress) {
   };
   const file = join(tmp, `fairway-${port}.json`);
   writeFileSync(file, JSON.stringify(config));
-  const child = run('fairway', process.execPath, [join(ROOT, 'dist/cli/main.js'), 'start', '-c', file], { FAIRWAY_LOG_FORMAT: 'json', FAIRWAY_LOG_LEVEL: 'warn' });
+  const cpus = extra.workers === undefined ? PROXY_CPU : ALL_CPUS;
+  const child = run('fairway', process.execPath, [join(ROOT, 'dist/cli/main.js'), 'start', '-c', file], { FAIRWAY_LOG_FORMAT: 'json', FAIRWAY_LOG_LEVEL: 'warn' }, cpus);
   await waitHttp(`http://127.0.0.1:${admin}/-/ready`, 'fairway');
   await waitHttp(`http://127.0.0.1:${port}/small`, 'fairway');
   return { port, pid: child.pid };
@@ -322,7 +339,12 @@ async function main() {
   lines.push(`# Benchmark results`, '');
   lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpu[0]?.model ?? 'cpu'} × ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`);
   lines.push(`Node ${process.version}; backends: ${backend.kind}; load: ${USE_WRK ? 'wrk -t1' : 'autocannon'} with ${CONNECTIONS} keep-alive connections; ${ROUNDS} interleaved round(s) of ${SECONDS} s (median shown) after ${WARMUP_SECONDS} s warm-up${QUICK ? ' (--quick)' : ''}.`);
-  lines.push(`Everything (load generator, proxy, backends, Consul) shares the machine's ${cpu.length} cores, so absolute numbers are low; compare the ratios.`, '');
+  lines.push(
+    PIN
+      ? `Pinned with taskset: each proxy alone on CPU ${PROXY_CPU} (\`workers: 2\` on CPUs ${ALL_CPUS}); load generator, backends and Consul on CPU ${OTHER_CPUS}. Compare the ratios, not the absolute numbers.`
+      : `Unpinned: load generator, proxy, backends and Consul share the machine's ${cpu.length} cores, so absolute numbers are low and noisy; compare the ratios.`,
+    '',
+  );
   lines.push(`## Small response (13 bytes)`, '');
   lines.push(`| proxy | req/s | p50 ms | p99 ms | peak RSS MB | req/s vs ${ref.name} | p99 vs ${ref.name} | req/s vs node-http-proxy |`);
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');

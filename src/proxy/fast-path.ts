@@ -16,6 +16,7 @@
 
 import { STATUS_CODES, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { encodeResponseHead, type HeadFramer } from './headers.js';
 import { parseRequestHead, type RequestHead } from './http1.js';
 
 /** What the forwarder reads of a client request (IncomingMessage has it too). */
@@ -33,6 +34,8 @@ export interface ProxyResponse {
   sendDate: boolean;
   writeHead(status: number, statusText: string, headers: string[]): unknown;
   writeHead(status: number, headers: Record<string, string | number>): unknown;
+  /** Optional shortcut for the upstream's raw head; false: use writeHead instead. */
+  writeUpstreamHead?(status: number, statusText: string, raw: readonly Buffer[]): boolean;
   write(chunk: Buffer): boolean;
   end(body?: string): unknown;
   destroy(err?: Error): unknown;
@@ -215,13 +218,14 @@ export class FastRequest implements ProxyRequest {
  * One answer on a fast-path connection, framed as Node would: the upstream's Content-Length
  * when it gave one, chunked otherwise, no body for HEAD, 204 and 304.
  */
-export class FastResponse implements ProxyResponse {
+export class FastResponse implements ProxyResponse, HeadFramer {
   headersSent = false;
   /** Accepted for ServerResponse's sake; Fairway never adds a Date of its own. */
   sendDate = false;
   readonly closeAfter: boolean;
   readonly #conn: FastConnection;
   readonly #headRequest: boolean;
+  #status = 0;
   #bodiless = false;
   #chunked = false;
   #finished = false;
@@ -232,6 +236,31 @@ export class FastResponse implements ProxyResponse {
     this.#conn = conn;
     this.#headRequest = headRequest;
     this.closeAfter = closeAfter;
+  }
+
+  /**
+   * Starts the response from the upstream's head as undici gave it (raw Buffer pairs), encoded
+   * without decoding each header. False when that head needs the general path (writeHead).
+   */
+  writeUpstreamHead(status: number, statusText: string, raw: readonly Buffer[]): boolean {
+    this.#status = status;
+    const head = encodeResponseHead(`HTTP/1.1 ${status} ${statusText}\r\n`, raw, this);
+    if (head === undefined) return false;
+    this.headersSent = true;
+    this.#conn.socket.write(head);
+    return true;
+  }
+
+  /** HeadFramer: decides how the body is framed; returns the header lines that say so. */
+  framing(sized: boolean): string {
+    const status = this.#status;
+    this.#bodiless = this.#headRequest || status === 204 || status === 304 || status < 200;
+    let lines = '';
+    if (!this.#bodiless && !sized) {
+      this.#chunked = true;
+      lines = 'transfer-encoding: chunked\r\n';
+    }
+    return this.closeAfter ? `${lines}connection: close\r\n` : lines;
   }
 
   writeHead(status: number, a?: string | Record<string, string | number>, b?: string[]): this {
@@ -251,12 +280,8 @@ export class FastResponse implements ProxyResponse {
       if (name.length === 14 && name.toLowerCase() === 'content-length') sized = true;
       head += `${name}: ${list[i + 1]}\r\n`;
     }
-    this.#bodiless = this.#headRequest || status === 204 || status === 304 || status < 200;
-    if (!this.#bodiless && !sized) {
-      this.#chunked = true;
-      head += 'transfer-encoding: chunked\r\n';
-    }
-    if (this.closeAfter) head += 'connection: close\r\n';
+    this.#status = status;
+    head += this.framing(sized);
     this.headersSent = true;
     this.#conn.socket.write(`${head}\r\n`, 'latin1');
     return this;

@@ -350,7 +350,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     // until the next tick, they leave in one write instead of two or three.
     ex.res.cork();
     process.nextTick(uncork, ex.res);
-    ex.res.writeHead(status, statusText, clientResponseHeaders(raw));
+    const res = ex.res;
+    if (res.writeUpstreamHead === undefined || !res.writeUpstreamHead(status, statusText, raw)) res.writeHead(status, statusText, clientResponseHeaders(raw));
     return true;
   }
 

@@ -17,6 +17,16 @@ const HOP_BY_HOP = new Set([
 // Request headers this hop replaces, or that undici must not see (it manages `expect` itself).
 const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'expect']);
 
+// The lengths of every name above, plus host and x-request-id: a name of another length is
+// ordinary and needs no lower-casing (most names, on every request).
+const SPECIAL_LENGTH = new Uint8Array(32);
+for (const name of [...HOP_BY_HOP, ...REPLACED_ON_REQUEST, 'host', 'x-request-id']) SPECIAL_LENGTH[name.length] = 1;
+
+/** The lower-cased name when it may be one this hop treats specially, else undefined. */
+function specialName(name: string): string | undefined {
+  return name.length < 32 && SPECIAL_LENGTH[name.length] === 1 ? name.toLowerCase() : undefined;
+}
+
 // Tokens in Connection that name no header to drop (close, keep-alive), or a header this hop
 // must not lose whatever the client says: the request would change meaning without it.
 const NEVER_CONNECTION_SCOPED = new Set(['close', 'keep-alive', 'host', 'content-length']);
@@ -59,8 +69,12 @@ export function upstreamRequestHeaders(raw: readonly string[], fwd: ForwardedFor
   let host: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
     const value = raw[i + 1]!;
+    const lower = named === undefined ? specialName(name) : name.toLowerCase();
+    if (lower === undefined) {
+      out.push(name, value);
+      continue;
+    }
     if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
     if (fwd.requestId !== undefined && lower === 'x-request-id') continue;
     if (REPLACED_ON_REQUEST.has(lower)) {
@@ -86,7 +100,11 @@ export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
-    const lower = name.toLowerCase();
+    const lower = specialName(name);
+    if (lower === undefined) {
+      out.push(name, raw[i + 1]!.toString('latin1'));
+      continue;
+    }
     if (lower === 'connection') {
       for (const t of raw[i + 1]!.toString('latin1').split(',')) {
         const token = t.trim().toLowerCase();
@@ -101,4 +119,63 @@ export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
   const kept: string[] = [];
   for (let i = 0; i < out.length; i += 2) if (!named.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
   return kept;
+}
+
+/** Says how a response body is framed, once it is known whether Content-Length came. */
+export interface HeadFramer {
+  /** The header lines (each ending in CRLF) that frame the body; '' for none. */
+  framing(sized: boolean): string;
+}
+
+// Per-pair keep flags, reused across calls (the hot path is synchronous).
+let keepScratch = new Uint8Array(64);
+
+/**
+ * The response head for the client, encoded straight from the upstream's raw header bytes,
+ * with no string per header: the status line, what clientResponseHeaders keeps, the framer's
+ * lines and the blank line. Undefined when a Connection header names headers beyond
+ * keep-alive/close: clientResponseHeaders handles that.
+ */
+export function encodeResponseHead(statusLine: string, raw: readonly Buffer[], framer: HeadFramer): Buffer | undefined {
+  const pairs = raw.length >> 1;
+  if (keepScratch.length < pairs) keepScratch = new Uint8Array(pairs * 2);
+  const keep = keepScratch;
+  let sized = false;
+  let size = 0;
+  for (let p = 0; p < pairs; p++) {
+    const name = raw[2 * p]!;
+    const value = raw[2 * p + 1]!;
+    keep[p] = 1;
+    if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') sized = true;
+    const lower = name.length < 32 && SPECIAL_LENGTH[name.length] === 1 ? name.toString('latin1').toLowerCase() : undefined;
+    if (lower !== undefined && HOP_BY_HOP.has(lower)) {
+      keep[p] = 0;
+      if (lower === 'connection') {
+        for (const t of value.toString('latin1').split(',')) {
+          const token = t.trim().toLowerCase();
+          if (token !== '' && token !== 'keep-alive' && token !== 'close') return undefined;
+        }
+      }
+      continue;
+    }
+    size += name.length + value.length + 4;
+  }
+  const tail = `${framer.framing(sized)}\r\n`;
+  const bytes = Buffer.allocUnsafe(statusLine.length + size + tail.length);
+  let at = bytes.write(statusLine, 0, 'latin1');
+  for (let p = 0; p < pairs; p++) {
+    if (keep[p] === 0) continue;
+    const name = raw[2 * p]!;
+    const value = raw[2 * p + 1]!;
+    bytes.set(name, at);
+    at += name.length;
+    bytes[at++] = 58; // ':'
+    bytes[at++] = 32;
+    bytes.set(value, at);
+    at += value.length;
+    bytes[at++] = 13;
+    bytes[at++] = 10;
+  }
+  bytes.write(tail, at, 'latin1');
+  return bytes;
 }

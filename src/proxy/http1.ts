@@ -35,7 +35,8 @@ const REQUEST_LINE = /^([A-Z]{3,7}) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):([\t\x20-\x7e\x80-\xff]*)$/;
 
 // Request headers that mean a body, a protocol switch or a handshake: Node's path.
-const NOT_FAST = new Set(['content-length', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings', '__proto__']);
+// Proxy-Connection too: Node reads `Proxy-Connection: close` as Connection: close.
+const NOT_FAST = new Set(['content-length', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings', 'proxy-connection', '__proto__']);
 
 /** Most header lines a fast-path head may have; longer heads go to Node. */
 export const MAX_FAST_HEADERS = 64;
@@ -60,7 +61,8 @@ export function parseRequestHead(buf: Buffer, maxHeaderSize: number): RequestHea
     if (m === null) return undefined;
     const name = m[1]!;
     const lower = name.toLowerCase();
-    if (NOT_FAST.has(lower) || headers[lower] !== undefined) return undefined;
+    // typeof: a name such as `constructor` finds Object.prototype's, which is no repeat.
+    if (NOT_FAST.has(lower) || typeof headers[lower] === 'string') return undefined;
     const value = trimBlanks(m[2]!);
     if (lower === 'connection') {
       const token = value.toLowerCase();

@@ -1,7 +1,7 @@
 // Header rewriting between client and upstream: hop-by-hop removal, X-Forwarded-*, duplicate Host.
 
 import { describe, expect, it } from 'vitest';
-import { clientResponseHeaders, requestIdOf, upstreamRequestHeaders } from '../../src/proxy/headers.js';
+import { clientResponseHeaders, encodeResponseHead, requestIdOf, upstreamRequestHeaders } from '../../src/proxy/headers.js';
 
 const FWD = { clientIp: '10.1.1.1', proto: 'http' as const };
 
@@ -179,5 +179,45 @@ describe('requestIdOf', () => {
     { why: 'several ids (an array) are replaced by a fresh one', value: ['a', 'b'], want: 'fresh' },
   ])('$why', ({ value, want }) => {
     expect(requestIdOf(value, () => 'fresh')).toBe(want);
+  });
+});
+
+describe('encodeResponseHead', () => {
+  const buffers = (...lines: string[]): Buffer[] => raw(...lines).map((s) => Buffer.from(s, 'latin1'));
+  const framer = (lines: string) => ({ seen: [] as boolean[], framing(sized: boolean) { this.seen.push(sized); return lines; } });
+
+  it.each([
+    { why: 'ordinary headers pass byte for byte, in order, name case kept', in: ['Server: nginx', 'Content-Type: text/plain', 'Content-Length: 13'] },
+    { why: 'hop-by-hop headers are dropped', in: ['Connection: keep-alive', 'Keep-Alive: timeout=5', 'Transfer-Encoding: chunked', 'Trailer: x', 'Upgrade: h2c', 'X-Kept: 1'] },
+    { why: 'headers whose length matches a hop-by-hop name are kept', in: ['Set-Cookie: a=1', 'Expires: 0', 'X-Frame-Opt: y'] },
+    { why: 'latin1 bytes in values survive', in: ['X-Name: caf\xe9'] },
+    { why: 'Connection: close names nothing to drop', in: ['Connection: close', 'X-A: 1'] },
+    { why: 'no headers at all', in: [] },
+  ])('matches clientResponseHeaders: $why', ({ in: lines }) => {
+    const f = framer('x-framing: yes\r\n');
+    const got = encodeResponseHead('HTTP/1.1 200 OK\r\n', buffers(...lines), f);
+    const kept = pairs(clientResponseHeaders(buffers(...lines)))!;
+    expect(got?.toString('latin1')).toBe(`HTTP/1.1 200 OK\r\n${kept.map((l) => `${l}\r\n`).join('')}x-framing: yes\r\n\r\n`);
+  });
+
+  it.each([
+    { why: 'Content-Length present', in: ['content-length: 5'], sized: true },
+    { why: 'Content-Length in any case', in: ['CONTENT-LENGTH: 5'], sized: true },
+    { why: 'no Content-Length', in: ['X-Other-Length: 5'], sized: false },
+  ])('tells the framer whether the head is sized: $why', ({ in: lines, sized }) => {
+    const f = framer('');
+    encodeResponseHead('HTTP/1.1 200 OK\r\n', buffers(...lines), f);
+    expect(f.seen).toEqual([sized]);
+  });
+
+  it('gives up (undefined) when Connection names a header to drop', () => {
+    expect(encodeResponseHead('HTTP/1.1 200 OK\r\n', buffers('Connection: X-Secret', 'X-Secret: s'), framer(''))).toBeUndefined();
+  });
+
+  it('handles more header pairs than its scratch space holds at first', () => {
+    const lines = Array.from({ length: 200 }, (_, i) => `X-H${i}: ${i}`);
+    const got = encodeResponseHead('HTTP/1.1 200 OK\r\n', buffers(...lines), framer(''))!.toString('latin1');
+    expect(got.split('\r\n').length).toBe(1 + 200 + 2);
+    expect(got).toContain('X-H199: 199\r\n\r\n');
   });
 });

@@ -304,6 +304,8 @@ async function main() {
   const main = new Map(proxies.map((p) => [p.name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const p of proxies) {
+      // A second of unmeasured load first: each proxy sat idle while the others ran.
+      await load(p.port, '/small', 1, false);
       const r = await measure(p, '/small', SECONDS);
       main.get(p.name).push(r);
       console.log(`round ${round} ${p.name.padEnd(34)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  rss ${r.rssMB.toFixed(0)} MB${r.errors ? `  ${r.errors} errors` : ''}`);

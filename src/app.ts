@@ -252,10 +252,10 @@ export class Fairway {
       this.#unejectTimer.unref();
     }
     // Dropping the stats, counters and pools of instances that left walks every instance:
-    // done at most once per second, not on every change.
-    if (this.#lastSweepAt + SWEEP_EVERY_MS <= this.#lastRebuildAt) this.#sweep();
-    else if (this.#sweepTimer === undefined) {
-      this.#sweepTimer = setTimeout(() => this.#sweep(), SWEEP_EVERY_MS);
+    // done at most once per second, not on every change, and never inside the rebuild that
+    // puts a change in use.
+    if (this.#sweepTimer === undefined) {
+      this.#sweepTimer = setTimeout(() => this.#sweep(), Math.max(0, this.#lastSweepAt + SWEEP_EVERY_MS - this.#lastRebuildAt));
       this.#sweepTimer.unref();
     }
   }

@@ -9,7 +9,7 @@ import { LatencyWindow } from '../core/latency-window.js';
 import { isEjected } from '../core/outlier.js';
 import type { Route, RouteTable } from '../core/route-table.js';
 import { formatHostPort } from '../core/address.js';
-import { statsKey, type Upstream, type UpstreamStats } from '../core/upstream.js';
+import { type Upstream, type UpstreamStats } from '../core/upstream.js';
 import type { WatchState } from '../discovery/consul-watch.js';
 import type { FinishedExchange, RequestObserver } from '../proxy/observer.js';
 
@@ -187,11 +187,7 @@ export class Metrics implements RequestObserver {
     for (const r of table.routes) {
       const set = new Set<UpstreamStats>();
       for (const u of r.candidates) set.add(u.stats);
-      for (const u of r.upstreams) set.add(u.stats);
-      for (const i of r.snapshot?.instances ?? []) {
-        const s = table.stats.get(statsKey(i.id, i.host, i.port));
-        if (s) set.add(s);
-      }
+      for (const u of r.idle) set.add(u.stats);
       live.set(r.config.name, set);
     }
     for (const [route, byEndpoint] of this.#counters) {

@@ -27,6 +27,8 @@ export interface Route {
   readonly snapshot: InstanceSnapshot | undefined;
   /** Instances discovery says may take traffic (passing; warning on weighted routes). */
   readonly candidates: readonly Upstream[];
+  /** Instances known but not candidates (critical, or warning outside weighted): panic only. */
+  readonly idle: readonly Upstream[];
   /** The instances the picker chooses from: candidates not ejected, or all known in panic. */
   readonly upstreams: readonly Upstream[];
   readonly picker: Picker;
@@ -141,7 +143,7 @@ function build(
     before && before.budget.ratio === config.retryBudget.ratio && before.budget.minPerSecond === config.retryBudget.minPerSecond
       ? before.budget
       : new RetryBudget(config.retryBudget);
-  return { config: rc, key, snapshot, candidates, upstreams, picker: pickerFor(rc, upstreams, deps), panic, ejected, drained, budget };
+  return { config: rc, key, snapshot, candidates, idle, upstreams, picker: pickerFor(rc, upstreams, deps), panic, ejected, drained, budget };
 }
 
 /**
@@ -150,19 +152,17 @@ function build(
  */
 /** `table` with the stats of instances no route knows any more dropped. */
 export function pruneStats(table: RouteTable): RouteTable {
-  const live = new Map<string, UpstreamStats>();
-  const keep = (id: string, host: string, port: number): void => {
-    const k = statsKey(id, host, port);
-    const s = table.stats.get(k);
-    if (s) live.set(k, s);
-  };
+  // Every instance a route knows is a candidate or idle (upstreams are drawn from those), so
+  // the live counters are found by identity: no key strings built, one pass over the map.
+  const known = new Set<UpstreamStats>();
   for (const r of table.routes) {
-    for (const u of r.candidates) keep(u.id, u.host, u.port);
-    for (const u of r.upstreams) keep(u.id, u.host, u.port);
-    const source = r.config.source;
-    if (r.snapshot && source.kind === 'consul') for (const i of withTags(r.snapshot.instances, source.tags)) keep(i.id, i.host, i.port);
+    for (const u of r.candidates) known.add(u.stats);
+    for (const u of r.idle) known.add(u.stats);
   }
-  return live.size === table.stats.size ? table : { ...table, stats: live };
+  if (known.size === table.stats.size) return table;
+  const live = new Map<string, UpstreamStats>();
+  for (const [k, s] of table.stats) if (known.has(s)) live.set(k, s);
+  return { ...table, stats: live };
 }
 
 function upstreamsFor(

@@ -53,6 +53,9 @@ export interface FastPathOptions {
   handle: (req: FastRequest, res: FastResponse) => void;
 }
 
+/** A reason phrase that may go out as it is (RFC 9112 §4: HTAB, SP, VCHAR, obs-text). */
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /** Buffered pipelined bytes past which a busy connection stops reading. */
 const PIPELINE_LIMIT = 64 * 1024;
 
@@ -97,6 +100,8 @@ class FastConnection {
   current: FastResponse | undefined;
   /** The client half-closed its side: finish the answer under way, then close. */
   ended = false;
+  /** This side is closing (Connection: close, shutdown): nothing more is read or served. */
+  ending = false;
   #serving = false;
 
   constructor(path: FastPath, socket: Socket) {
@@ -113,6 +118,8 @@ class FastConnection {
   }
 
   readonly onData = (chunk: Buffer): void => {
+    // After a `Connection: close` answer nothing further is a request (RFC 9112 §9.6).
+    if (this.ending) return;
     this.buf = this.buf === undefined ? chunk : Buffer.concat([this.buf, chunk]);
     if (this.current === undefined) this.serve();
     else if (this.buf.length > PIPELINE_LIMIT) this.socket.pause();
@@ -144,7 +151,7 @@ class FastConnection {
     if (this.#serving) return;
     this.#serving = true;
     const { maxHeaderSize, handle } = this.path.options;
-    while (this.buf !== undefined && this.current === undefined && !this.socket.destroyed) {
+    while (this.buf !== undefined && this.current === undefined && !this.ending && !this.socket.destroyed) {
       const head = parseRequestHead(this.buf, maxHeaderSize);
       if (head === undefined) {
         this.#serving = false;
@@ -165,6 +172,8 @@ class FastConnection {
     if (this.current !== res) return;
     this.current = undefined;
     if (res.closeAfter || this.ended || this.path.closing) {
+      this.ending = true;
+      this.buf = undefined;
       this.socket.end();
       return;
     }
@@ -173,7 +182,8 @@ class FastConnection {
 
   /** Node's server takes the connection from here, starting with the bytes not yet served. */
   handOver(): void {
-    const { socket, buf } = this;
+    const socket = this.socket;
+    let buf = this.buf;
     this.buf = undefined;
     this.path.forget(this);
     socket.off('data', this.onData);
@@ -183,6 +193,10 @@ class FastConnection {
     socket.off('drain', this.onDrain);
     socket.off('timeout', this.onTimeout);
     socket.setTimeout(0);
+    // Bytes the stream buffered while paused (a long pipeline) come before anything Node's
+    // parser will read straight off the handle: pass them on first, in order. After the 'data'
+    // listener is gone, so reading them cannot re-enter serve().
+    for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) buf = buf === undefined ? chunk : Buffer.concat([buf, chunk]);
     if (this.ended) {
       // Half-closed with an unfinished or unusual request: nothing more can arrive to fix it.
       socket.destroy();
@@ -244,7 +258,9 @@ export class FastResponse implements ProxyResponse, HeadFramer {
    */
   writeUpstreamHead(status: number, statusText: string, raw: readonly Buffer[]): boolean {
     this.#status = status;
-    const head = encodeResponseHead(`HTTP/1.1 ${status} ${statusText}\r\n`, raw, this);
+    // A reason phrase that latin1 cannot carry (undici decodes it) gets the standard one.
+    const reason = REASON_PHRASE.test(statusText) ? statusText : (STATUS_CODES[status] ?? '');
+    const head = encodeResponseHead(`HTTP/1.1 ${status} ${reason}\r\n`, raw, this);
     if (head === undefined) return false;
     this.headersSent = true;
     this.#conn.socket.write(head);

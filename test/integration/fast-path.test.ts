@@ -2,12 +2,14 @@
 // Node's server, seen from a raw TCP client so framing, ordering and connection handling are
 // visible byte for byte. Real backends on port 0, Fairway in this process.
 
+import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
 import { startBackend, type Backend } from '../support/backends.js';
-import { baseConfig, startFairway, until } from '../support/fairway.js';
+import { baseConfig, spawnFairway, startFairway, until, writeConfig } from '../support/fairway.js';
+import { freePort } from '../support/ports.js';
 
 interface Parsed {
   status: number;
@@ -92,6 +94,8 @@ const post = (path: string, body: string): string =>
   `POST ${path} HTTP/1.1\r\nHost: app.test\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
 describe('fast path', () => {
+  /** Requests the backend got, in order: `METHOD /path`. */
+  const seen: string[] = [];
   let backend: Backend;
   let app: Fairway;
   let port: number;
@@ -99,9 +103,22 @@ describe('fast path', () => {
   beforeAll(async () => {
     backend = await startBackend('b1', (req, res) => {
       let size = 0;
-      req.on('data', (c: Buffer) => (size += c.length));
+      const sum = createHash('sha256');
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        sum.update(c);
+      });
       req.on('end', () => {
         const url = req.url ?? '/';
+        seen.push(`${req.method} ${url}`);
+        if (url === '/slow') {
+          setTimeout(() => res.end('slow'), 300);
+          return;
+        }
+        if (url === '/sum') {
+          res.end(sum.digest('hex'));
+          return;
+        }
         if (url === '/chunked') {
           res.writeHead(200, { 'content-type': 'text/plain' });
           res.write('part one, ');
@@ -158,6 +175,17 @@ describe('fast path', () => {
     const [r] = await c.responses(1);
     expect(r).toMatchObject({ status: 200, body: 'GET /split 0' });
     c.close();
+  });
+
+  it('reads nothing more after answering Connection: close, even bytes already sent', async () => {
+    seen.length = 0;
+    const c = new RawClient(port);
+    c.send(`GET /x HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n` + `DELETE /victim HTTP/1.1\r\nHost: app.test\r\n\r\n`);
+    const rs = await c.responses(1);
+    expect(rs[0]!.status).toBe(404);
+    await until(() => c.closed, 2_000, 'close');
+    await sleep(50);
+    expect(seen).toEqual([]);
   });
 
   it('re-frames a response without Content-Length as chunked, and ends it', async () => {
@@ -242,6 +270,40 @@ describe('fast path', () => {
       'x-forwarded-host': 'app.test',
     });
     c.close();
+  });
+});
+
+describe('fast path hand-over of a long pipeline (the real CLI)', () => {
+  // In its own process, as deployed: Node's parser then reads straight off the socket's
+  // handle, which is what made the order of buffered and fresh bytes matter.
+  it('keeps the order of bytes that piled up behind a slow answer (upload digest intact)', async () => {
+    const backend = await startBackend('b1', (req, res) => {
+      const sum = createHash('sha256');
+      req.on('data', (c: Buffer) => sum.update(c));
+      req.on('end', () => {
+        if (req.url === '/slow') setTimeout(() => res.end('slow'), 300);
+        else res.end(sum.digest('hex'));
+      });
+    });
+    const [listen, admin] = [await freePort(), await freePort()];
+    const file = writeConfig(baseConfig({ listen: `127.0.0.1:${listen}`, admin: { listen: `127.0.0.1:${admin}` }, routes: [{ endpoints: [backend.address] }] }));
+    const { child } = await spawnFairway(file, `http://127.0.0.1:${admin}`);
+    try {
+      // Each 4-byte word holds its own offset, so any reordering changes the digest.
+      const body = Buffer.alloc(1_000_000);
+      for (let i = 0; i < body.length; i += 4) body.writeUInt32BE(i, i);
+      const c = new RawClient(listen);
+      c.send(get('/slow') + `POST /sum HTTP/1.1\r\nHost: app.test\r\nContent-Length: ${body.length}\r\n\r\n`);
+      c.socket.write(body);
+      c.send(get('/after'));
+      const rs = await c.responses(3);
+      expect(rs.map((r) => r.body)).toEqual(['slow', createHash('sha256').update(body).digest('hex'), createHash('sha256').digest('hex')]);
+      c.close();
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await backend.close();
+    }
   });
 });
 

@@ -33,7 +33,10 @@ export interface ProxyServerOptions {
 export interface ProxyServer extends TcpServer {
   /** Open upgrade tunnels (WebSockets), which no server tracks. */
   readonly tunnels: ReadonlySet<Duplex>;
-  /** Closes keep-alive connections with no response under way. */
+  /**
+   * For shutdown: closes keep-alive connections with no response under way, and makes the
+   * fast path close each busy one once its answer is out.
+   */
   closeIdleConnections(): void;
   closeAllConnections(): void;
   /** The listener settings that can change on a running server (maxHeaderSize, fastPath cannot). */

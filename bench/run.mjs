@@ -5,7 +5,8 @@
 // server), the same load generator drives each one (wrk when installed, else autocannon) with
 // the same connections and duration, after a warm-up, in interleaved rounds so a noisy
 // neighbour hurts everyone alike. Reference proxies: HAProxy (1 thread) and nginx (1 worker)
-// when installed, node-http-proxy with a keep-alive agent. Fairway runs as one process with
+// when installed, node-http-proxy with a keep-alive agent, and (full run only) a ceiling probe:
+// the least relay undici allows (bench/undici-relay.mjs), no proxy at all. Fairway runs as one process with
 // static endpoints, with Consul discovery, and with metrics or access log variations.
 // It installs nothing: `apt-get install nginx haproxy wrk` adds the references.
 //
@@ -201,6 +202,13 @@ async function startNodeHttpProxy(ports) {
   return { port, pid: child.pid };
 }
 
+async function startUndiciRelay(ports) {
+  const port = await freePort();
+  const child = run('undici relay', process.execPath, [join(ROOT, 'bench/undici-relay.mjs'), String(port), ...ports.map(String)], {}, PROXY_CPU);
+  await waitHttp(`http://127.0.0.1:${port}/small`, 'undici relay');
+  return { port, pid: child.pid };
+}
+
 async function startFairway(ports, extra = {}, consulAddress) {
   const [port, admin] = [await freePort(), await freePort()];
   const config = {
@@ -289,6 +297,8 @@ async function main() {
   if (has('haproxy')) proxies.push({ name: 'HAProxy (1 thread)', ...(await startHaproxy(backend.ports)) });
   if (has('nginx')) proxies.push({ name: 'nginx (1 worker)', ...(await startNginxProxy(backend.ports)) });
   proxies.push({ name: 'node-http-proxy', ...(await startNodeHttpProxy(backend.ports)) });
+  // Not a proxy: the ceiling of any undici-based relay on this machine (bench/undici-relay.mjs).
+  if (!QUICK) proxies.push({ name: 'ceiling: bare undici relay', ...(await startUndiciRelay(backend.ports)) });
   proxies.push({ name: 'Fairway (static)', ...(await startFairway(backend.ports)) });
   if (!QUICK) {
     proxies.push({ name: 'Fairway (static, metrics off)', ...(await startFairway(backend.ports, { metrics: { enabled: false } })) });
@@ -323,7 +333,8 @@ async function main() {
   if (!QUICK) {
     for (const [label, path, upload] of [['1 KiB', '/1k', false], ['64 KiB', '/64k', false], ['1 MiB', '/1m', false], ['64 KiB upload', '/upload', true]]) {
       const row = { label, results: {} };
-      for (const p of proxies.filter((x) => !x.name.includes('metrics off') && !x.name.includes('access log') && !x.name.includes('workers'))) row.results[p.name] = await measure(p, path, SIZE_SECONDS, upload);
+      for (const p of proxies.filter((x) => !x.name.includes('metrics off') && !x.name.includes('access log') && !x.name.includes('workers') && !x.name.startsWith('ceiling')))
+        row.results[p.name] = await measure(p, path, SIZE_SECONDS, upload);
       sizes.push(row);
       console.log(`${label}: ${Object.entries(row.results).map(([n, r]) => `${n} ${r.rps.toFixed(0)}`).join(', ')}`);
     }

@@ -1,10 +1,9 @@
 // The admin API's JSON views of the running proxy: pure functions of the route table, the
 // metrics and the discovery state, so the HTTP layer only serializes them.
 
-import { withTags } from '../core/instance.js';
 import { isEjected } from '../core/outlier.js';
 import type { RouteTable } from '../core/route-table.js';
-import { statsKey, type UpstreamStats } from '../core/upstream.js';
+import type { Upstream, UpstreamStats } from '../core/upstream.js';
 import type { WatchState } from '../discovery/consul-watch.js';
 import { VERSION } from '../version.js';
 
@@ -69,36 +68,35 @@ export function routesView(table: RouteTable, now: number, src: Pick<AdminSource
     const active = new Set(route.upstreams.map((u) => u.stats));
     const seen = new Set<UpstreamStats>();
     const endpoints: EndpointView[] = [];
-    const add = (id: string, host: string, port: number, weight: number, status: EndpointView['status'], s: UpstreamStats | undefined) => {
-      if (s && seen.has(s)) return;
-      if (s) seen.add(s);
-      const on = s !== undefined && active.has(s);
-      const traffic = s ? src.traffic?.(rc.name, s, now) : undefined;
+    const add = (u: Upstream, weight: number) => {
+      const s = u.stats;
+      if (seen.has(s)) return;
+      seen.add(s);
+      const on = active.has(s);
+      const traffic = src.traffic?.(rc.name, s, now);
       endpoints.push({
-        id,
-        address: host,
-        port,
+        id: u.id,
+        address: u.host,
+        port: u.port,
         weight: on ? weight : 0,
-        status,
+        status: u.status,
         active: on,
-        inflight: s?.inflight ?? 0,
-        requests: s?.requests ?? 0,
-        failures: s?.failures ?? 0,
-        ewmaMs: s && s.ewmaAt !== 0 ? round(s.ewmaMs) : null,
-        ejected: s !== undefined && isEjected(s, now),
-        draining: drained.has(id),
+        inflight: s.inflight,
+        requests: s.requests,
+        failures: s.failures,
+        ewmaMs: s.ewmaAt !== 0 ? round(s.ewmaMs) : null,
+        ejected: isEjected(s, now),
+        draining: drained.has(u.id),
         rps: traffic ? Math.round(traffic.rps * 10) / 10 : 0,
         p50Ms: traffic?.p50Ms ?? null,
         p99Ms: traffic?.p99Ms ?? null,
       });
     };
-    for (const u of route.upstreams) add(u.id, u.host, u.port, u.weight, u.status, u.stats);
-    for (const u of route.candidates) add(u.id, u.host, u.port, u.weight, u.status, u.stats);
+    for (const u of route.upstreams) add(u, u.weight);
+    for (const u of route.candidates) add(u, u.weight);
     // Instances Consul knows but this route does not use now (critical, or warning outside
     // `weighted`), so an operator sees why an instance gets no traffic.
-    if (rc.source.kind === 'consul' && route.snapshot)
-      for (const i of withTags(route.snapshot.instances, rc.source.tags))
-        add(i.id, i.host, i.port, 0, i.status, table.stats.get(statsKey(i.id, i.host, i.port)));
+    for (const u of route.idle) add(u, 0);
     return {
       name: rc.name,
       service: rc.source.kind === 'consul' ? rc.source.service : null,

@@ -22,9 +22,24 @@ const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-
 const SPECIAL_LENGTH = new Uint8Array(32);
 for (const name of [...HOP_BY_HOP, ...REPLACED_ON_REQUEST, 'host', 'x-request-id']) SPECIAL_LENGTH[name.length] = 1;
 
+/** Whether a header name of this length may be one this hop treats specially. */
+function maybeSpecial(length: number): boolean {
+  return length < 32 && SPECIAL_LENGTH[length] === 1;
+}
+
 /** The lower-cased name when it may be one this hop treats specially, else undefined. */
 function specialName(name: string): string | undefined {
-  return name.length < 32 && SPECIAL_LENGTH[name.length] === 1 ? name.toLowerCase() : undefined;
+  return maybeSpecial(name.length) ? name.toLowerCase() : undefined;
+}
+
+/** The tokens of a Connection header value, lower-cased, empty ones skipped. */
+function connectionTokenList(value: string): string[] {
+  const tokens: string[] = [];
+  for (const t of value.split(',')) {
+    const token = t.trim().toLowerCase();
+    if (token) tokens.push(token);
+  }
+  return tokens;
 }
 
 // Tokens in Connection that name no header to drop (close, keep-alive), or a header this hop
@@ -36,10 +51,7 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
   let tokens: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length !== 10 || raw[i]!.toLowerCase() !== 'connection') continue;
-    for (const t of raw[i + 1]!.split(',')) {
-      const name = t.trim().toLowerCase();
-      if (name && !NEVER_CONNECTION_SCOPED.has(name)) (tokens ??= new Set()).add(name);
-    }
+    for (const name of connectionTokenList(raw[i + 1]!)) if (!NEVER_CONNECTION_SCOPED.has(name)) (tokens ??= new Set()).add(name);
   }
   return tokens;
 }
@@ -106,10 +118,7 @@ export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
       continue;
     }
     if (lower === 'connection') {
-      for (const t of raw[i + 1]!.toString('latin1').split(',')) {
-        const token = t.trim().toLowerCase();
-        if (token) (named ??= new Set()).add(token);
-      }
+      for (const token of connectionTokenList(raw[i + 1]!.toString('latin1'))) (named ??= new Set()).add(token);
       continue;
     }
     if (HOP_BY_HOP.has(lower)) continue;
@@ -147,14 +156,11 @@ export function encodeResponseHead(statusLine: string, raw: readonly Buffer[], f
     const value = raw[2 * p + 1]!;
     keep[p] = 1;
     if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') sized = true;
-    const lower = name.length < 32 && SPECIAL_LENGTH[name.length] === 1 ? name.toString('latin1').toLowerCase() : undefined;
+    const lower = maybeSpecial(name.length) ? name.toString('latin1').toLowerCase() : undefined;
     if (lower !== undefined && HOP_BY_HOP.has(lower)) {
       keep[p] = 0;
       if (lower === 'connection') {
-        for (const t of value.toString('latin1').split(',')) {
-          const token = t.trim().toLowerCase();
-          if (token !== '' && token !== 'keep-alive' && token !== 'close') return undefined;
-        }
+        for (const token of connectionTokenList(value.toString('latin1'))) if (token !== 'keep-alive' && token !== 'close') return undefined;
       }
       continue;
     }

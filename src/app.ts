@@ -4,7 +4,6 @@
 // is one lifecycle step: boot, Consul settings, rebuild, reload, tag routes, drain, stop).
 
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
 import { once } from 'node:events';
@@ -14,7 +13,6 @@ import { Metrics } from './admin/metrics.js';
 import { adminBackend, createAdminServer } from './admin/server.js';
 import { formatHostPort, type HostPort } from './core/address.js';
 import { formatProblem, loadConfig, type Config, type ConfigProblem } from './core/config.js';
-import { UserError } from './core/errors.js';
 import type { PickerDeps } from './core/pickers/index.js';
 import { buildRouteTable, pruneStats, watchKeys, type RouteTable } from './core/route-table.js';
 import { withTagRoutes, type TagRoutes } from './core/tag-routes.js';
@@ -22,7 +20,9 @@ import { ConsulClient } from './discovery/consul-client.js';
 import type { WatchState } from './discovery/consul-watch.js';
 import { Discovery } from './discovery/discovery.js';
 import { Registrar } from './discovery/registrar.js';
+import { loadConfigFile, readConfigText } from './config-file.js';
 import { FileWatcher } from './file-watcher.js';
+import { listen } from './listen.js';
 import { AccessLog } from './proxy/access-log.js';
 import { RequestClock } from './proxy/clock.js';
 import { observers, type RequestObserver } from './proxy/observer.js';
@@ -141,11 +141,9 @@ export class Fairway {
   /** Loads the config (UserError listing every problem if it is invalid) and starts serving. */
   static async start(options: FairwayOptions): Promise<Fairway> {
     const app = new Fairway(options);
-    const text = await readConfigText(options.configPath);
-    const result = loadConfig(text, options.configPath, app.#env);
-    if (!result.ok) throw new UserError(result.problems.map(formatProblem).join('\n'));
-    app.#fileConfig = result.config;
-    app.#config = result.config;
+    const { config, text } = await loadConfigFile(options.configPath, app.#env);
+    app.#fileConfig = config;
+    app.#config = config;
     app.#configHash = hash(text);
     app.#lastReload = { ok: true, at: new Date().toISOString(), problems: [] };
     try {
@@ -503,33 +501,12 @@ export class Fairway {
   }
 }
 
-async function readConfigText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`${path}: cannot read config file (${code ?? (err as Error).message})`);
-  }
-}
-
 function hash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
 function sameAddress(a: HostPort, b: HostPort): boolean {
   return a.host === b.host && a.port === b.port;
-}
-
-async function listen(server: Server, at: HostPort): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) =>
-      reject(new UserError(`cannot listen on ${formatHostPort(at.host, at.port)}: ${err.code ?? err.message}`));
-    server.once('error', onError);
-    server.listen(at.port, at.host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
 }
 
 function urlOf(server: Server | undefined): string {

@@ -2,10 +2,10 @@
 // The `fairway` command: argument parsing and wiring. The only place that exits the process.
 
 import cluster from 'node:cluster';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Fairway } from '../app.js';
+import { loadConfigFile, readConfigText } from '../config-file.js';
 import { consulAddressFromEnv, formatProblem, loadConfig } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { ConsulClient, ConsulError } from '../discovery/consul-client.js';
@@ -106,16 +106,8 @@ function configDefault(): string {
   return process.env.FAIRWAY_CONFIG ?? 'config/fairway.yaml';
 }
 
-function readConfigFile(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UserError(`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
-
-function validate(file: string): number {
-  const text = readConfigFile(file);
+async function validate(file: string): Promise<number> {
+  const text = await readConfigText(file);
   const result = loadConfig(text, file, process.env);
   if (!result.ok) {
     process.stderr.write(result.problems.map((p) => `${formatProblem(p)}\n`).join(''));
@@ -129,7 +121,7 @@ async function start(file: string, level: string | undefined): Promise<number> {
   const log = createLogger(level === undefined ? {} : { level });
   const worker = !cluster.isPrimary && process.env.FAIRWAY_WORKER === '1';
   if (!worker) {
-    const workers = workersOf(file);
+    const workers = await workersOf(file);
     if (workers > 1) return runPrimary(file, workers, log);
   }
   const app = await Fairway.start({
@@ -168,11 +160,8 @@ async function start(file: string, level: string | undefined): Promise<number> {
 }
 
 /** How many proxy processes the config asks for (`workers`, auto: one per core). */
-function workersOf(file: string): number {
-  const text = readConfigFile(file);
-  const result = loadConfig(text, file, process.env);
-  if (!result.ok) throw new UserError(result.problems.map(formatProblem).join('\n'));
-  const w = result.config.workers;
+async function workersOf(file: string): Promise<number> {
+  const w = (await loadConfigFile(file, process.env)).config.workers;
   return w === 'auto' ? availableParallelism() : w;
 }
 

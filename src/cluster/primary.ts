@@ -11,19 +11,17 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { mergeRouteViews } from '../admin/merge.js';
 import { createAdminServer, type AdminBackend } from '../admin/server.js';
 import type { RouteView } from '../admin/views.js';
 import { formatHostPort } from '../core/address.js';
-import { formatProblem, loadConfig, type Config } from '../core/config.js';
-import { UserError } from '../core/errors.js';
 import { ConsulClient } from '../discovery/consul-client.js';
 import { Registrar } from '../discovery/registrar.js';
+import { loadConfigFile } from '../config-file.js';
 import { FileWatcher } from '../file-watcher.js';
+import { listen } from '../listen.js';
 import { isMessage, type Ask, type Question } from './ipc.js';
 
 const ASK_TIMEOUT_MS = 3_000;
@@ -37,7 +35,7 @@ interface Member {
 }
 
 export async function runPrimary(configPath: string, workers: number, log: Logger): Promise<number> {
-  let config = await load(configPath);
+  let config = (await loadConfigFile(configPath, process.env)).config;
   const members = new Map<number, Member>();
   const drained = new Set<string>();
   let nextId = 1;
@@ -136,15 +134,15 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
 
   // The admin port first: if it is taken, nothing has been registered or forked yet.
   const admin = createAdminServer({ backend, log: log.child({ part: 'admin' }) });
-  await listen(admin, config.admin.listen.host, config.admin.listen.port);
+  await listen(admin, config.admin.listen);
 
   let consulSettings = JSON.stringify(config.consul);
   let registrar = new Registrar(new ConsulClient(config.consul), log.child({ part: 'registrar' }));
   await registrar.sync(config.services);
 
   const reloadOwn = (): void => {
-    void load(configPath).then(
-      async (next) => {
+    void loadConfigFile(configPath, process.env).then(
+      async ({ config: next }) => {
         if (stopping) return;
         config = next;
         if (JSON.stringify(next.consul) !== consulSettings) {
@@ -201,20 +199,4 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
     reloadOwn();
   });
   return finished;
-}
-
-async function load(path: string): Promise<Config> {
-  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new UserError(`${path}: cannot read config file (${err.code ?? err.message})`);
-  });
-  const result = loadConfig(text, path, process.env);
-  if (!result.ok) throw new UserError(result.problems.map(formatProblem).join('\n'));
-  return result.config;
-}
-
-async function listen(server: Server, host: string, port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new UserError(`cannot listen on ${formatHostPort(host, port)}: ${err.code ?? err.message}`)));
-    server.listen(port, host, () => resolve());
-  });
 }

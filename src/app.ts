@@ -272,8 +272,18 @@ export class Fairway {
 
   /** Re-reads the config file. An invalid file changes nothing; a valid one replaces all of it. */
   reload(): Promise<ReloadResult> {
-    // Never rejects: a failure is a rejected reload, and the chain stays usable for the next one.
-    const run = () => this.#reload().catch((err: Error) => this.#rejected(new Date().toISOString(), [`reload failed: ${err.message}`]));
+    return this.#serialized(
+      () => this.#reload(),
+      (err) => this.#rejected(new Date().toISOString(), [`reload failed: ${err.message}`]),
+    );
+  }
+
+  /**
+   * Runs `task` after every reload and tag change queued before it, so their swaps never
+   * interleave. Never rejects: a failure is answered by `onError`, and the chain stays usable.
+   */
+  #serialized(task: () => Promise<ReloadResult>, onError: (err: Error) => ReloadResult): Promise<ReloadResult> {
+    const run = () => task().catch(onError);
     this.#reloading = this.#reloading.then(run, run);
     return this.#reloading;
   }
@@ -359,13 +369,10 @@ export class Fairway {
       this.#rebuild();
       return this.#lastReload!;
     };
-    const guarded = () =>
-      run().catch((err: Error) => {
-        this.log.error({ err: err.message }, 'applying routes from Consul tags failed');
-        return this.#lastReload!;
-      });
-    this.#reloading = this.#reloading.then(guarded, guarded);
-    return this.#reloading;
+    return this.#serialized(run, (err) => {
+      this.log.error({ err: err.message }, 'applying routes from Consul tags failed');
+      return this.#lastReload!;
+    });
   }
 
   /** `file` plus routes from tags; the running config itself when neither changed. */

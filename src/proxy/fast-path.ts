@@ -81,8 +81,9 @@ export class FastPath {
     this.#connections.delete(conn);
   }
 
-  /** Closes the connections with no response under way. */
+  /** For shutdown: closes the connections with no response under way; busy ones close after theirs. */
   closeIdle(): void {
+    this.closing = true;
     for (const c of this.#connections) if (c.current === undefined) c.socket.destroy();
   }
 

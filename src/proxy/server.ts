@@ -113,7 +113,6 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   return Object.assign(front, {
     tunnels: upgrades.tunnels,
     closeIdleConnections(): void {
-      if (fast) fast.closing = true;
       fast?.closeIdle();
       server.closeIdleConnections();
     },

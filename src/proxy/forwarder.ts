@@ -11,7 +11,6 @@
 // the newer controller form parses every response's headers into an object first, which a
 // proxy that forwards them as they came does not need.
 
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
@@ -22,8 +21,10 @@ import { upstreamPath, type Route } from '../core/route-table.js';
 import { recordLatency, type Upstream } from '../core/upstream.js';
 import { affinityHash } from './affinity.js';
 import type { RequestClock } from './clock.js';
+import { DeadlineQueue, type Timed } from './deadlines.js';
 import type { ProxyRequest, ProxyResponse } from './fast-path.js';
 import { clientResponseHeaders, requestIdOf, upstreamRequestHeaders } from './headers.js';
+import { newRequestId } from './request-id.js';
 import type { FinishedExchange, RequestObserver } from './observer.js';
 import { sendError } from './respond.js';
 
@@ -60,6 +61,8 @@ const SUPERSEDED = new Error('superseded by a retry');
 
 export class Forwarder {
   readonly #pools = new Map<string, Pool>();
+  /** Route timeouts: one queue per timeout value (see deadlines.ts). */
+  readonly #deadlines = new Map<number, DeadlineQueue<Exchange>>();
   readonly #opts: ForwarderOptions;
   readonly log: Logger;
   readonly clock: RequestClock;
@@ -101,7 +104,7 @@ export class Forwarder {
    * passes undefined, as it only takes requests without a body.
    */
   forward(route: Route, req: ProxyRequest, res: ProxyResponse, stream: IncomingMessage | undefined): void {
-    const requestId = requestIdOf(req.headers['x-request-id'], randomUUID);
+    const requestId = requestIdOf(req.headers['x-request-id'], newRequestId);
     const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp: req.socket.remoteAddress ?? '', proto: 'http', requestId });
     const ex = new Exchange(this, route, req, res, stream, headers ?? [], requestId);
     if (headers === undefined) {
@@ -111,6 +114,16 @@ export class Forwarder {
     }
     if (ex.body === BUFFER) ex.bufferBody();
     else ex.next();
+  }
+
+  /** The queue that times out exchanges after `ms`. */
+  deadlines(ms: number): DeadlineQueue<Exchange> {
+    let q = this.#deadlines.get(ms);
+    if (q === undefined) {
+      q = new DeadlineQueue(ms, () => performance.now(), onTimeout);
+      this.#deadlines.set(ms, q);
+    }
+    return q;
   }
 
   get observer(): RequestObserver {
@@ -134,6 +147,7 @@ export class Forwarder {
   }
 
   async close(): Promise<void> {
+    for (const q of this.#deadlines.values()) q.close();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all(pools.map((p) => p.close().catch(() => p.destroy())));
@@ -144,7 +158,7 @@ export class Forwarder {
 const BUFFER = Symbol('buffer');
 
 /** One client request, across its attempts; what observers see when it is finished. */
-class Exchange implements FinishedExchange {
+class Exchange implements FinishedExchange, Timed<Exchange> {
   readonly fwd: Forwarder;
   readonly route: Route;
   readonly req: ProxyRequest;
@@ -163,7 +177,10 @@ class Exchange implements FinishedExchange {
   /** null: no body; the request itself: streamed (not retryable); a Buffer: read whole. */
   body: IncomingMessage | Buffer | null | typeof BUFFER;
   readonly hash: number | undefined;
-  readonly timer: NodeJS.Timeout;
+  dueAt = 0;
+  prevDue: Exchange | undefined;
+  nextDue: Exchange | undefined;
+  queuedIn: { remove(entry: Exchange): void } | undefined;
   current: Attempt | undefined;
   tried: Upstream[] = [];
   retriesLeft: number;
@@ -189,7 +206,7 @@ class Exchange implements FinishedExchange {
     else this.body = stream;
     this.retriesLeft = retryable && this.body !== stream ? rc.retries : 0;
     route.budget.onRequest(fwd.clock.t);
-    this.timer = setTimeout(onTimeout, rc.timeoutMs, this);
+    fwd.deadlines(rc.timeoutMs).add(this, this.startedAt);
     (res as ExchangeResponse)[kExchange] = this;
     res.once('close', onClientClose);
     res.sendDate = false;
@@ -306,7 +323,7 @@ class Exchange implements FinishedExchange {
   end(): void {
     this.done = true;
     this.current = undefined;
-    clearTimeout(this.timer);
+    this.queuedIn?.remove(this);
   }
 }
 

@@ -5,7 +5,6 @@
 // path (fast-path.ts) off the raw socket; it hands any other connection to a Node HTTP server
 // that never listens itself, so both paths share one port, one handler and one shutdown.
 
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -16,6 +15,7 @@ import type { RouteTable } from '../core/route-table.js';
 import { FastPath, type ProxyRequest, type ProxyResponse } from './fast-path.js';
 import type { Forwarder } from './forwarder.js';
 import { requestIdOf } from './headers.js';
+import { newRequestId } from './request-id.js';
 import type { FinishedExchange, RequestObserver } from './observer.js';
 import { sendError, sendSocketError } from './respond.js';
 import { createUpgradeHandler } from './upgrade.js';
@@ -146,7 +146,7 @@ function localAnswer(req: ProxyRequest | undefined, socket: { readonly remoteAdd
     attempts: 0,
     bytes: 0,
     durationMs: 0,
-    requestId: requestIdOf(req?.headers['x-request-id'], randomUUID),
+    requestId: requestIdOf(req?.headers['x-request-id'], newRequestId),
     remoteAddress: socket.remoteAddress,
   };
 }

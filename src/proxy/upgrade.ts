@@ -3,7 +3,6 @@
 // Upgrade dropped, as nginx does by default: the upstream answers it as HTTP/1.1 and the
 // connection closes after, so clients that merely offered an upgrade still get their answer.
 
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -13,6 +12,7 @@ import { upstreamPath, type RouteTable } from '../core/route-table.js';
 import type { Upstream } from '../core/upstream.js';
 import { affinityHash } from './affinity.js';
 import { requestIdOf, upstreamRequestHeaders } from './headers.js';
+import { newRequestId } from './request-id.js';
 import { sendSocketError } from './respond.js';
 
 export interface UpgradeHandler {
@@ -71,11 +71,11 @@ function setForwarded(req: IncomingMessage, socket: Socket): void {
   h['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ip}` : ip;
   h['x-forwarded-proto'] = 'http';
   if (h.host !== undefined) h['x-forwarded-host'] = h.host;
-  h['x-request-id'] = requestIdOf(h['x-request-id'], randomUUID);
+  h['x-request-id'] = requestIdOf(h['x-request-id'], newRequestId);
 }
 
 function plainTunnel(req: IncomingMessage, socket: Socket, head: Buffer, upstream: Upstream, log: Logger): void {
-  const requestId = requestIdOf(req.headers['x-request-id'], randomUUID);
+  const requestId = requestIdOf(req.headers['x-request-id'], newRequestId);
   const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp: socket.remoteAddress ?? '', proto: 'http', requestId });
   // The tunnel relays bytes as they come, so a body's framing could not be kept apart from
   // what follows it: an upgrade offer with a body is refused rather than risk smuggling.

@@ -56,6 +56,12 @@ export interface FastPathOptions {
 /** A reason phrase that may go out as it is (RFC 9112 §4: HTAB, SP, VCHAR, obs-text). */
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/** Most bytes a corked response holds back before sending them anyway. */
+const HOLD_LIMIT = 64 * 1024;
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+
 /** Buffered pipelined bytes past which a busy connection stops reading. */
 const PIPELINE_LIMIT = 64 * 1024;
 
@@ -244,6 +250,10 @@ export class FastResponse implements ProxyResponse, HeadFramer {
   #bodiless = false;
   #chunked = false;
   #finished = false;
+  /** Between cork() and uncork(): bytes held back, to leave in one write. */
+  #corked = false;
+  #held: Buffer[] | undefined;
+  #heldBytes = 0;
   #onClose: ((this: ProxyResponse) => void) | undefined;
   #onDrain: ((this: ProxyResponse) => void) | undefined;
 
@@ -264,7 +274,7 @@ export class FastResponse implements ProxyResponse, HeadFramer {
     const head = encodeResponseHead(`HTTP/1.1 ${status} ${reason}\r\n`, raw, this);
     if (head === undefined) return false;
     this.headersSent = true;
-    this.#conn.socket.write(head);
+    this.#send(head);
     return true;
   }
 
@@ -300,31 +310,57 @@ export class FastResponse implements ProxyResponse, HeadFramer {
     this.#status = status;
     head += this.framing(sized);
     this.headersSent = true;
-    this.#conn.socket.write(`${head}\r\n`, 'latin1');
+    this.#send(Buffer.from(`${head}\r\n`, 'latin1'));
     return this;
   }
 
   write(chunk: Buffer): boolean {
-    const socket = this.#conn.socket;
-    if (this.#bodiless || chunk.length === 0 || socket.destroyed) return true;
-    if (!this.#chunked) return socket.write(chunk);
-    socket.cork();
-    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    socket.write(chunk);
-    const more = socket.write('\r\n', 'latin1');
-    socket.uncork();
-    return more;
+    if (this.#bodiless || chunk.length === 0 || this.#conn.socket.destroyed) return true;
+    if (!this.#chunked) return this.#send(chunk);
+    this.#send(Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'));
+    this.#send(chunk);
+    return this.#send(CRLF);
   }
 
   end(body?: string): this {
     if (this.#finished) return this;
     if (!this.headersSent) this.writeHead(200, {});
     if (body !== undefined) this.write(Buffer.from(body));
-    if (this.#chunked && !this.#conn.socket.destroyed) this.#conn.socket.write('0\r\n\r\n', 'latin1');
+    if (this.#chunked) this.#send(LAST_CHUNK);
+    this.#corked = false;
+    this.#flush();
     this.#finished = true;
     this.closed();
     this.#conn.done(this);
     return this;
+  }
+
+  /** Sends now, or holds back while corked; false when the client should be let drain. */
+  #send(bytes: Buffer): boolean {
+    if (!this.#corked) return this.#conn.socket.destroyed || this.#conn.socket.write(bytes);
+    (this.#held ??= []).push(bytes);
+    this.#heldBytes += bytes.length;
+    // Past this much, holding back only costs memory: send, and let the socket say when to wait.
+    return this.#heldBytes < HOLD_LIMIT || this.#flush();
+  }
+
+  /** Sends what was held back: one buffer, so one write (a small answer is one syscall). */
+  #flush(): boolean {
+    const held = this.#held;
+    if (held === undefined) return true;
+    const size = this.#heldBytes;
+    this.#held = undefined;
+    this.#heldBytes = 0;
+    const socket = this.#conn.socket;
+    if (socket.destroyed) return true;
+    if (held.length === 1) return socket.write(held[0]!);
+    if (size <= HOLD_LIMIT) return socket.write(Buffer.concat(held, size));
+    // Large: no copy; the socket gathers them into one writev.
+    socket.cork();
+    let more = true;
+    for (const b of held) more = socket.write(b);
+    socket.uncork();
+    return more;
   }
 
   destroy(): this {
@@ -333,11 +369,13 @@ export class FastResponse implements ProxyResponse, HeadFramer {
   }
 
   cork(): void {
-    this.#conn.socket.cork();
+    this.#corked = true;
   }
 
   uncork(): void {
-    this.#conn.socket.uncork();
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#flush();
   }
 
   once(event: 'close' | 'drain', listener: (this: ProxyResponse) => void): this {

@@ -42,6 +42,14 @@ function connectionTokenList(value: string): string[] {
   return tokens;
 }
 
+/** Whether a Connection value holds only keep-alive/close (the usual answer: one string compare). */
+function namesNoHeader(value: string): boolean {
+  const v = value.toLowerCase();
+  if (v === 'keep-alive' || v === 'close') return true;
+  for (const token of connectionTokenList(v)) if (token !== 'keep-alive' && token !== 'close') return false;
+  return true;
+}
+
 // Tokens in Connection that name no header to drop (close, keep-alive), or a header this hop
 // must not lose whatever the client says: the request would change meaning without it.
 const NEVER_CONNECTION_SCOPED = new Set(['close', 'keep-alive', 'host', 'content-length']);
@@ -159,9 +167,7 @@ export function encodeResponseHead(statusLine: string, raw: readonly Buffer[], f
     const lower = maybeSpecial(name.length) ? name.toString('latin1').toLowerCase() : undefined;
     if (lower !== undefined && HOP_BY_HOP.has(lower)) {
       keep[p] = 0;
-      if (lower === 'connection') {
-        for (const token of connectionTokenList(value.toString('latin1'))) if (token !== 'keep-alive' && token !== 'close') return undefined;
-      }
+      if (lower === 'connection' && !namesNoHeader(value.toString('latin1'))) return undefined;
       continue;
     }
     size += name.length + value.length + 4;

@@ -7,7 +7,8 @@
 // parser (llhttp), which has the last word on what is malformed. So the fast path can never
 // accept a request Node would refuse, and never has to frame a request body.
 //
-// Cost: one latin1 decode of the head, one anchored regex per line, no per-byte JS loop.
+// Cost: one latin1 decode of the head, one anchored regex test per line (no captures), no
+// per-byte JS loop.
 
 /** A request head the fast path may serve. */
 export interface RequestHead {
@@ -32,7 +33,7 @@ const REQUEST_LINE = /^([A-Z]{3,7}) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 
 // `name: value`: name a token (RFC 9110 §5.6.2); value any bytes but controls (HTAB allowed).
 // No lazy quantifiers or nested repeats: linear on any input.
-const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):([\t\x20-\x7e\x80-\xff]*)$/;
+const HEADER_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*$/;
 
 // Request headers that mean a body, a protocol switch or a handshake: Node's path.
 // Proxy-Connection too: Node reads `Proxy-Connection: close` as Connection: close.
@@ -57,13 +58,14 @@ export function parseRequestHead(buf: Buffer, maxHeaderSize: number): RequestHea
   const headers: Record<string, string> = {};
   let close = false;
   for (let i = 1; i < lines.length; i++) {
-    const m = HEADER_LINE.exec(lines[i]!);
-    if (m === null) return undefined;
-    const name = m[1]!;
+    const line = lines[i]!;
+    if (!HEADER_LINE.test(line)) return undefined;
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon);
     const lower = name.toLowerCase();
     // typeof: a name such as `constructor` finds Object.prototype's, which is no repeat.
     if (NOT_FAST.has(lower) || typeof headers[lower] === 'string') return undefined;
-    const value = trimBlanks(m[2]!);
+    const value = trimBlanks(line.slice(colon + 1));
     if (lower === 'connection') {
       const token = value.toLowerCase();
       if (token === 'close') close = true;

@@ -184,6 +184,9 @@ export class Fairway {
 
     void (this.#discovery?.settled() ?? Promise.resolve()).then(() => {
       if (this.#draining) return;
+      // Ready means the first answers are in use: a rebuild still waiting out its coalescing
+      // window (the start-up one ran moments ago) runs now.
+      if (this.#rebuildTimer !== undefined) this.#rebuild();
       this.#ready = true;
       this.log.info({ consul: this.consulState }, 'first discovery finished; ready');
       this.#onReady?.();

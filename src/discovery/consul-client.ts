@@ -5,7 +5,8 @@
 // no AbortSignal (a blocking query cannot be cancelled on shutdown or reload), and hides the
 // X-Consul-Index handling that blocking-query correctness depends on. This file is ~150 lines.
 
-import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Pool } from '../undici-pool.js';
 import type { ServiceRegistration } from '../core/config.js';
 import { parseHealthEntries, type Instance } from '../core/instance.js';
 
@@ -27,7 +28,8 @@ export class ConsulError extends Error {
 }
 
 export interface HealthResult {
-  instances: Instance[];
+  /** Undefined when Consul's wait ran out with nothing changed (the index sent came back). */
+  instances: Instance[] | undefined;
   /** X-Consul-Index of the answer; NaN when missing. */
   index: number;
   /** performance.now() when the answer's headers arrived (for apply-time measurement). */
@@ -59,14 +61,15 @@ export class ConsulClient {
     const q = new URLSearchParams();
     for (const t of tags) q.append('tag', t);
     const { body, index, receivedAt } = await this.#blocking(`/v1/health/service/${encodeURIComponent(service)}`, q, options);
-    return { instances: parseHealthEntries(body), index, receivedAt };
+    return { instances: body === undefined ? undefined : parseHealthEntries(body), index, receivedAt };
   }
 
   /** Every service in the catalog with the union of its instances' tags (blocking when index > 0). */
   async catalogServices(
     options: { index: number; waitMs: number; signal?: AbortSignal },
-  ): Promise<{ services: Record<string, string[]>; index: number; receivedAt: number }> {
+  ): Promise<{ services: Record<string, string[]> | undefined; index: number; receivedAt: number }> {
     const { body, index, receivedAt } = await this.#blocking('/v1/catalog/services', new URLSearchParams(), options);
+    if (body === undefined) return { services: undefined, index, receivedAt };
     const services: Record<string, string[]> = {};
     for (const [name, tags] of Object.entries((body ?? {}) as Record<string, unknown>))
       services[name] = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
@@ -75,7 +78,9 @@ export class ConsulClient {
 
   /**
    * A read that blocks when index > 0: Consul answers when the result changes or after `waitMs`
-   * (plus up to waitMs/16 of its own jitter), so the request may take that long.
+   * (plus up to waitMs/16 of its own jitter), so the request may take that long. The body is
+   * undefined, and not even decoded, when the index sent comes back: the wait ran out and
+   * nothing changed (at 1,000 watches and a 30 s wait, that is most answers).
    */
   async #blocking(
     path: string,
@@ -89,8 +94,9 @@ export class ConsulClient {
     if (this.#datacenter) q.set('dc', this.#datacenter);
     if (this.#stale) q.set('stale', '');
     const timeout = options.index > 0 ? options.waitMs + Math.ceil(options.waitMs / 16) + 5_000 : 10_000;
-    const { body, headers, receivedAt } = await this.#call('GET', `${path}?${q}`, undefined, timeout, options.signal);
-    return { body, index: Number(headers['x-consul-index']), receivedAt };
+    const unchanged = (index: string | undefined): boolean => options.index > 0 && Number(index) === options.index;
+    const { body, index, receivedAt } = await this.#call('GET', `${path}?${q}`, undefined, timeout, options.signal, unchanged);
+    return { body, index: Number(index), receivedAt };
   }
 
   async registerService(s: ServiceRegistration, signal?: AbortSignal): Promise<void> {
@@ -122,38 +128,104 @@ export class ConsulClient {
     json: unknown,
     timeoutMs: number,
     signal?: AbortSignal,
-  ): Promise<{ body: unknown; headers: Record<string, string | string[] | undefined>; receivedAt: number }> {
-    let res;
+    unchanged?: (index: string | undefined) => boolean,
+  ): Promise<{ body: unknown; index: string | undefined; receivedAt: number }> {
+    let res: Answer;
     try {
-      res = await this.#pool.request({
+      const opts: Dispatcher.DispatchOptions = {
         method,
         path,
         headers: json === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' },
         body: json === undefined ? null : JSON.stringify(json),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-        ...(signal ? { signal } : {}),
-      });
+      };
+      res = await send(this.#pool, opts, signal);
     } catch (err) {
       if (signal?.aborted) throw err;
       throw new ConsulError(`Consul at ${this.address} unreachable: ${describe(err)}`, undefined, err);
     }
-    const receivedAt = performance.now();
-    const text = await res.body.text();
-    if (res.statusCode >= 400) {
-      const hint = res.statusCode === 403 ? ' (check the ACL token: consul.token or CONSUL_HTTP_TOKEN)' : '';
-      throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered ${res.statusCode}: ${text.trim().slice(0, 200)}${hint}`, res.statusCode);
+    const { index, receivedAt } = res;
+    if (res.status < 400 && unchanged?.(index)) return { body: undefined, index, receivedAt };
+    const text = res.body.toString('utf8');
+    if (res.status >= 400) {
+      const hint = res.status === 403 ? ' (check the ACL token: consul.token or CONSUL_HTTP_TOKEN)' : '';
+      throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered ${res.status}: ${text.trim().slice(0, 200)}${hint}`, res.status);
     }
     let body: unknown = null;
     if (text.length > 0) {
       try {
         body = JSON.parse(text);
       } catch (err) {
-        throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered with invalid JSON`, res.statusCode, err);
+        throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered with invalid JSON`, res.status, err);
       }
     }
-    return { body, headers: res.headers, receivedAt };
+    return { body, index, receivedAt };
   }
+}
+
+interface Answer {
+  status: number;
+  /** The X-Consul-Index header, when there was one. */
+  index: string | undefined;
+  body: Buffer;
+  /** performance.now() when the head arrived. */
+  receivedAt: number;
+}
+
+/**
+ * One request through undici's dispatch interface, the answer read whole (Consul answers in
+ * small JSON documents). Dispatch, not pool.request: that helper is wired onto the pool by
+ * undici's package entry, which Fairway does not load (see undici-pool.ts).
+ */
+function send(pool: Pool, opts: Dispatcher.DispatchOptions, signal: AbortSignal | undefined): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    let status = 0;
+    let index: string | undefined;
+    let receivedAt = 0;
+    const chunks: Buffer[] = [];
+    let abort: ((err?: Error) => void) | undefined;
+    const onAbort = (): void => abort?.(signal!.reason as Error);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = (): void => signal?.removeEventListener('abort', onAbort);
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect(fn) {
+        abort = fn;
+        if (signal?.aborted) fn(signal.reason as Error);
+      },
+      onHeaders(statusCode, raw) {
+        if (statusCode < 200) return true;
+        status = statusCode;
+        receivedAt = performance.now();
+        for (let i = 0; i < raw.length; i += 2) {
+          if (raw[i]!.length === 14 && raw[i]!.toString('latin1').toLowerCase() === 'x-consul-index') index = raw[i + 1]!.toString('latin1');
+        }
+        return true;
+      },
+      onData(chunk) {
+        chunks.push(chunk);
+        return true;
+      },
+      onComplete() {
+        settle();
+        resolve({ status, index, body: Buffer.concat(chunks), receivedAt });
+      },
+      onError(err) {
+        settle();
+        reject(err);
+      },
+    };
+    try {
+      pool.dispatch(opts, handler);
+    } catch (err) {
+      settle();
+      reject(err as Error);
+    }
+  });
 }
 
 /** The agent API's registration payload for a service from the config or the CLI. */

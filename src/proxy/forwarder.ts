@@ -13,7 +13,8 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Pool } from '../undici-pool.js';
 import type { Config } from '../core/config.js';
 import { FairwayError, statusOf, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
 import { isEjected, onFailure, onSuccess } from '../core/outlier.js';

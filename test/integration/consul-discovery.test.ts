@@ -219,3 +219,30 @@ describe('health checks', () => {
     }
   });
 });
+
+describe('ConsulClient blocking health queries against the real agent', () => {
+  it('a wait that runs out unchanged gives no instances and the same index; a change then gives the new set', async () => {
+    const { ConsulClient } = await import('../../src/discovery/consul-client.js');
+    const client = new ConsulClient({ address: inject('consulAddress') });
+    const service = `blk-${randomUUID().slice(0, 8)}`;
+    const backend = await startBackend('blk');
+    try {
+      await register({ service, id: `${service}-1`, backend });
+      const first = await client.healthService(service, [], { index: 0, waitMs: 1_000 });
+      expect(first.instances?.map((i) => i.id)).toEqual([`${service}-1`]);
+      const quiet = await client.healthService(service, [], { index: first.index, waitMs: 1_000 });
+      expect(quiet.instances).toBeUndefined();
+      expect(quiet.index).toBe(first.index);
+      const changed = client.healthService(service, [], { index: quiet.index, waitMs: 10_000 });
+      await register({ service, id: `${service}-2`, backend });
+      const next = await changed;
+      expect(next.index).toBeGreaterThan(first.index);
+      expect(next.instances?.map((i) => i.id).sort()).toEqual([`${service}-1`, `${service}-2`]);
+    } finally {
+      await consul.put(`/v1/agent/service/deregister/${service}-1`);
+      await consul.put(`/v1/agent/service/deregister/${service}-2`);
+      await client.close();
+      await backend.close();
+    }
+  });
+});

@@ -1,0 +1,25 @@
+// What the built proxy loads: undici's Pool on its own, not the package entry (which brings
+// fetch, WebSocket and the rest; see src/undici-pool.ts). A fresh process, as `fairway` runs.
+
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = new URL('../../', import.meta.url);
+
+describe('module footprint of the built proxy', () => {
+  it("loads undici's Pool without the package entry, and the Pool can dispatch on its own", () => {
+    const script = `
+      import { createRequire } from 'node:module';
+      await import('./dist/app.js');
+      const { Pool } = await import('./dist/undici-pool.js');
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('/undici/'));
+      console.log(JSON.stringify({
+        entry: loaded.some((k) => k.endsWith('/undici/index.js')),
+        pool: loaded.some((k) => k.endsWith('/lib/dispatcher/pool.js')),
+        dispatch: typeof Pool.prototype.dispatch,
+        request: typeof Pool.prototype.request,
+      }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ entry: false, pool: true, dispatch: 'function', request: 'undefined' });
+  });
+});

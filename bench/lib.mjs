@@ -1,5 +1,6 @@
 // Helpers shared by the benchmarks.
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,4 +37,12 @@ export async function startConsul(extra = []) {
     await sleep(50);
   }
   throw new Error('consul did not elect a leader');
+}
+
+/** The Node flags the `fairway` executable runs with (its shebang), so benchmarks run it as shipped. */
+export function fairwayNodeFlags() {
+  const first = readFileSync(join(ROOT, 'dist/cli/main.js'), 'utf8').split('\n', 1)[0];
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  if (!m) throw new Error(`dist/cli/main.js: unexpected first line ${first}`);
+  return m[1].trim().split(/\s+/).filter(Boolean);
 }

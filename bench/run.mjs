@@ -24,7 +24,7 @@ import { createServer } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, ROOT, startConsul } from './lib.mjs';
+import { fairwayNodeFlags, freePort, ROOT, startConsul } from './lib.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const CONNECTIONS = 50;
@@ -222,7 +222,7 @@ async function startFairway(ports, extra = {}, consulAddress) {
   const file = join(tmp, `fairway-${port}.json`);
   writeFileSync(file, JSON.stringify(config));
   const cpus = extra.workers === undefined ? PROXY_CPU : ALL_CPUS;
-  const child = run('fairway', process.execPath, [join(ROOT, 'dist/cli/main.js'), 'start', '-c', file], { FAIRWAY_LOG_FORMAT: 'json', FAIRWAY_LOG_LEVEL: 'warn' }, cpus);
+  const child = run('fairway', process.execPath, [...fairwayNodeFlags(), join(ROOT, 'dist/cli/main.js'), 'start', '-c', file], { FAIRWAY_LOG_FORMAT: 'json', FAIRWAY_LOG_LEVEL: 'warn' }, cpus);
   await waitHttp(`http://127.0.0.1:${admin}/-/ready`, 'fairway');
   await waitHttp(`http://127.0.0.1:${port}/small`, 'fairway');
   return { port, pid: child.pid };
@@ -351,7 +351,7 @@ async function main() {
   const lines = [];
   lines.push(`# Benchmark results`, '');
   lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpu[0]?.model ?? 'cpu'} × ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`);
-  lines.push(`Node ${process.version}; backends: ${backend.kind}; load: ${USE_WRK ? 'wrk -t1' : 'autocannon'} with ${CONNECTIONS} keep-alive connections; ${ROUNDS} interleaved round(s) of ${SECONDS} s (median shown) after ${WARMUP_SECONDS} s warm-up${QUICK ? ' (--quick)' : ''}.`);
+  lines.push(`Node ${process.version} (Fairway run as shipped: node ${fairwayNodeFlags().join(' ')}); backends: ${backend.kind}; load: ${USE_WRK ? 'wrk -t1' : 'autocannon'} with ${CONNECTIONS} keep-alive connections; ${ROUNDS} interleaved round(s) of ${SECONDS} s (median shown) after ${WARMUP_SECONDS} s warm-up${QUICK ? ' (--quick)' : ''}.`);
   lines.push(
     PIN
       ? `Pinned with taskset: each proxy alone on CPU ${PROXY_CPU} (\`workers: 2\` on CPUs ${ALL_CPUS}); load generator, backends and Consul on CPU ${OTHER_CPUS}. Compare the ratios, not the absolute numbers.`

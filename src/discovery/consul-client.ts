@@ -140,13 +140,13 @@ export class ConsulClient {
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       };
-      res = await send(this.#pool, opts, signal);
+      res = await send(this.#pool, opts, signal, unchanged);
     } catch (err) {
       if (signal?.aborted) throw err;
       throw new ConsulError(`Consul at ${this.address} unreachable: ${describe(err)}`, undefined, err);
     }
     const { index, receivedAt } = res;
-    if (res.status < 400 && unchanged?.(index)) return { body: undefined, index, receivedAt };
+    if (res.body === undefined) return { body: undefined, index, receivedAt };
     const text = res.body.toString('utf8');
     if (res.status >= 400) {
       const hint = res.status === 403 ? ' (check the ACL token: consul.token or CONSUL_HTTP_TOKEN)' : '';
@@ -168,7 +168,8 @@ interface Answer {
   status: number;
   /** The X-Consul-Index header, when there was one. */
   index: string | undefined;
-  body: Buffer;
+  /** Undefined when `skip` said the body is not needed (it is then not even kept). */
+  body: Buffer | undefined;
   /** performance.now() when the head arrived. */
   receivedAt: number;
 }
@@ -178,7 +179,12 @@ interface Answer {
  * small JSON documents). Dispatch, not pool.request: that helper is wired onto the pool by
  * undici's package entry, which Fairway does not load (see undici-pool.ts).
  */
-function send(pool: Pool, opts: Dispatcher.DispatchOptions, signal: AbortSignal | undefined): Promise<Answer> {
+function send(
+  pool: Pool,
+  opts: Dispatcher.DispatchOptions,
+  signal: AbortSignal | undefined,
+  skip?: (index: string | undefined) => boolean,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason as Error);
@@ -187,7 +193,7 @@ function send(pool: Pool, opts: Dispatcher.DispatchOptions, signal: AbortSignal 
     let status = 0;
     let index: string | undefined;
     let receivedAt = 0;
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] | undefined = [];
     let abort: ((err?: Error) => void) | undefined;
     const onAbort = (): void => abort?.(signal!.reason as Error);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -204,15 +210,16 @@ function send(pool: Pool, opts: Dispatcher.DispatchOptions, signal: AbortSignal 
         for (let i = 0; i < raw.length; i += 2) {
           if (raw[i]!.length === 14 && raw[i]!.toString('latin1').toLowerCase() === 'x-consul-index') index = raw[i + 1]!.toString('latin1');
         }
+        if (status < 400 && skip?.(index)) chunks = undefined;
         return true;
       },
       onData(chunk) {
-        chunks.push(chunk);
+        chunks?.push(chunk);
         return true;
       },
       onComplete() {
         settle();
-        resolve({ status, index, body: Buffer.concat(chunks), receivedAt });
+        resolve({ status, index, body: chunks && Buffer.concat(chunks), receivedAt });
       },
       onError(err) {
         settle();

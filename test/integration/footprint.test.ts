@@ -2,6 +2,7 @@
 // fetch, WebSocket and the rest; see src/undici-pool.ts). A fresh process, as `fairway` runs.
 
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -21,5 +22,16 @@ describe('module footprint of the built proxy', () => {
       }));`;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
     expect(JSON.parse(out)).toEqual({ entry: false, pool: true, dispatch: 'function', request: 'undefined' });
+  });
+});
+
+describe('the fairway executable', () => {
+  it('runs through its shebang with the young-generation flag, as the Dockerfile does', () => {
+    const bin = new URL('dist/cli/main.js', ROOT);
+    const first = readFileSync(bin, 'utf8').split('\n', 1)[0];
+    expect(first).toBe('#!/usr/bin/env -S node --max-semi-space-size=8');
+    expect(readFileSync(new URL('Dockerfile', ROOT), 'utf8')).toContain('ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/cli/main.js"]');
+    const version = (JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string }).version;
+    expect(execFileSync(bin.pathname, ['--version'], { encoding: 'utf8' }).trim()).toContain(version);
   });
 });

@@ -3,7 +3,7 @@
 //
 // Why not the `consul` npm package (2.0.1): it drops `Weights` on agent.service.register, takes
 // no AbortSignal (a blocking query cannot be cancelled on shutdown or reload), and hides the
-// X-Consul-Index handling that blocking-query correctness depends on. This file is ~150 lines.
+// X-Consul-Index handling that blocking-query correctness depends on. This file is ~250 lines.
 
 import type { Dispatcher } from 'undici';
 import { Pool } from '../undici-pool.js';
@@ -176,8 +176,9 @@ interface Answer {
 
 /**
  * One request through undici's dispatch interface, the answer read whole (Consul answers in
- * small JSON documents). Dispatch, not pool.request: that helper is wired onto the pool by
- * undici's package entry, which Fairway does not load (see undici-pool.ts).
+ * small JSON documents), or not kept at all when `skip` says so from the index in its head.
+ * Dispatch, not pool.request: that helper is wired onto the pool by undici's package entry,
+ * which Fairway does not load (see undici-pool.ts).
  */
 function send(
   pool: Pool,

@@ -22,6 +22,19 @@ const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-
 const SPECIAL_LENGTH = new Uint8Array(32);
 for (const name of [...HOP_BY_HOP, ...REPLACED_ON_REQUEST, 'host', 'x-request-id']) SPECIAL_LENGTH[name.length] = 1;
 
+// The same for the response direction, where only hop-by-hop names matter.
+const HOP_LENGTH = new Uint8Array(32);
+for (const name of HOP_BY_HOP) HOP_LENGTH[name.length] = 1;
+
+/** Whether the bytes spell `lower` (lower-case letters and '-') in any letter case. */
+function bytesMatch(bytes: Buffer, lower: string): boolean {
+  if (bytes.length !== lower.length) return false;
+  // | 0x20 folds A-Z onto a-z; of the token characters a name may hold, nothing else lands on
+  // a letter or on '-'.
+  for (let i = 0; i < lower.length; i++) if ((bytes[i]! | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Whether a header name of this length may be one this hop treats specially. */
 function maybeSpecial(length: number): boolean {
   return length < 32 && SPECIAL_LENGTH[length] === 1;
@@ -163,8 +176,8 @@ export function encodeResponseHead(statusLine: string, raw: readonly Buffer[], f
     const name = raw[2 * p]!;
     const value = raw[2 * p + 1]!;
     keep[p] = 1;
-    if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') sized = true;
-    const lower = maybeSpecial(name.length) ? name.toString('latin1').toLowerCase() : undefined;
+    if (name.length === 14 && bytesMatch(name, 'content-length')) sized = true;
+    const lower = name.length < 32 && HOP_LENGTH[name.length] === 1 ? name.toString('latin1').toLowerCase() : undefined;
     if (lower !== undefined && HOP_BY_HOP.has(lower)) {
       keep[p] = 0;
       if (lower === 'connection' && !namesNoHeader(value.toString('latin1'))) return undefined;

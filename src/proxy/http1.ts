@@ -7,8 +7,8 @@
 // parser (llhttp), which has the last word on what is malformed. So the fast path can never
 // accept a request Node would refuse, and never has to frame a request body.
 //
-// Cost: one latin1 decode of the head, one anchored regex test per line (no captures), no
-// per-byte JS loop.
+// Cost: one latin1 decode of the head, one sticky regex test per line (no captures, no split),
+// no per-byte JS loop.
 
 /** A request head the fast path may serve. */
 export interface RequestHead {
@@ -32,8 +32,11 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PAT
 const REQUEST_LINE = /^([A-Z]{3,7}) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 
 // `name: value`: name a token (RFC 9110 §5.6.2); value any bytes but controls (HTAB allowed).
-// No lazy quantifiers or nested repeats: linear on any input.
-const HEADER_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*$/;
+// Sticky (matched from lastIndex, at a line's start); the caller checks it stopped at the
+// line's end. No lazy quantifiers or nested repeats: linear on any input.
+const HEADER_LINE = /[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*/y;
+
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
 // Request headers that mean a body, a protocol switch or a handshake: Node's path.
 // Proxy-Connection too: Node reads `Proxy-Connection: close` as Connection: close.
@@ -48,24 +51,31 @@ export const MAX_FAST_HEADERS = 64;
  * `maxHeaderSize` are handed over too, so Node answers them with 431.
  */
 export function parseRequestHead(buf: Buffer, maxHeaderSize: number): RequestHead | undefined {
-  const stop = buf.indexOf('\r\n\r\n');
+  const stop = buf.indexOf(HEAD_END);
   if (stop === -1 || stop + 4 > maxHeaderSize) return undefined;
-  const lines = buf.toString('latin1', 0, stop).split('\r\n');
-  if (lines.length > MAX_FAST_HEADERS + 1) return undefined;
-  const first = REQUEST_LINE.exec(lines[0]!);
+  const text = buf.toString('latin1', 0, stop);
+  let eol = text.indexOf('\r\n');
+  if (eol === -1) eol = text.length;
+  const first = REQUEST_LINE.exec(text.slice(0, eol));
   if (first === null || !METHODS.has(first[1]!)) return undefined;
   const rawHeaders: string[] = [];
   const headers: Record<string, string> = {};
   let close = false;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (!HEADER_LINE.test(line)) return undefined;
-    const colon = line.indexOf(':');
-    const name = line.slice(0, colon);
+  let count = 0;
+  // Line by line without splitting: each header line is checked in place by a sticky regex
+  // that must stop exactly at the line's end.
+  for (let at = eol + 2; at < text.length; ) {
+    let end = text.indexOf('\r\n', at);
+    if (end === -1) end = text.length;
+    if (++count > MAX_FAST_HEADERS) return undefined;
+    HEADER_LINE.lastIndex = at;
+    if (!HEADER_LINE.test(text) || HEADER_LINE.lastIndex !== end) return undefined;
+    const colon = text.indexOf(':', at);
+    const name = text.slice(at, colon);
     const lower = name.toLowerCase();
     // typeof: a name such as `constructor` finds Object.prototype's, which is no repeat.
     if (NOT_FAST.has(lower) || typeof headers[lower] === 'string') return undefined;
-    const value = trimBlanks(line.slice(colon + 1));
+    const value = trimBlanks(text.slice(colon + 1, end));
     if (lower === 'connection') {
       const token = value.toLowerCase();
       if (token === 'close') close = true;
@@ -73,6 +83,7 @@ export function parseRequestHead(buf: Buffer, maxHeaderSize: number): RequestHea
     }
     headers[lower] = value;
     rawHeaders.push(name, value);
+    at = end + 2;
   }
   if (headers.host === undefined) return undefined;
   return { method: first[1]!, url: first[2]!, rawHeaders, headers, close, end: stop + 4 };

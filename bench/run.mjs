@@ -15,7 +15,7 @@
 // single-threaded proxy gets one whole core and the scheduler's placement stops deciding the
 // result; `workers: 2` gets every CPU. `--no-pin` runs everything unpinned.
 //
-//   npm run bench              full run (~6 min): 3 rounds of the small response, then sizes
+//   npm run bench              full run (~15 min): 5 rounds of the small response, then sizes
 //   npm run bench -- --quick   under a minute: one short round, small response only
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -28,7 +28,7 @@ import { fairwayNodeFlags, freePort, ROOT, startConsul } from './lib.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const CONNECTIONS = 50;
-const ROUNDS = QUICK ? 1 : 3;
+const ROUNDS = QUICK ? 1 : 5;
 const SECONDS = QUICK ? 3 : 8;
 const SIZE_SECONDS = 5;
 // Node's JIT needs a few seconds of traffic before its code is optimised; the native proxies
@@ -322,11 +322,26 @@ async function main() {
     }
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const refName = proxies.find((p) => p.name.startsWith('HAProxy'))?.name ?? 'node-http-proxy';
+  // Ratios pair each round's measurement with the reference's from the same round (seconds
+  // apart), then take the median: the machine drifts between rounds (a whole round can run
+  // 20% slow), and pairing cancels what the proxies share. The ratio of the medians is kept too.
+  const paired = (name, other, key) => median(main.get(name).map((r, i) => r[key] / main.get(other)[i][key]));
   const summary = proxies.map((p) => {
     const rs = main.get(p.name);
-    return { name: p.name, rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), rss: Math.max(...rs.map((r) => r.rssMB)), errors: rs.reduce((a, r) => a + r.errors, 0) };
+    return {
+      name: p.name,
+      rps: median(rs.map((r) => r.rps)),
+      p50: median(rs.map((r) => r.p50)),
+      p99: median(rs.map((r) => r.p99)),
+      rss: Math.max(...rs.map((r) => r.rssMB)),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      vsRef: paired(p.name, refName, 'rps'),
+      p99VsRef: paired(p.name, refName, 'p99'),
+      vsNhp: paired(p.name, 'node-http-proxy', 'rps'),
+    };
   });
-  const ref = summary.find((s) => s.name.startsWith('HAProxy')) ?? summary.find((s) => s.name === 'node-http-proxy');
+  const ref = summary.find((s) => s.name === refName);
   const nhp = summary.find((s) => s.name === 'node-http-proxy');
 
   const sizes = [];
@@ -351,7 +366,7 @@ async function main() {
   const lines = [];
   lines.push(`# Benchmark results`, '');
   lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpu[0]?.model ?? 'cpu'} × ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`);
-  lines.push(`Node ${process.version} (Fairway run as shipped: node ${fairwayNodeFlags().join(' ')}); backends: ${backend.kind}; load: ${USE_WRK ? 'wrk -t1' : 'autocannon'} with ${CONNECTIONS} keep-alive connections; ${ROUNDS} interleaved round(s) of ${SECONDS} s (median shown) after ${WARMUP_SECONDS} s warm-up${QUICK ? ' (--quick)' : ''}.`);
+  lines.push(`Node ${process.version} (Fairway run as shipped: node ${fairwayNodeFlags().join(' ')}); backends: ${backend.kind}; load: ${USE_WRK ? 'wrk -t1' : 'autocannon'} with ${CONNECTIONS} keep-alive connections; ${ROUNDS} interleaved round(s) of ${SECONDS} s (medians shown) after ${WARMUP_SECONDS} s warm-up${QUICK ? ' (--quick)' : ''}.`);
   lines.push(
     PIN
       ? `Pinned with taskset: each proxy alone on CPU ${PROXY_CPU} (\`workers: 2\` on CPUs ${ALL_CPUS}); load generator, backends and Consul on CPU ${OTHER_CPUS}. Compare the ratios, not the absolute numbers.`
@@ -361,8 +376,15 @@ async function main() {
   lines.push(`## Small response (13 bytes)`, '');
   lines.push(`| proxy | req/s | p50 ms | p99 ms | peak RSS MB | req/s vs ${ref.name} | p99 vs ${ref.name} | req/s vs node-http-proxy |`);
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  const both = (pairedRatio, a, b) => (ROUNDS > 1 ? `${pairedRatio.toFixed(2)}× (${(a / b).toFixed(2)}×)` : `${(a / b).toFixed(2)}×`);
   for (const s of summary)
-    lines.push(`| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.rss.toFixed(0)} | ${(s.rps / ref.rps).toFixed(2)}× | ${(s.p99 / ref.p99).toFixed(2)}× | ${(s.rps / nhp.rps).toFixed(2)}× |`);
+    lines.push(`| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.rss.toFixed(0)} | ${both(s.vsRef, s.rps, ref.rps)} | ${both(s.p99VsRef, s.p99, ref.p99)} | ${both(s.vsNhp, s.rps, nhp.rps)} |`);
+  if (ROUNDS > 1) {
+    lines.push('', `Ratios: the median of the ${ROUNDS} per-round ratios (each against the reference measured in the same round); in brackets, the ratio of the medians. Every round's req/s:`, '');
+    lines.push(`| proxy | ${Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`).join(' | ')} |`);
+    lines.push(`|---|${'---:|'.repeat(ROUNDS)}`);
+    for (const p of proxies) lines.push(`| ${p.name} | ${main.get(p.name).map((r) => r.rps.toFixed(0)).join(' | ')} |`);
+  }
   if (summary.some((s) => s.errors > 0)) lines.push('', `Errors: ${summary.filter((s) => s.errors).map((s) => `${s.name} ${s.errors}`).join(', ')}`);
   if (sizes.length) {
     const names = Object.keys(sizes[0].results);

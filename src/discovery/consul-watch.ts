@@ -74,6 +74,18 @@ export class ConsulWatch<T> {
     await this.#done;
   }
 
+  /**
+   * The wait to ask for. Watches that (re)synced together would see their waits run out
+   * together, every `waitMs`, for as long as they run (at 1,000 watches: 1,000 answers within
+   * two seconds, twice a minute). So the first blocking query after an index-0 query asks for
+   * a random share between half and all of the wait, which spreads them out from then on.
+   */
+  #waitFor(sent: number, previous: number, rng: () => number): number {
+    const waitMs = this.#opts.waitMs;
+    if (sent === 0 || previous !== 0) return waitMs;
+    return Math.round(waitMs * (0.5 + rng() * 0.5));
+  }
+
   async #loop(): Promise<void> {
     const { signal } = this.#abort;
     const minInterval = this.#opts.minIntervalMs ?? 50;
@@ -81,6 +93,7 @@ export class ConsulWatch<T> {
     let lastPrint: string | undefined;
     let failures = 0;
     let lastStart = 0;
+    let lastSent = -1;
     while (!signal.aborted) {
       const wait = lastStart + minInterval - Date.now();
       if (wait > 0) await sleep(wait, undefined, { signal });
@@ -90,8 +103,10 @@ export class ConsulWatch<T> {
       else await nextTurn();
       lastStart = Date.now();
       const sent = this.state.index;
+      const previous = lastSent;
+      lastSent = sent;
       try {
-        const res = await this.#opts.query(sent, this.#opts.waitMs, signal);
+        const res = await this.#opts.query(sent, this.#waitFor(sent, previous, rng), signal);
         failures = 0;
         this.state.index = nextIndex(sent, res.index);
         this.state.failing = false;

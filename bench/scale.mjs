@@ -89,9 +89,9 @@ async function main() {
   await sleep(2_000);
   const idle = await status();
   // V8 gives back the heap that discovery churned through only once the process has been idle
-  // for a while (its memory reducer), and every `consul.wait` (30 s) all 1,000 blocking queries
-  // answer "nothing changed" at about the same time: RSS is sampled each second for 60 s, and
-  // the table shows the spread a long-running proxy moves in.
+  // for a while (its memory reducer), and every watch's wait runs out at least once per
+  // `consul.wait` (30 s): RSS is sampled each second for 60 s, and the table shows the spread a
+  // long-running proxy moves in.
   const rssSeries = [];
   for (let s = 0; s < 60; s++) {
     await sleep(1_000);

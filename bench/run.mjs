@@ -15,7 +15,7 @@
 // single-threaded proxy gets one whole core and the scheduler's placement stops deciding the
 // result; `workers: 2` gets every CPU. `--no-pin` runs everything unpinned.
 //
-//   npm run bench              full run (~15 min): 5 rounds of the small response, then sizes
+//   npm run bench              full run (~10 min): 5 rounds of the small response, then sizes
 //   npm run bench -- --quick   under a minute: one short round, small response only
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';

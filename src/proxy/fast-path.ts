@@ -115,13 +115,20 @@ class FastConnection {
     this.path = path;
     this.socket = socket;
     this.peer = { remoteAddress: socket.remoteAddress };
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('error', onSocketError);
-    socket.on('close', this.onClose);
-    socket.on('drain', this.onDrain);
-    socket.on('timeout', this.onTimeout);
+    for (const [event, listener] of this.#listeners()) socket.on(event, listener);
     socket.setTimeout(path.options.keepAliveTimeoutMs());
+  }
+
+  /** The socket listeners this connection adds, and hand-over removes: one list for both. */
+  #listeners(): Array<[string, Parameters<Socket['off']>[1]]> {
+    return [
+      ['data', this.onData],
+      ['end', this.onEnd],
+      ['error', onSocketError],
+      ['close', this.onClose],
+      ['drain', this.onDrain],
+      ['timeout', this.onTimeout],
+    ];
   }
 
   readonly onData = (chunk: Buffer): void => {
@@ -193,12 +200,7 @@ class FastConnection {
     let buf = this.buf;
     this.buf = undefined;
     this.path.forget(this);
-    socket.off('data', this.onData);
-    socket.off('end', this.onEnd);
-    socket.off('error', onSocketError);
-    socket.off('close', this.onClose);
-    socket.off('drain', this.onDrain);
-    socket.off('timeout', this.onTimeout);
+    for (const [event, listener] of this.#listeners()) socket.off(event, listener);
     socket.setTimeout(0);
     // Bytes the stream buffered while paused (a long pipeline) come before anything Node's
     // parser will read straight off the handle: pass them on first, in order. After the 'data'

@@ -17,14 +17,21 @@ const HOP_BY_HOP = new Set([
 // Request headers this hop replaces, or that undici must not see (it manages `expect` itself).
 const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'expect']);
 
-// The lengths of every name above, plus host and x-request-id: a name of another length is
-// ordinary and needs no lower-casing (most names, on every request).
-const SPECIAL_LENGTH = new Uint8Array(32);
-for (const name of [...HOP_BY_HOP, ...REPLACED_ON_REQUEST, 'host', 'x-request-id']) SPECIAL_LENGTH[name.length] = 1;
+/** The lengths of `names`: a header name of another length is none of them (no lower-casing). */
+function lengthsOf(names: Iterable<string>): Uint8Array {
+  const table = new Uint8Array(32);
+  for (const name of names) table[name.length] = 1;
+  return table;
+}
 
-// The same for the response direction, where only hop-by-hop names matter.
-const HOP_LENGTH = new Uint8Array(32);
-for (const name of HOP_BY_HOP) HOP_LENGTH[name.length] = 1;
+function hasLength(table: Uint8Array, length: number): boolean {
+  return length < 32 && table[length] === 1;
+}
+
+// Requests: every name above, plus host and x-request-id (most names, on every request, are
+// none of them). Responses: only hop-by-hop names matter.
+const SPECIAL_LENGTH = lengthsOf([...HOP_BY_HOP, ...REPLACED_ON_REQUEST, 'host', 'x-request-id']);
+const HOP_LENGTH = lengthsOf(HOP_BY_HOP);
 
 /** Whether the bytes spell `lower` (lower-case letters and '-') in any letter case. */
 function bytesMatch(bytes: Buffer, lower: string): boolean {
@@ -35,14 +42,9 @@ function bytesMatch(bytes: Buffer, lower: string): boolean {
   return true;
 }
 
-/** Whether a header name of this length may be one this hop treats specially. */
-function maybeSpecial(length: number): boolean {
-  return length < 32 && SPECIAL_LENGTH[length] === 1;
-}
-
 /** The lower-cased name when it may be one this hop treats specially, else undefined. */
 function specialName(name: string): string | undefined {
-  return maybeSpecial(name.length) ? name.toLowerCase() : undefined;
+  return hasLength(SPECIAL_LENGTH, name.length) ? name.toLowerCase() : undefined;
 }
 
 /** The tokens of a Connection header value, lower-cased, empty ones skipped. */
@@ -177,7 +179,7 @@ export function encodeResponseHead(statusLine: string, raw: readonly Buffer[], f
     const value = raw[2 * p + 1]!;
     keep[p] = 1;
     if (name.length === 14 && bytesMatch(name, 'content-length')) sized = true;
-    const lower = name.length < 32 && HOP_LENGTH[name.length] === 1 ? name.toString('latin1').toLowerCase() : undefined;
+    const lower = hasLength(HOP_LENGTH, name.length) ? name.toString('latin1').toLowerCase() : undefined;
     if (lower !== undefined && HOP_BY_HOP.has(lower)) {
       keep[p] = 0;
       if (lower === 'connection' && !namesNoHeader(value.toString('latin1'))) return undefined;

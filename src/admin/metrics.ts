@@ -7,7 +7,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { LatencyWindow } from '../core/latency-window.js';
 import { isEjected } from '../core/outlier.js';
-import type { Route, RouteTable } from '../core/route-table.js';
+import { knownStats, type Route, type RouteTable } from '../core/route-table.js';
 import { formatHostPort } from '../core/address.js';
 import { type Upstream, type UpstreamStats } from '../core/upstream.js';
 import type { WatchState } from '../discovery/consul-watch.js';
@@ -184,12 +184,7 @@ export class Metrics implements RequestObserver {
   /** Drops counters of routes and endpoints the table no longer has, so labels stay bounded. */
   prune(table: RouteTable): void {
     const live = new Map<string, Set<UpstreamStats>>();
-    for (const r of table.routes) {
-      const set = new Set<UpstreamStats>();
-      for (const u of r.candidates) set.add(u.stats);
-      for (const u of r.idle) set.add(u.stats);
-      live.set(r.config.name, set);
-    }
+    for (const r of table.routes) live.set(r.config.name, new Set(knownStats(r)));
     for (const [route, byEndpoint] of this.#counters) {
       if (route === NO_ENDPOINT) continue;
       const set = live.get(route);

@@ -146,25 +146,27 @@ function build(
   return { config: rc, key, snapshot, candidates, idle, upstreams, picker: pickerFor(rc, upstreams, deps), panic, ejected, drained, budget };
 }
 
-/**
- * The route's instances as upstreams: `candidates` may take traffic; `idle` are known but not
- * (critical, or warning outside weighted), used only in panic, at their passing weight.
- */
+/** The counters of every instance `route` knows: candidates and idle (upstreams come from those). */
+export function* knownStats(route: Route): Generator<UpstreamStats> {
+  for (const u of route.candidates) yield u.stats;
+  for (const u of route.idle) yield u.stats;
+}
+
 /** `table` with the stats of instances no route knows any more dropped. */
 export function pruneStats(table: RouteTable): RouteTable {
-  // Every instance a route knows is a candidate or idle (upstreams are drawn from those), so
-  // the live counters are found by identity: no key strings built, one pass over the map.
+  // Found by identity: no key strings built, one pass over the map.
   const known = new Set<UpstreamStats>();
-  for (const r of table.routes) {
-    for (const u of r.candidates) known.add(u.stats);
-    for (const u of r.idle) known.add(u.stats);
-  }
+  for (const r of table.routes) for (const s of knownStats(r)) known.add(s);
   if (known.size === table.stats.size) return table;
   const live = new Map<string, UpstreamStats>();
   for (const [k, s] of table.stats) if (known.has(s)) live.set(k, s);
   return { ...table, stats: live };
 }
 
+/**
+ * The route's instances as upstreams: `candidates` may take traffic; `idle` are known but not
+ * (critical, or warning outside weighted), used only in panic, at their passing weight.
+ */
 function upstreamsFor(
   rc: RouteConfig,
   snapshot: InstanceSnapshot | undefined,

@@ -4,9 +4,12 @@
 // visits exactly the routes whose prefix the path starts with, in prefix-length order, and
 // the lowest file position among those whose host and headers also match wins.
 // Cost: O(path length + matching prefixes) per request; O(Σ prefix lengths) to build.
-// Small tables (<= 16 routes) keep the linear scan, which is faster there.
+// Small tables (<= 16 routes) keep the linear scan, which is faster there. The trie depends
+// only on the configured prefixes, so it is built once per config and shared by every table
+// rebuilt from it (a health change at 1,000 routes rebuilt ~8,000 trie nodes before).
 
 import type { IncomingHttpHeaders } from 'node:http';
+import type { RouteConfig } from './config.js';
 import type { Route } from './route-table.js';
 
 export type Matcher = (host: string | undefined, path: string, headers: IncomingHttpHeaders) => Route | undefined;
@@ -19,12 +22,16 @@ interface Node {
   here: number[] | undefined;
 }
 
-export function routeMatcher(routes: readonly Route[], linear: (routes: readonly Route[], host: string | undefined, path: string, headers: IncomingHttpHeaders) => Route | undefined): Matcher {
-  if (routes.length <= LINEAR_UP_TO) return (host, path, headers) => linear(routes, host, path, headers);
-  const root: Node = { next: undefined, here: undefined };
-  routes.forEach((route, position) => {
-    let node = root;
-    const prefix = route.config.match.pathPrefix;
+const tries = new WeakMap<readonly RouteConfig[], Node>();
+
+/** The prefix trie of `configs`, in their order. */
+function trieOf(configs: readonly RouteConfig[]): Node {
+  let root = tries.get(configs);
+  if (root) return root;
+  root = { next: undefined, here: undefined };
+  configs.forEach((rc, position) => {
+    let node = root!;
+    const prefix = rc.match.pathPrefix;
     for (let i = 0; i < prefix.length; i++) {
       const c = prefix.charCodeAt(i);
       node.next ??= new Map();
@@ -34,7 +41,18 @@ export function routeMatcher(routes: readonly Route[], linear: (routes: readonly
     }
     (node.here ??= []).push(position);
   });
+  tries.set(configs, root);
+  return root;
+}
 
+/** A matcher over `routes`, which are built from `configs` one for one, in the same order. */
+export function routeMatcher(
+  configs: readonly RouteConfig[],
+  routes: readonly Route[],
+  linear: (routes: readonly Route[], host: string | undefined, path: string, headers: IncomingHttpHeaders) => Route | undefined,
+): Matcher {
+  if (routes.length <= LINEAR_UP_TO) return (host, path, headers) => linear(routes, host, path, headers);
+  const root = trieOf(configs);
   return (host, path, headers) => {
     const bareHost = host === undefined ? '' : hostOf(host);
     let best = Infinity;

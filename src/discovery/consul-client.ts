@@ -5,10 +5,22 @@
 // no AbortSignal (a blocking query cannot be cancelled on shutdown or reload), and hides the
 // X-Consul-Index handling that blocking-query correctness depends on. This file is ~250 lines.
 
+import { gunzipSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { Pool } from '../undici-pool.js';
 import type { ServiceRegistration } from '../core/config.js';
 import { parseHealthEntries, type Instance } from '../core/instance.js';
+import { Slots } from './slots.js';
+
+/**
+ * Reads that do not block (index 0: a watch starting, or starting over after an error) in
+ * flight at once. At start every watch sends one, and a thousand answers arriving together
+ * keep a thousand parsed documents alive through the same collections: measured at 1,000
+ * services, 16 at a time took the start-up RSS peak from ~135 to ~120 MB, and discovery
+ * takes no longer (the agent answers them one after another anyway). It also spares a
+ * recovering agent the stampede of every watch at once.
+ */
+const FIRST_READS = 16;
 
 export interface ConsulOptions {
   address: string;
@@ -40,14 +52,21 @@ export class ConsulClient {
   readonly address: string;
   readonly #pool: Pool;
   readonly #headers: Record<string, string>;
+  readonly #getHeaders: Record<string, string>;
   readonly #datacenter: string;
   readonly #stale: boolean;
+  readonly #firstReads = new Slots(FIRST_READS);
 
   constructor(options: ConsulOptions) {
     this.address = options.address.replace(/\/+$/, '');
     // One connection per blocking query in flight; Consul holds each open for up to `wait`.
     this.#pool = new Pool(this.address, { connections: null, keepAliveTimeout: 60_000 });
     this.#headers = options.token ? { 'x-consul-token': options.token } : {};
+    // Reads ask for gzip: a health answer for ten instances is ~26 KB of JSON and ~1.2 KB
+    // gzipped. Most answers of a blocking query come back unchanged and are dropped unread,
+    // but their bytes still pass through a read buffer each (at 1,000 watches, tens of MB of
+    // short-lived buffers a minute; RSS rose with them between collections).
+    this.#getHeaders = { ...this.#headers, 'accept-encoding': 'gzip' };
     this.#datacenter = options.datacenter ?? '';
     this.#stale = options.stale ?? false;
   }
@@ -87,16 +106,22 @@ export class ConsulClient {
     q: URLSearchParams,
     options: { index: number; waitMs: number; signal?: AbortSignal },
   ): Promise<{ body: unknown; index: number; receivedAt: number }> {
-    if (options.index > 0) {
+    const blocking = options.index > 0;
+    if (blocking) {
       q.set('index', String(options.index));
       q.set('wait', `${options.waitMs}ms`);
     }
     if (this.#datacenter) q.set('dc', this.#datacenter);
     if (this.#stale) q.set('stale', '');
-    const timeout = options.index > 0 ? options.waitMs + Math.ceil(options.waitMs / 16) + 5_000 : 10_000;
-    const unchanged = (index: string | undefined): boolean => options.index > 0 && Number(index) === options.index;
-    const { body, index, receivedAt } = await this.#call('GET', `${path}?${q}`, undefined, timeout, options.signal, unchanged);
-    return { body, index: Number(index), receivedAt };
+    const timeout = blocking ? options.waitMs + Math.ceil(options.waitMs / 16) + 5_000 : 10_000;
+    const unchanged = (index: string | undefined): boolean => blocking && Number(index) === options.index;
+    if (!blocking) await this.#firstReads.acquire();
+    try {
+      const { body, index, receivedAt } = await this.#call('GET', `${path}?${q}`, undefined, timeout, options.signal, unchanged);
+      return { body, index: Number(index), receivedAt };
+    } finally {
+      if (!blocking) this.#firstReads.release();
+    }
   }
 
   async registerService(s: ServiceRegistration, signal?: AbortSignal): Promise<void> {
@@ -135,7 +160,7 @@ export class ConsulClient {
       const opts: Dispatcher.DispatchOptions = {
         method,
         path,
-        headers: json === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' },
+        headers: method === 'GET' ? this.#getHeaders : json === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' },
         body: json === undefined ? null : JSON.stringify(json),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
@@ -147,7 +172,15 @@ export class ConsulClient {
     }
     const { index, receivedAt } = res;
     if (res.body === undefined) return { body: undefined, index, receivedAt };
-    const text = res.body.toString('utf8');
+    let bytes = res.body;
+    if (res.gzip) {
+      try {
+        bytes = gunzipSync(bytes);
+      } catch (err) {
+        throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered with a broken gzip body`, res.status, err);
+      }
+    }
+    const text = bytes.toString('utf8');
     if (res.status >= 400) {
       const hint = res.status === 403 ? ' (check the ACL token: consul.token or CONSUL_HTTP_TOKEN)' : '';
       throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered ${res.status}: ${text.trim().slice(0, 200)}${hint}`, res.status);
@@ -170,6 +203,8 @@ interface Answer {
   index: string | undefined;
   /** Undefined when `skip` said the body is not needed (it is then not even kept). */
   body: Buffer | undefined;
+  /** Content-Encoding: gzip (asked for on reads). */
+  gzip: boolean;
   /** performance.now() when the head arrived. */
   receivedAt: number;
 }
@@ -193,6 +228,7 @@ function send(
     }
     let status = 0;
     let index: string | undefined;
+    let gzip = false;
     let receivedAt = 0;
     let chunks: Buffer[] | undefined = [];
     let abort: ((err?: Error) => void) | undefined;
@@ -209,7 +245,9 @@ function send(
         status = statusCode;
         receivedAt = performance.now();
         for (let i = 0; i < raw.length; i += 2) {
-          if (raw[i]!.length === 14 && raw[i]!.toString('latin1').toLowerCase() === 'x-consul-index') index = raw[i + 1]!.toString('latin1');
+          const name = raw[i]!;
+          if (name.length === 14 && name.toString('latin1').toLowerCase() === 'x-consul-index') index = raw[i + 1]!.toString('latin1');
+          else if (name.length === 16 && name.toString('latin1').toLowerCase() === 'content-encoding') gzip = raw[i + 1]!.toString('latin1').trim().toLowerCase() === 'gzip';
         }
         if (status < 400 && skip?.(index)) chunks = undefined;
         return true;
@@ -220,7 +258,7 @@ function send(
       },
       onComplete() {
         settle();
-        resolve({ status, index, body: chunks && Buffer.concat(chunks), receivedAt });
+        resolve({ status, index, body: chunks && Buffer.concat(chunks), gzip, receivedAt });
       },
       onError(err) {
         settle();

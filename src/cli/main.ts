@@ -1,6 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
-// (The flag caps V8's young generation at 8 MB per semi-space, where Node 20 allows 16 MB and
-// Node 24 more: no throughput change measured, 10-25 MB less RSS at scale; README "Memory".)
+#!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1
+// (The flags cap V8's young generation at 8 MB per semi-space, where Node 20 allows 16 MB and
+// Node 24 more, and give V8 one background thread, not four: an event loop is one core, and
+// workers are processes. No throughput change measured; less RSS at scale. README "Memory".)
 // The `fairway` command: argument parsing and wiring. The only place that exits the process.
 
 import cluster from 'node:cluster';

@@ -4,9 +4,10 @@
 // connection closes after, so clients that merely offered an upgrade still get their answer.
 
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import httpProxy from 'http-proxy';
+import type HttpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import { upstreamPath, type RouteTable } from '../core/route-table.js';
 import type { Upstream } from '../core/upstream.js';
@@ -22,13 +23,21 @@ export interface UpgradeHandler {
 }
 
 export function createUpgradeHandler(table: () => RouteTable, log: Logger): UpgradeHandler {
-  // X-Forwarded-* are set below as for plain requests, not by http-proxy's xfwd (which sends
-  // X-Forwarded-Proto: ws and no X-Forwarded-Host).
-  const proxy = httpProxy.createProxyServer({ ws: true });
-  proxy.on('error', (err, _req, target) => {
-    log.warn({ err: (err as NodeJS.ErrnoException).code ?? err.message }, 'websocket upstream failed');
-    failSocket(target as Socket | undefined);
-  });
+  // Loaded at the first WebSocket, not at start: most deployments never see one, and the
+  // module is ~1 MB of heap and code in every process (and every worker) that loads it.
+  let proxy: HttpProxy | undefined;
+  const wsProxy = (): HttpProxy => {
+    if (proxy) return proxy;
+    const httpProxy = createRequire(import.meta.url)('http-proxy') as typeof HttpProxy;
+    // X-Forwarded-* are set below as for plain requests, not by http-proxy's xfwd (which sends
+    // X-Forwarded-Proto: ws and no X-Forwarded-Host).
+    proxy = httpProxy.createProxyServer({ ws: true });
+    proxy.on('error', (err, _req, target) => {
+      log.warn({ err: (err as NodeJS.ErrnoException).code ?? err.message }, 'websocket upstream failed');
+      failSocket(target as Socket | undefined);
+    });
+    return proxy;
+  };
   const tunnels = new Set<Duplex>();
 
   const handler = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -55,7 +64,7 @@ export function createUpgradeHandler(table: () => RouteTable, log: Logger): Upgr
     req.url = upstreamPath(route.config, req.url ?? '/');
     if (req.method === 'GET' && req.headers.upgrade?.toLowerCase() === 'websocket') {
       setForwarded(req, socket as Socket);
-      proxy.ws(req, socket, head, { target: upstream.origin });
+      wsProxy().ws(req, socket, head, { target: upstream.origin });
     } else {
       plainTunnel(req, socket as Socket, head, upstream, log);
     }

@@ -29,6 +29,11 @@ export function watchKey(service: string, tags: readonly string[]): string {
 
 const RANK: Record<HealthStatus, number> = { passing: 0, warning: 1, critical: 2 };
 
+// Most instances have no tags or no meta; they share these instead of each keeping the empty
+// array and object JSON.parse made (two objects per instance, 20,000 at 10,000 instances).
+const NO_TAGS: readonly string[] = Object.freeze([]);
+const NO_META: Readonly<Record<string, string>> = Object.freeze({});
+
 interface HealthEntry {
   Node?: { Node?: string; Address?: string };
   Service?: {
@@ -66,8 +71,8 @@ export function parseHealthEntries(body: unknown): Instance[] {
       node: entry.Node?.Node ?? '',
       host,
       port: svc.Port,
-      tags: svc.Tags ?? [],
-      meta: svc.Meta ?? {},
+      tags: svc.Tags?.length ? svc.Tags : NO_TAGS,
+      meta: svc.Meta && !isEmpty(svc.Meta) ? svc.Meta : NO_META,
       // Consul requires Passing >= 1 but allows Warning 0: "no traffic while warning".
       weights: { passing: whole(svc.Weights?.Passing, 1, 1), warning: whole(svc.Weights?.Warning, 0, 1) },
       status,
@@ -75,6 +80,11 @@ export function parseHealthEntries(body: unknown): Instance[] {
   }
   out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   return out;
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 function whole(n: number | undefined, min: number, fallback: number): number {

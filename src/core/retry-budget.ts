@@ -15,14 +15,17 @@ export interface RetryBudgetOptions {
 
 const BUCKETS = 10;
 const BUCKET_MS = 1_000;
+const REQUESTS = 0;
+const RETRIES = BUCKETS;
+const SECOND = 2 * BUCKETS;
 
 export class RetryBudget {
   readonly ratio: number;
   readonly minPerSecond: number;
-  readonly #requests = new Float64Array(BUCKETS);
-  readonly #retries = new Float64Array(BUCKETS);
-  /** The second each bucket currently counts. */
-  readonly #second = new Float64Array(BUCKETS).fill(-1);
+  // Three rows of BUCKETS in one array (one allocation per route, not three; there is a
+  // budget per route, and a thousand routes are not unusual): requests, retries, and the
+  // second each bucket currently counts.
+  readonly #cells = new Float64Array(3 * BUCKETS).fill(-1, 2 * BUCKETS);
 
   constructor(options: RetryBudgetOptions = {}) {
     this.ratio = options.ratio ?? 0.2;
@@ -30,7 +33,7 @@ export class RetryBudget {
   }
 
   onRequest(now: number): void {
-    this.#requests[this.#bucket(now)]! += 1;
+    this.#cells[REQUESTS + this.#bucket(now)]! += 1;
   }
 
   /** Whether one more retry fits the budget now; if so it is counted. */
@@ -40,22 +43,22 @@ export class RetryBudget {
     let requests = 0;
     let retries = 0;
     for (let i = 0; i < BUCKETS; i++) {
-      if (this.#second[i]! < oldest) continue;
-      requests += this.#requests[i]!;
-      retries += this.#retries[i]!;
+      if (this.#cells[SECOND + i]! < oldest) continue;
+      requests += this.#cells[REQUESTS + i]!;
+      retries += this.#cells[RETRIES + i]!;
     }
     if (retries + 1 > this.ratio * requests + this.minPerSecond * BUCKETS) return false;
-    this.#retries[this.#bucket(now)]! += 1;
+    this.#cells[RETRIES + this.#bucket(now)]! += 1;
     return true;
   }
 
   #bucket(now: number): number {
     const second = Math.floor(now / BUCKET_MS);
     const i = second % BUCKETS;
-    if (this.#second[i] !== second) {
-      this.#second[i] = second;
-      this.#requests[i] = 0;
-      this.#retries[i] = 0;
+    if (this.#cells[SECOND + i] !== second) {
+      this.#cells[SECOND + i] = second;
+      this.#cells[REQUESTS + i] = 0;
+      this.#cells[RETRIES + i] = 0;
     }
     return i;
   }

@@ -47,8 +47,9 @@ export interface RouteTable {
   /** matchRoute over `routes`, indexed when there are many. */
   readonly match: Matcher;
   /**
-   * Stats per instance (see statsKey), shared by every route sending to it. Shared with the
-   * tables built after this one too, which may add entries (buildRouteTable); never removed.
+   * Stats per instance (see statsKey), shared by every route sending to it. The map is shared
+   * with the tables built after this one, which may add entries to it (buildRouteTable);
+   * entries leave only through pruneStats, which makes a new map.
    */
   readonly stats: Map<string, UpstreamStats>;
   /** The earliest time an ejection in this table ends (Infinity: none); rebuild then. */

@@ -3,7 +3,7 @@
 //
 // Why not the `consul` npm package (2.0.1): it drops `Weights` on agent.service.register, takes
 // no AbortSignal (a blocking query cannot be cancelled on shutdown or reload), and hides the
-// X-Consul-Index handling that blocking-query correctness depends on. This file is ~250 lines.
+// X-Consul-Index handling that blocking-query correctness depends on. This file is ~300 lines.
 
 import { gunzipSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';

@@ -1,0 +1,61 @@
+// The Consul client's HTTP handling against a scripted loopback server (not a Consul agent:
+// the real agent is in consul-discovery.test.ts, and it never sends a broken body). Reads ask
+// for gzip and a gzipped answer is decoded; a body that does not gunzip is a ConsulError.
+
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConsulClient, ConsulError } from '../../src/discovery/consul-client.js';
+
+const ENTRY = [{ Node: { Node: 'n1', Address: '127.0.0.1' }, Service: { ID: 'web-1', Service: 'web', Port: 9001, Tags: [], Meta: {} }, Checks: [{ Status: 'passing' }] }];
+
+let server: Server | undefined;
+afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+async function scripted(body: Buffer, gzip: boolean): Promise<{ client: ConsulClient; seen: IncomingHttpHeaders[] }> {
+  const seen: IncomingHttpHeaders[] = [];
+  server = createServer((req, res) => {
+    seen.push(req.headers);
+    res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': '7', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { client: new ConsulClient({ address: `http://127.0.0.1:${port}` }), seen };
+}
+
+describe('ConsulClient on the wire', () => {
+  it('asks for gzip and decodes a gzipped health answer', async () => {
+    const { client, seen } = await scripted(gzipSync(JSON.stringify(ENTRY)), true);
+    try {
+      const r = await client.healthService('web', [], { index: 0, waitMs: 1_000 });
+      expect(seen[0]!['accept-encoding']).toBe('gzip');
+      expect(r.index).toBe(7);
+      expect(r.instances?.map((i) => [i.id, i.port, i.status])).toEqual([['web-1', 9001, 'passing']]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('still reads a plain answer (an agent or proxy that ignores Accept-Encoding)', async () => {
+    const { client } = await scripted(Buffer.from(JSON.stringify(ENTRY)), false);
+    try {
+      const r = await client.healthService('web', [], { index: 0, waitMs: 1_000 });
+      expect(r.instances?.map((i) => i.id)).toEqual(['web-1']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a body marked gzip that does not gunzip is a ConsulError naming the endpoint', async () => {
+    const { client } = await scripted(Buffer.from(JSON.stringify(ENTRY)), true);
+    try {
+      const err = await client.healthService('web', [], { index: 0, waitMs: 1_000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConsulError);
+      expect((err as Error).message).toBe('Consul GET /v1/health/service/web answered with a broken gzip body');
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -10,6 +10,7 @@ import type { Dispatcher } from 'undici';
 import { Pool } from '../undici-pool.js';
 import type { ServiceRegistration } from '../core/config.js';
 import { parseHealthEntries, type Instance } from '../core/instance.js';
+import { bytesMatch } from '../proxy/headers.js';
 import { Slots } from './slots.js';
 
 /**
@@ -246,8 +247,8 @@ function send(
         receivedAt = performance.now();
         for (let i = 0; i < raw.length; i += 2) {
           const name = raw[i]!;
-          if (name.length === 14 && name.toString('latin1').toLowerCase() === 'x-consul-index') index = raw[i + 1]!.toString('latin1');
-          else if (name.length === 16 && name.toString('latin1').toLowerCase() === 'content-encoding') gzip = raw[i + 1]!.toString('latin1').trim().toLowerCase() === 'gzip';
+          if (bytesMatch(name, 'x-consul-index')) index = raw[i + 1]!.toString('latin1');
+          else if (bytesMatch(name, 'content-encoding')) gzip = raw[i + 1]!.toString('latin1').trim().toLowerCase() === 'gzip';
         }
         if (status < 400 && skip?.(index)) chunks = undefined;
         return true;

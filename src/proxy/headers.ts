@@ -34,7 +34,7 @@ const SPECIAL_LENGTH = lengthsOf([...HOP_BY_HOP, ...REPLACED_ON_REQUEST, 'host',
 const HOP_LENGTH = lengthsOf(HOP_BY_HOP);
 
 /** Whether the bytes spell `lower` (lower-case letters and '-') in any letter case. */
-function bytesMatch(bytes: Buffer, lower: string): boolean {
+export function bytesMatch(bytes: Buffer, lower: string): boolean {
   if (bytes.length !== lower.length) return false;
   // | 0x20 folds A-Z onto a-z; of the token characters a name may hold, nothing else lands on
   // a letter or on '-'.

@@ -7,6 +7,7 @@ import { parseHostPort, type HostPort } from './address.js';
 import { crossFieldProblems } from './config-rules.js';
 import { configSchema, type RawConfig, type RawRoute, type Strategy, type TierStrategy } from './config-schema.js';
 import { parseDuration } from './duration.js';
+import { parseJsonObject } from './json-text.js';
 import type { OutlierOptions } from './outlier.js';
 
 export interface StaticEndpoint {
@@ -108,6 +109,13 @@ export function consulAddressFromEnv(env: Readonly<Record<string, string | undef
 }
 
 export function loadConfig(text: string, file: string, env: Readonly<Record<string, string | undefined>> = {}): ConfigResult {
+  // A good JSON config skips the YAML parser (see json-text.ts); a bad one is read again below,
+  // where problems get their line and column.
+  const json = parseJsonObject(text);
+  if (json !== undefined) {
+    const parsed = configSchema.safeParse(json);
+    if (parsed.success && crossFieldProblems(json).length === 0) return { ok: true, config: normalize(parsed.data, env) };
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {

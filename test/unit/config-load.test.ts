@@ -153,6 +153,13 @@ routes:
     expect(load(json)).toEqual(load(yaml));
     expect(load(json).routes[0]!.match).toEqual({ hostSuffix: '.example.com', pathPrefix: '/', headers: [['x-env', 'prod']] });
   });
+
+  it('a generated 1,000-route JSON config normalizes like its YAML rendering (the JSON.parse path)', () => {
+    const routes = Array.from({ length: 1000 }, (_, i) => ({ name: `r${i}`, match: { pathPrefix: `/svc-${i}/` }, service: `svc-${i}`, stripPrefix: true }));
+    const json = JSON.stringify({ listen: '127.0.0.1:8080', routes }, null, 2);
+    const yaml = `listen: 127.0.0.1:8080\nroutes:\n${routes.map((r) => `  - name: ${r.name}\n    match: { pathPrefix: ${r.match.pathPrefix} }\n    service: ${r.service}\n    stripPrefix: true\n`).join('')}`;
+    expect(load(json)).toEqual(load(yaml));
+  });
 });
 
 describe('loadConfig: route defaults and normalization', () => {

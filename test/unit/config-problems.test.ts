@@ -23,6 +23,28 @@ describe('formatProblem', () => {
   });
 });
 
+describe('loadConfig: JSON files are placed like YAML ones', () => {
+  it.each([
+    {
+      why: 'a bad value in a JSON file is reported at its line and column',
+      text: '{\n  "routes": [\n    { "service": "web", "strategy": "fastest" }\n  ]\n}\n',
+      line: '3:37 routes[0].strategy: expected one of round-robin, random, weighted, least-request, ewma, consistent-hash, failover',
+    },
+    {
+      why: 'a key repeated in a JSON file is an error, not a silent last-one-wins',
+      text: '{\n  "listen": "127.0.0.1:8080",\n  "listen": "127.0.0.1:9090"\n}\n',
+      line: '3:3 Map keys must be unique',
+    },
+    {
+      why: 'a cross-field problem in an otherwise valid JSON file is reported too',
+      text: '{"routes": [{"name": "a", "service": "x"}, {"name": "a", "service": "y"}]}',
+      line: '1:53 routes[1].name: duplicate route name "a" (first at routes[0])',
+    },
+  ])('$why', ({ text, line }) => {
+    expect(lines(text)).toEqual([line]);
+  });
+});
+
 describe('loadConfig: one problem, placed at its value', () => {
   it('an unknown strategy in the first route names routes[0].strategy, its line, and the allowed values', () => {
     const text = 'listen: 127.0.0.1:8080\nroutes:\n  - service: web\n    strategy: fastest\n';

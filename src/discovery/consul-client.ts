@@ -40,13 +40,21 @@ export class ConsulError extends Error {
   }
 }
 
-export interface HealthResult {
+/** One answer of a read that may block. */
+export interface Read<T> {
   /** Undefined when Consul's wait ran out with nothing changed (the index sent came back). */
-  instances: Instance[] | undefined;
+  value: T | undefined;
   /** X-Consul-Index of the answer; NaN when missing. */
   index: number;
   /** performance.now() when the answer's headers arrived (for apply-time measurement). */
   receivedAt: number;
+}
+
+export interface ReadOptions {
+  /** 0 for a read that answers at once; the last X-Consul-Index seen for one that blocks. */
+  index: number;
+  waitMs: number;
+  signal?: AbortSignal;
 }
 
 export class ConsulClient {
@@ -73,40 +81,28 @@ export class ConsulClient {
   }
 
   /** Health of every instance of `service` carrying all `tags` (blocking when index > 0). */
-  async healthService(
-    service: string,
-    tags: readonly string[],
-    options: { index: number; waitMs: number; signal?: AbortSignal },
-  ): Promise<HealthResult> {
+  healthService(service: string, tags: readonly string[], options: ReadOptions): Promise<Read<Instance[]>> {
     const q = new URLSearchParams();
     for (const t of tags) q.append('tag', t);
-    const { body, index, receivedAt } = await this.#blocking(`/v1/health/service/${encodeURIComponent(service)}`, q, options);
-    return { instances: body === undefined ? undefined : parseHealthEntries(body), index, receivedAt };
+    return this.#read(`/v1/health/service/${encodeURIComponent(service)}`, q, options, parseHealthEntries);
   }
 
   /** Every service in the catalog with the union of its instances' tags (blocking when index > 0). */
-  async catalogServices(
-    options: { index: number; waitMs: number; signal?: AbortSignal },
-  ): Promise<{ services: Record<string, string[]> | undefined; index: number; receivedAt: number }> {
-    const { body, index, receivedAt } = await this.#blocking('/v1/catalog/services', new URLSearchParams(), options);
-    if (body === undefined) return { services: undefined, index, receivedAt };
-    const services: Record<string, string[]> = {};
-    for (const [name, tags] of Object.entries((body ?? {}) as Record<string, unknown>))
-      services[name] = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
-    return { services, index, receivedAt };
+  catalogServices(options: ReadOptions): Promise<Read<Record<string, string[]>>> {
+    return this.#read('/v1/catalog/services', new URLSearchParams(), options, servicesOf);
   }
 
   /**
    * A read that blocks when index > 0: Consul answers when the result changes or after `waitMs`
-   * (plus up to waitMs/16 of its own jitter), so the request may take that long. The body is
-   * undefined, and not even decoded, when the index sent comes back: the wait ran out and
-   * nothing changed (at 1,000 watches and a 30 s wait, that is most answers).
+   * (plus up to waitMs/16 of its own jitter), so the request may take that long. The value is
+   * undefined, and the body not even decoded, when the index sent comes back: the wait ran out
+   * and nothing changed (at 1,000 watches and a 30 s wait, that is most answers).
+   *
+   * A blocking read is in flight for most of a watch's life, so what it holds is held a
+   * thousand times over at 1,000 watches: one async frame here, none in the callers (they
+   * return this promise), and `send` keeps its state in one object without closures.
    */
-  async #blocking(
-    path: string,
-    q: URLSearchParams,
-    options: { index: number; waitMs: number; signal?: AbortSignal },
-  ): Promise<{ body: unknown; index: number; receivedAt: number }> {
+  async #read<T>(path: string, q: URLSearchParams, options: ReadOptions, decode: (body: unknown) => T): Promise<Read<T>> {
     const blocking = options.index > 0;
     if (blocking) {
       q.set('index', String(options.index));
@@ -115,11 +111,10 @@ export class ConsulClient {
     if (this.#datacenter) q.set('dc', this.#datacenter);
     if (this.#stale) q.set('stale', '');
     const timeout = blocking ? options.waitMs + Math.ceil(options.waitMs / 16) + 5_000 : 10_000;
-    const unchanged = (index: string | undefined): boolean => blocking && Number(index) === options.index;
     if (!blocking) await this.#firstReads.acquire();
     try {
-      const { body, index, receivedAt } = await this.#call('GET', `${path}?${q}`, undefined, timeout, options.signal, unchanged);
-      return { body, index: Number(index), receivedAt };
+      const { body, index, receivedAt } = await this.#call('GET', `${path}?${q}`, undefined, timeout, options.signal, blocking ? options.index : undefined);
+      return { value: body === undefined ? undefined : decode(body), index: Number(index), receivedAt };
     } finally {
       if (!blocking) this.#firstReads.release();
     }
@@ -148,61 +143,78 @@ export class ConsulClient {
     return this.#pool.destroy();
   }
 
-  async #call(
+  /**
+   * One request, its answer decoded as JSON (undefined when `sentIndex`, the index a blocking
+   * read sent, came back: then the body is not kept). Not an async function: a blocking read
+   * waits here for up to a minute, and a promise chain holds less than a suspended frame.
+   */
+  #call(
     method: 'GET' | 'PUT',
     path: string,
     json: unknown,
     timeoutMs: number,
     signal?: AbortSignal,
-    unchanged?: (index: string | undefined) => boolean,
+    sentIndex?: number,
   ): Promise<{ body: unknown; index: string | undefined; receivedAt: number }> {
-    let res: Answer;
-    try {
-      const opts: Dispatcher.DispatchOptions = {
-        method,
-        path,
-        headers: method === 'GET' ? this.#getHeaders : json === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' },
-        body: json === undefined ? null : JSON.stringify(json),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      };
-      res = await send(this.#pool, opts, signal, unchanged);
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      throw new ConsulError(`Consul at ${this.address} unreachable: ${describe(err)}`, undefined, err);
-    }
-    const { index, receivedAt } = res;
-    if (res.body === undefined) return { body: undefined, index, receivedAt };
-    let bytes = res.body;
-    if (res.gzip) {
-      try {
-        bytes = gunzipSync(bytes);
-      } catch (err) {
-        throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered with a broken gzip body`, res.status, err);
-      }
-    }
-    const text = bytes.toString('utf8');
-    if (res.status >= 400) {
-      const hint = res.status === 403 ? ' (check the ACL token: consul.token or CONSUL_HTTP_TOKEN)' : '';
-      throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered ${res.status}: ${text.trim().slice(0, 200)}${hint}`, res.status);
-    }
-    let body: unknown = null;
-    if (text.length > 0) {
-      try {
-        body = JSON.parse(text);
-      } catch (err) {
-        throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered with invalid JSON`, res.status, err);
-      }
-    }
-    return { body, index, receivedAt };
+    const opts: Dispatcher.DispatchOptions = {
+      method,
+      path,
+      headers: method === 'GET' ? this.#getHeaders : json === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' },
+      body: json === undefined ? null : JSON.stringify(json),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    };
+    return new Exchange(signal, sentIndex).send(this.#pool, opts).then(
+      (answer) => decodeAnswer(method, path, answer),
+      (err: unknown) => {
+        if (signal?.aborted) throw err;
+        throw new ConsulError(`Consul at ${this.address} unreachable: ${describe(err)}`, undefined, err);
+      },
+    );
   }
+}
+
+/** An answer's JSON body, or the ConsulError it amounts to. */
+function decodeAnswer(method: string, path: string, res: Answer): { body: unknown; index: string | undefined; receivedAt: number } {
+  const { index, receivedAt } = res;
+  if (res.body === undefined) return { body: undefined, index, receivedAt };
+  let bytes = res.body;
+  if (res.gzip) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (err) {
+      throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered with a broken gzip body`, res.status, err);
+    }
+  }
+  const text = bytes.toString('utf8');
+  if (res.status >= 400) {
+    const hint = res.status === 403 ? ' (check the ACL token: consul.token or CONSUL_HTTP_TOKEN)' : '';
+    throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered ${res.status}: ${text.trim().slice(0, 200)}${hint}`, res.status);
+  }
+  let body: unknown = null;
+  if (text.length > 0) {
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered with invalid JSON`, res.status, err);
+    }
+  }
+  return { body, index, receivedAt };
+}
+
+/** The catalog's service list: each name with its tags (non-strings dropped). */
+function servicesOf(body: unknown): Record<string, string[]> {
+  const services: Record<string, string[]> = {};
+  for (const [name, tags] of Object.entries((body ?? {}) as Record<string, unknown>))
+    services[name] = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
+  return services;
 }
 
 interface Answer {
   status: number;
   /** The X-Consul-Index header, when there was one. */
   index: string | undefined;
-  /** Undefined when `skip` said the body is not needed (it is then not even kept). */
+  /** Undefined when the index sent came back (the body is then not even kept). */
   body: Buffer | undefined;
   /** Content-Encoding: gzip (asked for on reads). */
   gzip: boolean;
@@ -212,68 +224,92 @@ interface Answer {
 
 /**
  * One request through undici's dispatch interface, the answer read whole (Consul answers in
- * small JSON documents), or not kept at all when `skip` says so from the index in its head.
+ * small JSON documents). The exchange is its own dispatch handler and abort listener, so a
+ * request in flight is this object and its promise, not a set of closures.
  * Dispatch, not pool.request: that helper is wired onto the pool by undici's package entry,
  * which Fairway does not load (see undici-pool.ts).
  */
-function send(
-  pool: Pool,
-  opts: Dispatcher.DispatchOptions,
-  signal: AbortSignal | undefined,
-  skip?: (index: string | undefined) => boolean,
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly #signal: AbortSignal | undefined;
+  /** The index a blocking read sent: an answer carrying it again is dropped unread. */
+  readonly #sentIndex: number | undefined;
+  #resolve: (answer: Answer) => void = noop;
+  #reject: (err: Error) => void = noop;
+  #abort: ((err?: Error) => void) | undefined;
+  #status = 0;
+  #index: string | undefined;
+  #gzip = false;
+  #receivedAt = 0;
+  #chunks: Buffer[] | undefined = [];
+
+  constructor(signal: AbortSignal | undefined, sentIndex: number | undefined) {
+    this.#signal = signal;
+    this.#sentIndex = sentIndex;
+  }
+
+  send(pool: Pool, opts: Dispatcher.DispatchOptions): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      if (this.#signal?.aborted) {
+        reject(this.#signal.reason as Error);
+        return;
+      }
+      this.#resolve = resolve;
+      this.#reject = reject;
+      this.#signal?.addEventListener('abort', this, { once: true });
+      try {
+        pool.dispatch(opts, this);
+      } catch (err) {
+        this.#settle();
+        reject(err as Error);
+      }
+    });
+  }
+
+  /** The signal's abort event. */
+  handleEvent(): void {
+    this.#abort?.(this.#signal!.reason as Error);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#signal?.aborted) abort(this.#signal.reason as Error);
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[]): boolean {
+    if (statusCode < 200) return true;
+    this.#status = statusCode;
+    this.#receivedAt = performance.now();
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (bytesMatch(name, 'x-consul-index')) this.#index = raw[i + 1]!.toString('latin1');
+      else if (bytesMatch(name, 'content-encoding')) this.#gzip = raw[i + 1]!.toString('latin1').trim().toLowerCase() === 'gzip';
     }
-    let status = 0;
-    let index: string | undefined;
-    let gzip = false;
-    let receivedAt = 0;
-    let chunks: Buffer[] | undefined = [];
-    let abort: ((err?: Error) => void) | undefined;
-    const onAbort = (): void => abort?.(signal!.reason as Error);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const settle = (): void => signal?.removeEventListener('abort', onAbort);
-    const handler: Dispatcher.DispatchHandler = {
-      onConnect(fn) {
-        abort = fn;
-        if (signal?.aborted) fn(signal.reason as Error);
-      },
-      onHeaders(statusCode, raw) {
-        if (statusCode < 200) return true;
-        status = statusCode;
-        receivedAt = performance.now();
-        for (let i = 0; i < raw.length; i += 2) {
-          const name = raw[i]!;
-          if (bytesMatch(name, 'x-consul-index')) index = raw[i + 1]!.toString('latin1');
-          else if (bytesMatch(name, 'content-encoding')) gzip = raw[i + 1]!.toString('latin1').trim().toLowerCase() === 'gzip';
-        }
-        if (status < 400 && skip?.(index)) chunks = undefined;
-        return true;
-      },
-      onData(chunk) {
-        chunks?.push(chunk);
-        return true;
-      },
-      onComplete() {
-        settle();
-        resolve({ status, index, body: chunks && Buffer.concat(chunks), gzip, receivedAt });
-      },
-      onError(err) {
-        settle();
-        reject(err);
-      },
-    };
-    try {
-      pool.dispatch(opts, handler);
-    } catch (err) {
-      settle();
-      reject(err as Error);
-    }
-  });
+    if (statusCode < 400 && this.#sentIndex !== undefined && Number(this.#index) === this.#sentIndex) this.#chunks = undefined;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.#chunks?.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    this.#settle();
+    const chunks = this.#chunks;
+    this.#resolve({ status: this.#status, index: this.#index, body: chunks && Buffer.concat(chunks), gzip: this.#gzip, receivedAt: this.#receivedAt });
+  }
+
+  onError(err: Error): void {
+    this.#settle();
+    this.#reject(err);
+  }
+
+  #settle(): void {
+    this.#signal?.removeEventListener('abort', this);
+  }
 }
+
+function noop(): void {}
 
 /** The agent API's registration payload for a service from the config or the CLI. */
 export function registrationBody(s: ServiceRegistration): Record<string, unknown> {

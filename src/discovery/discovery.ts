@@ -62,10 +62,7 @@ export class Discovery {
     for (const [key, { service, tags }] of keys) {
       if (this.#watches.has(key)) continue;
       this.#start(key, {
-        query: async (index, waitMs, signal) => {
-          const r = await this.#client.healthService(service, tags, { index, waitMs, signal });
-          return { value: r.instances, index: r.index, receivedAt: r.receivedAt };
-        },
+        query: (index, waitMs, signal) => this.#client.healthService(service, tags, { index, waitMs, signal }),
         fingerprint,
         onValue: (instances: Instance[]) => {
           this.snapshots.set(key, { key, instances: Object.freeze(instances) });
@@ -93,10 +90,7 @@ export class Discovery {
     }
     if (running) return;
     this.#start(CATALOG_KEY, {
-      query: async (index, waitMs, signal) => {
-        const r = await this.#client.catalogServices({ index, waitMs, signal });
-        return { value: r.services, index: r.index, receivedAt: r.receivedAt };
-      },
+      query: (index, waitMs, signal) => this.#client.catalogServices({ index, waitMs, signal }),
       fingerprint: (services: Record<string, string[]>) => JSON.stringify(Object.entries(services).sort(([a], [b]) => (a < b ? -1 : 1))),
       onValue: onServices,
     });

@@ -32,7 +32,7 @@ describe('ConsulClient on the wire', () => {
       const r = await client.healthService('web', [], { index: 0, waitMs: 1_000 });
       expect(seen[0]!['accept-encoding']).toBe('gzip');
       expect(r.index).toBe(7);
-      expect(r.instances?.map((i) => [i.id, i.port, i.status])).toEqual([['web-1', 9001, 'passing']]);
+      expect(r.value?.map((i) => [i.id, i.port, i.status])).toEqual([['web-1', 9001, 'passing']]);
     } finally {
       await client.close();
     }
@@ -42,7 +42,7 @@ describe('ConsulClient on the wire', () => {
     const { client } = await scripted(Buffer.from(JSON.stringify(ENTRY)), false);
     try {
       const r = await client.healthService('web', [], { index: 0, waitMs: 1_000 });
-      expect(r.instances?.map((i) => i.id)).toEqual(['web-1']);
+      expect(r.value?.map((i) => i.id)).toEqual(['web-1']);
     } finally {
       await client.close();
     }

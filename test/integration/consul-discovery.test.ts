@@ -229,15 +229,15 @@ describe('ConsulClient blocking health queries against the real agent', () => {
     try {
       await register({ service, id: `${service}-1`, backend });
       const first = await client.healthService(service, [], { index: 0, waitMs: 1_000 });
-      expect(first.instances?.map((i) => i.id)).toEqual([`${service}-1`]);
+      expect(first.value?.map((i) => i.id)).toEqual([`${service}-1`]);
       const quiet = await client.healthService(service, [], { index: first.index, waitMs: 1_000 });
-      expect(quiet.instances).toBeUndefined();
+      expect(quiet.value).toBeUndefined();
       expect(quiet.index).toBe(first.index);
       const changed = client.healthService(service, [], { index: quiet.index, waitMs: 10_000 });
       await register({ service, id: `${service}-2`, backend });
       const next = await changed;
       expect(next.index).toBeGreaterThan(first.index);
-      expect(next.instances?.map((i) => i.id).sort()).toEqual([`${service}-1`, `${service}-2`]);
+      expect(next.value?.map((i) => i.id).sort()).toEqual([`${service}-1`, `${service}-2`]);
     } finally {
       await consul.put(`/v1/agent/service/deregister/${service}-1`);
       await consul.put(`/v1/agent/service/deregister/${service}-2`);

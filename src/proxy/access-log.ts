@@ -3,6 +3,7 @@
 // errors are always logged.
 
 import type { Logger } from 'pino';
+import { formatHostPort } from '../core/address.js';
 import type { FinishedExchange, RequestObserver } from './observer.js';
 
 export class AccessLog implements RequestObserver {
@@ -31,7 +32,7 @@ export class AccessLog implements RequestObserver {
         ...(ex.errorCode ? { error: ex.errorCode } : {}),
         route: ex.route?.config.name,
         upstream: ex.upstream?.id,
-        addr: ex.upstream ? `${ex.upstream.host}:${ex.upstream.port}` : undefined,
+        addr: ex.upstream ? formatHostPort(ex.upstream.host, ex.upstream.port) : undefined,
         attempts: ex.attempts,
         ms: Math.round(ex.durationMs * 100) / 100,
         bytes: ex.bytes,

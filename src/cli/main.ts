@@ -13,6 +13,7 @@ import { consulAddressFromEnv, formatProblem, loadConfig } from '../core/config.
 import { UserError } from '../core/errors.js';
 import { ConsulClient, ConsulError } from '../discovery/consul-client.js';
 import { createLogger } from '../log.js';
+import { keepMemoryReducerWorking } from '../memory-reducer.js';
 import { VERSION } from '../version.js';
 import { registrationFromFlags, type RegisterFlags } from './register-flags.js';
 import { renderStatus } from './status.js';
@@ -121,6 +122,7 @@ async function validate(file: string): Promise<number> {
 }
 
 async function start(file: string, level: string | undefined): Promise<number> {
+  keepMemoryReducerWorking();
   const log = createLogger(level === undefined ? {} : { level });
   const worker = !cluster.isPrimary && process.env.FAIRWAY_WORKER === '1';
   if (!worker) {

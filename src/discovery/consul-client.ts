@@ -100,7 +100,7 @@ export class ConsulClient {
    *
    * A blocking read is in flight for most of a watch's life, so what it holds is held a
    * thousand times over at 1,000 watches: one async frame here, none in the callers (they
-   * return this promise), and `send` keeps its state in one object without closures.
+   * return this promise), and the request keeps its state in one Exchange, without closures.
    */
   async #read<T>(path: string, q: URLSearchParams, options: ReadOptions, decode: (body: unknown) => T): Promise<Read<T>> {
     const blocking = options.index > 0;

@@ -1,8 +1,10 @@
 // The Consul client's HTTP handling against a scripted loopback server (not a Consul agent:
 // the real agent is in consul-discovery.test.ts, and it never sends a broken body). Reads ask
-// for gzip and a gzipped answer is decoded; a body that does not gunzip is a ConsulError.
+// for gzip and a gzipped answer is decoded; a body that does not gunzip is a ConsulError; an
+// answer carrying back the index a blocking read sent is not decoded at all; an aborted read
+// lets go of its connection.
 
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -54,6 +56,44 @@ describe('ConsulClient on the wire', () => {
       const err = await client.healthService('web', [], { index: 0, waitMs: 1_000 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConsulError);
       expect((err as Error).message).toBe('Consul GET /v1/health/service/web answered with a broken gzip body');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a blocking read whose index comes back unchanged has no value, and its body is not decoded', async () => {
+    // The body is not valid gzip: decoding it would throw, so a clean answer proves it was skipped.
+    const { client, seen } = await scripted(Buffer.from('not gzip'), true);
+    try {
+      const r = await client.healthService('web', [], { index: 7, waitMs: 1_000 });
+      expect(seen[0]!['accept-encoding']).toBe('gzip');
+      expect(r).toMatchObject({ value: undefined, index: 7 });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('aborting a blocking read rejects with the reason and closes its connection', async () => {
+    let held: IncomingMessage | undefined;
+    let arrived: () => void = () => undefined;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    server = createServer((req) => {
+      held = req; // never answered, as Consul holds a blocking query
+      arrived();
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = new ConsulClient({ address: `http://127.0.0.1:${port}` });
+    try {
+      const controller = new AbortController();
+      const read = client.healthService('web', [], { index: 7, waitMs: 60_000, signal: controller.signal }).catch((e: unknown) => e);
+      await arrival;
+      expect(held!.url).toBe('/v1/health/service/web?index=7&wait=60000ms');
+      const closed = new Promise<void>((resolve) => held!.socket.once('close', () => resolve()));
+      const reason = new Error('watch stopped');
+      controller.abort(reason);
+      expect(await read).toBe(reason);
+      await closed;
     } finally {
       await client.close();
     }

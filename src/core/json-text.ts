@@ -13,20 +13,18 @@
  * one object: YAML rejects that, JSON.parse would silently keep the last).
  */
 export function parseJsonObject(text: string): unknown {
-  if (firstSignificant(text) !== 0x7b /* { */) return undefined;
+  // A byte order mark is YAML's to skip, not JSON's.
+  const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  let first = 0;
+  while (isSpace(json.charCodeAt(first))) first++;
+  if (json.charCodeAt(first) !== 0x7b /* { */) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    value = JSON.parse(json);
   } catch {
     return undefined;
   }
-  return hasRepeatedKey(text) ? undefined : value;
-}
-
-function firstSignificant(text: string): number {
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  while (isSpace(text.charCodeAt(i))) i++;
-  return text.charCodeAt(i);
+  return hasRepeatedKey(json) ? undefined : value;
 }
 
 function isSpace(c: number): boolean {

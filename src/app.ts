@@ -173,6 +173,7 @@ export class Fairway {
       log: this.log.child({ part: 'proxy' }),
       table: () => this.#table,
       settings: config.server,
+      upstream: () => this.#config.upstream,
       observer: this.#observer,
     });
     await listen(this.#proxy, config.listen);

@@ -1,10 +1,18 @@
 // The admin listener: liveness, readiness, JSON views, Prometheus metrics, the dashboard, and
 // drain/undrain by hand. Separate from the proxy listener and bound to loopback by default, so
-// it is never exposed by accident; write endpoints need `admin.token` when one is set.
+// it is never exposed by accident (config-rules.ts refuses another address without a token);
+// write endpoints need `admin.token` when one is set.
+//
+// A write that carries an `Origin` other than the admin's own is refused before anything else,
+// token or not: browsers send Origin on every cross-site POST, so this is what keeps a web page
+// the operator happens to open from draining instances through their browser (CSRF), the
+// loopback-only, token-less default included. Clients that are not browsers (curl, fairway
+// status) send no Origin, and the dashboard's own requests carry the admin's origin.
 
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { messageOf, statusOf } from '../core/errors.js';
 import type { Metrics } from './metrics.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import { routesView, statusView, type AdminSource, type RouteView } from './views.js';
@@ -57,6 +65,11 @@ export function createAdminServer({ backend, log }: { backend: AdminBackend; log
 
 async function handle(backend: AdminBackend, log: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!;
+  const write = req.method !== 'GET' && req.method !== 'HEAD';
+  if (write && crossOrigin(req)) {
+    log.info({ method: req.method, url: req.url, origin: req.headers.origin, host: req.headers.host, remote: req.socket.remoteAddress }, 'admin: cross-origin write refused');
+    return send(res, statusOf('forbidden'), { error: `${messageOf('forbidden')}: a write from another origin` }, { 'x-fairway-error': 'forbidden' });
+  }
   if (req.method === 'POST') {
     const m = DRAIN.exec(path);
     if (!m) return send(res, 404, { error: 'not found', paths: PATHS });
@@ -75,7 +88,7 @@ async function handle(backend: AdminBackend, log: Logger, req: IncomingMessage, 
     if (!(await backend.setDrained(id, drained))) return send(res, 404, { error: `no route knows an endpoint with id "${id}"` });
     return send(res, 200, { id, draining: drained });
   }
-  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
+  if (write) return send(res, 405, { error: 'method not allowed' });
   switch (path) {
     case '/':
       return html(res, DASHBOARD_HTML);
@@ -99,6 +112,17 @@ async function handle(backend: AdminBackend, log: Logger, req: IncomingMessage, 
   }
 }
 
+/**
+ * Whether the request names an origin other than the admin's own, `http://` + its Host (the
+ * listener is plain HTTP). `Origin: null` (sandboxed frames, file: pages) is another origin too.
+ */
+function crossOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  const host = req.headers.host;
+  return host === undefined || origin.toLowerCase() !== `http://${host.toLowerCase()}`;
+}
+
 function authorized(req: IncomingMessage, token: string): boolean {
   if (token === '') return true;
   const got = Buffer.from(req.headers.authorization ?? '');
@@ -111,9 +135,9 @@ function html(res: ServerResponse, body: string): void {
   res.end(body);
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const json = JSON.stringify(body, null, 2);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), 'cache-control': 'no-store' });
   res.end(json);
 }
 

@@ -1,13 +1,16 @@
-// Rules that span several keys (a route names `service` or `endpoints`; names are unique).
-// They run on the raw parsed file, apart from the schema, so they are reported even when some
-// other key has the wrong type: zod skips refinements once a type error is found, and a user
-// fixing one problem at a time would meet these only on the next run.
+// Rules that span several keys (a route names `service` or `endpoints`; names are unique; a
+// config routes somewhere; an admin listener others can reach has a token). They run on the raw
+// parsed file, apart from the schema, so they are reported even when some other key has the
+// wrong type: zod skips refinements once a type error is found, and a user fixing one problem
+// at a time would meet these only on the next run.
 
 export interface RuleProblem {
   path: Array<string | number>;
   message: string;
 }
 
+import { parseHostPort } from './address.js';
+import { CidrSet, parseCidr } from './cidr.js';
 import { parseDuration } from './duration.js';
 
 type Obj = Record<string, unknown>;
@@ -16,10 +19,17 @@ const durationOf = (v: unknown): number | undefined => (typeof v === 'string' ? 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const has = (o: Obj, k: string): boolean => o[k] !== undefined && o[k] !== null;
 
-export function crossFieldProblems(data: unknown): RuleProblem[] {
+/** `env`: FAIRWAY_ADMIN_TOKEN stands in for an admin.token the file leaves out. */
+export function crossFieldProblems(data: unknown, env: Readonly<Record<string, string | undefined>> = {}): RuleProblem[] {
   const out: RuleProblem[] = [];
   if (!isObj(data)) return out;
   const routes = Array.isArray(data.routes) ? data.routes : [];
+  // An empty file parses as a config with no routes, and an empty file is what a reload reads
+  // between the truncate and the write of an in-place save: taken as valid, it answers every
+  // request 404 until the next read. No routes at all is never what an operator means, unless
+  // they come from Consul tags. (`routes` of the wrong type is the schema's to report.)
+  if (routes.length === 0 && (data.routes === undefined || Array.isArray(data.routes)) && !has(data, 'consulTags'))
+    out.push({ path: ['routes'], message: 'expected at least one route (or consulTags, for routes from Consul tags)' });
   const names = new Map<string, number>();
   routes.forEach((r: unknown, i) => {
     if (!isObj(r)) return;
@@ -36,6 +46,7 @@ export function crossFieldProblems(data: unknown): RuleProblem[] {
     if (headers !== undefined && request !== undefined && request > 0 && headers > request)
       out.push({ path: ['server', 'headersTimeout'], message: 'expected at most server.requestTimeout (the headers are part of the request)' });
   }
+  if (isObj(data.admin)) out.push(...adminProblems(data.admin, env.FAIRWAY_ADMIN_TOKEN));
   const services = Array.isArray(data.services) ? data.services : [];
   const ids = new Map<string, number>();
   services.forEach((s: unknown, i) => {
@@ -62,6 +73,33 @@ function routeProblems(r: Obj): RuleProblem[] {
   if (has(r, 'failover') && r.strategy !== 'failover')
     out.push({ path: ['failover'], message: '`failover` applies only to strategy: failover' });
   return out;
+}
+
+// 127.0.0.0/8 and ::1 (also as ::ffff:127.x.y.z, which CidrSet matches against the IPv4 block).
+const LOOPBACK = new CidrSet([parseCidr('127.0.0.0/8')!, parseCidr('::1')!]);
+
+/** Whether only this machine can reach `host`; a name other than localhost may resolve anywhere. */
+function isLoopback(host: string): boolean {
+  return host.toLowerCase() === 'localhost' || LOOPBACK.has(host);
+}
+
+// The admin API drains instances. Without a token, anyone who can connect can do that, so an
+// admin listener without one must be one only this machine can reach. (An unset admin.listen is
+// the loopback default; a malformed one is the schema's to report.)
+function adminProblems(admin: Obj, envToken: string | undefined): RuleProblem[] {
+  const listen = typeof admin.listen === 'string' ? parseHostPort(admin.listen) : undefined;
+  if (listen === undefined || isLoopback(listen.host)) return [];
+  // A token of the wrong type is the schema's to report; blanks are no token. An empty one in
+  // the file leaves the environment's in force (as normalize does).
+  if (has(admin, 'token') && typeof admin.token !== 'string') return [];
+  const token = typeof admin.token === 'string' && admin.token !== '' ? admin.token : (envToken ?? '');
+  if (token.trim() !== '') return [];
+  return [
+    {
+      path: ['admin', 'token'],
+      message: 'expected a token (here or in $FAIRWAY_ADMIN_TOKEN) when admin.listen is not a loopback address (anyone who can reach it could drain instances)',
+    },
+  ];
 }
 
 /** Problems of one `services:` item (or `fairway register` flags) beyond its schema. */

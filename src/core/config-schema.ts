@@ -7,6 +7,7 @@
 
 import { z } from 'zod';
 import { parseHostPort } from './address.js';
+import { parseCidr } from './cidr.js';
 import { parseDuration } from './duration.js';
 
 export const STRATEGIES = ['round-robin', 'random', 'weighted', 'least-request', 'ewma', 'consistent-hash', 'failover'] as const;
@@ -31,6 +32,11 @@ const url = z
   .string({ error: 'expected a URL' })
   .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), { error: 'expected an http:// or https:// URL' })
   .meta({ label: 'URL' });
+
+const cidr = z
+  .string({ error: 'expected an IP address or CIDR block' })
+  .refine((s) => parseCidr(s) !== undefined, { error: 'expected an IP address or CIDR block, e.g. 10.0.0.0/8 or 2001:db8::/32' })
+  .meta({ label: 'CIDR' });
 
 const name = z
   .string({ error: 'expected a string' })
@@ -180,7 +186,12 @@ export const configSchema = z
     admin: z
       .strictObject({
         listen: hostPort.default('127.0.0.1:8081').describe('admin API, metrics and dashboard'),
-        token: z.string({ error: 'expected a string' }).default('').describe('if set, admin write endpoints need `Authorization: Bearer <token>`'),
+        token: z
+          .string({ error: 'expected a string' })
+          .default('')
+          .describe(
+            'if set, admin write endpoints need `Authorization: Bearer <token>` (default: $FAIRWAY_ADMIN_TOKEN); required when admin.listen is not a loopback address',
+          ),
       })
       .default({ listen: '127.0.0.1:8081', token: '' }),
     consul: z
@@ -206,12 +217,27 @@ export const configSchema = z
         requestTimeout: duration.default('0s').describe('a client must send its whole request within this (0s: no limit; bodies stream)'),
         keepAliveTimeout: duration.default('5s').describe('idle client keep-alive connections close after this'),
         maxHeaderSize: wholeNumber(1024, 1048576).default(16384).describe('bytes of request headers accepted; 431 beyond (applies on restart)'),
+        maxHeaders: wholeNumber(1, 10000).default(200).describe('header lines accepted in one request; 431 beyond'),
+        trustedProxies: z
+          .array(cidr, { error: 'expected a list of IP addresses or CIDR blocks' })
+          .default([])
+          .describe('peers whose X-Forwarded-For/-Proto/-Host and X-Request-Id are kept (XFF appended to); from any other peer they are replaced'),
+        upgradeIdleTimeout: duration.default('10m').describe('an upgraded connection (WebSocket) closes after this long without traffic either way'),
         fastPath: z
           .boolean({ error: 'expected true or false' })
           .default(true)
           .describe("serve plain HTTP/1.1 requests without a body off the raw socket, Node's HTTP server taking the rest (applies on restart)"),
       })
-      .default({ headersTimeout: '10s', requestTimeout: '0s', keepAliveTimeout: '5s', maxHeaderSize: 16384, fastPath: true })
+      .default({
+        headersTimeout: '10s',
+        requestTimeout: '0s',
+        keepAliveTimeout: '5s',
+        maxHeaderSize: 16384,
+        maxHeaders: 200,
+        trustedProxies: [],
+        upgradeIdleTimeout: '10m',
+        fastPath: true,
+      })
       .describe('the client-facing listener'),
     upstream: z
       .strictObject({

@@ -4,6 +4,7 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { parseHostPort, type HostPort } from './address.js';
+import { parseCidr, type Cidr } from './cidr.js';
 import { crossFieldProblems } from './config-rules.js';
 import { configSchema, type RawConfig, type RawRoute, type Strategy, type TierStrategy } from './config-schema.js';
 import { parseDuration } from './duration.js';
@@ -74,7 +75,17 @@ export interface Config {
   drainTimeoutMs: number;
   /** Proxy processes: 1 runs everything in one process. */
   workers: number | 'auto';
-  server: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxHeaderSize: number; fastPath: boolean };
+  server: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxHeaderSize: number;
+    maxHeaders: number;
+    /** CIDR blocks as written (a CidrSet is made from them by the listener). */
+    trustedProxies: readonly Cidr[];
+    upgradeIdleTimeoutMs: number;
+    fastPath: boolean;
+  };
   upstream: { connectTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
   outlier: OutlierOptions;
   retryBudget: { ratio: number; minPerSecond: number };
@@ -114,7 +125,7 @@ export function loadConfig(text: string, file: string, env: Readonly<Record<stri
   const json = parseJsonObject(text);
   if (json !== undefined) {
     const parsed = configSchema.safeParse(json);
-    if (parsed.success && crossFieldProblems(json).length === 0) return { ok: true, config: normalize(parsed.data, env) };
+    if (parsed.success && crossFieldProblems(json, env).length === 0) return { ok: true, config: normalize(parsed.data, env) };
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -131,7 +142,7 @@ export function loadConfig(text: string, file: string, env: Readonly<Record<stri
   const parsed = configSchema.safeParse(data);
   const found = [
     ...(parsed.success ? [] : parsed.error.issues.map(fromIssue)),
-    ...crossFieldProblems(data).map((p) => ({ ...p, atKey: false })),
+    ...crossFieldProblems(data, env).map((p) => ({ ...p, atKey: false })),
   ];
   if (found.length > 0 || !parsed.success) {
     const problems = found.map((p) => locate(p, doc, lines, file));
@@ -146,7 +157,7 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
   dedupeNames(routes, raw.routes.map((r) => r.name));
   return deepFreeze({
     listen: parseHostPort(raw.listen)!,
-    admin: { listen: parseHostPort(raw.admin.listen)!, token: raw.admin.token },
+    admin: { listen: parseHostPort(raw.admin.listen)!, token: raw.admin.token === '' ? (env.FAIRWAY_ADMIN_TOKEN ?? '') : raw.admin.token },
     consul: {
       address: (raw.consul.address ?? consulAddressFromEnv(env)).replace(/\/+$/, ''),
       token: raw.consul.token ?? env.CONSUL_HTTP_TOKEN ?? '',
@@ -161,6 +172,9 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
       requestTimeoutMs: parseDuration(raw.server.requestTimeout)!,
       keepAliveTimeoutMs: parseDuration(raw.server.keepAliveTimeout)!,
       maxHeaderSize: raw.server.maxHeaderSize,
+      maxHeaders: raw.server.maxHeaders,
+      trustedProxies: raw.server.trustedProxies.map((c) => parseCidr(c)!),
+      upgradeIdleTimeoutMs: parseDuration(raw.server.upgradeIdleTimeout)!,
       fastPath: raw.server.fastPath,
     },
     upstream: {

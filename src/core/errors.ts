@@ -9,7 +9,11 @@ export type FairwayErrorCode =
   | 'upstream_timeout'
   | 'bad_request'
   | 'request_timeout'
-  | 'headers_too_large';
+  | 'headers_too_large'
+  | 'forbidden'
+  | 'method_not_allowed'
+  | 'expectation_failed'
+  | 'upstream_busy';
 
 const STATUS: Record<FairwayErrorCode, number> = {
   no_route: 404,
@@ -19,6 +23,10 @@ const STATUS: Record<FairwayErrorCode, number> = {
   bad_request: 400,
   request_timeout: 408,
   headers_too_large: 431,
+  forbidden: 403,
+  method_not_allowed: 405,
+  expectation_failed: 417,
+  upstream_busy: 503,
 };
 
 const MESSAGE: Record<FairwayErrorCode, string> = {
@@ -29,6 +37,10 @@ const MESSAGE: Record<FairwayErrorCode, string> = {
   bad_request: 'malformed request',
   request_timeout: 'request not received in time',
   headers_too_large: 'request headers too large',
+  forbidden: 'forbidden',
+  method_not_allowed: 'method not allowed',
+  expectation_failed: 'only Expect: 100-continue is understood',
+  upstream_busy: 'the instance has no free connection for another upgraded connection',
 };
 
 export class FairwayError extends Error {

@@ -12,6 +12,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteConfig } from './config.js';
 import type { Route } from './route-table.js';
 
+/** `host`: bare (lower-case, no port), as matchRoute takes it. */
 export type Matcher = (host: string | undefined, path: string, headers: IncomingHttpHeaders) => Route | undefined;
 
 const LINEAR_UP_TO = 16;
@@ -54,7 +55,7 @@ export function routeMatcher(
   if (routes.length <= LINEAR_UP_TO) return (host, path, headers) => linear(routes, host, path, headers);
   const root = trieOf(configs);
   return (host, path, headers) => {
-    const bareHost = host === undefined ? '' : hostOf(host);
+    const bareHost = host ?? '';
     let best = Infinity;
     let node: Node | undefined = root;
     for (let i = 0; node !== undefined; i++) {
@@ -72,19 +73,6 @@ export function routeMatcher(
     }
     return best === Infinity ? undefined : routes[best];
   };
-}
-
-/** The Host header without its port, lower-cased. */
-export function hostOf(host: string): string {
-  let bare = host;
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    if (end !== -1) bare = host.slice(0, end + 1);
-  } else {
-    const colon = host.lastIndexOf(':');
-    if (colon !== -1) bare = host.slice(0, colon);
-  }
-  return bare.toLowerCase();
 }
 
 export function hostAndHeadersMatch(route: Route, bareHost: string, headers: IncomingHttpHeaders): boolean {

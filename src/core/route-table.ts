@@ -17,7 +17,7 @@ import { watchKey, withTags, type HealthStatus, type Instance, type InstanceSnap
 import { isEjected } from './outlier.js';
 import { pickerFor, usesWarning, type Picker, type PickerDeps } from './pickers/index.js';
 import { RetryBudget } from './retry-budget.js';
-import { hostAndHeadersMatch, hostOf, routeMatcher, type Matcher } from './route-index.js';
+import { hostAndHeadersMatch, routeMatcher, type Matcher } from './route-index.js';
 import { newStats, originOf, statsKey, type Upstream, type UpstreamStats } from './upstream.js';
 
 export interface Route {
@@ -236,8 +236,10 @@ export function weightFor(i: Instance, useWarning: boolean): number {
 }
 
 /**
- * The first route, in file order, that takes this request. `host` is the Host header as sent;
- * `path` the request target's path (query excluded or not: only its prefix is compared).
+ * The first route, in file order, that takes this request. `host` is the bare host the edge
+ * made of Host or an absolute-form target (lower-case, no port, no trailing dot: bareHost in
+ * request-target.ts); `path` the normalised path (query excluded or not: only its prefix is
+ * compared).
  */
 export function matchRoute(
   routes: readonly Route[],
@@ -245,7 +247,7 @@ export function matchRoute(
   path: string,
   headers: IncomingHttpHeaders,
 ): Route | undefined {
-  const bareHost = host === undefined ? '' : hostOf(host);
+  const bareHost = host ?? '';
   for (let i = 0; i < routes.length; i++) {
     const route = routes[i]!;
     if (path.startsWith(route.config.match.pathPrefix) && hostAndHeadersMatch(route, bareHost, headers)) return route;

@@ -16,13 +16,16 @@
 
 import { STATUS_CODES, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { encodeResponseHead, type HeadFramer } from './headers.js';
+import { encodeResponseHead, reasonPhrase, type HeadFramer } from './headers.js';
 import { parseRequestHead, type RequestHead } from './http1.js';
 
 /** What the forwarder reads of a client request (IncomingMessage has it too). */
 export interface ProxyRequest {
   readonly method?: string | undefined;
-  readonly url?: string | undefined;
+  /** Normalised by the listener before routing (admit.ts). */
+  url?: string | undefined;
+  /** '1.1' or '1.0' (the fast path takes only 1.1). */
+  readonly httpVersion?: string;
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[];
   readonly socket: { readonly remoteAddress?: string | undefined };
@@ -37,6 +40,8 @@ export interface ProxyResponse {
   /** Optional shortcut for the upstream's raw head; false: use writeHead instead. */
   writeUpstreamHead?(status: number, statusText: string, raw: readonly Buffer[]): boolean;
   write(chunk: Buffer): boolean;
+  /** Puts a head given to writeHead on the socket now (Node's waits for the first body bytes). */
+  flushHeaders(): void;
   end(body?: string): unknown;
   destroy(err?: Error): unknown;
   cork(): void;
@@ -52,9 +57,6 @@ export interface FastPathOptions {
   keepAliveTimeoutMs: () => number;
   handle: (req: FastRequest, res: FastResponse) => void;
 }
-
-/** A reason phrase that may go out as it is (RFC 9112 §4: HTAB, SP, VCHAR, obs-text). */
-const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Most bytes a corked response holds back before sending them anyway. */
 const HOLD_LIMIT = 64 * 1024;
@@ -181,11 +183,14 @@ class FastConnection {
     if (this.current === undefined && this.socket.isPaused()) this.socket.resume();
   }
 
-  /** After an answer: close if asked to, else go on with what the client sent meanwhile. */
+  /**
+   * After an answer: close if asked to, else go on with what the client sent meanwhile. A client
+   * that half-closed after a pipeline still gets every answer (SPEC "Edge rules").
+   */
   done(res: FastResponse): void {
     if (this.current !== res) return;
     this.current = undefined;
-    if (res.closeAfter || this.ended || this.path.closing) {
+    if (res.closeAfter || this.path.closing || (this.ended && this.buf === undefined)) {
       this.ending = true;
       this.buf = undefined;
       this.socket.end();
@@ -206,14 +211,12 @@ class FastConnection {
     // parser will read straight off the handle: pass them on first, in order. After the 'data'
     // listener is gone, so reading them cannot re-enter serve().
     for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) buf = buf === undefined ? chunk : Buffer.concat([buf, chunk]);
-    if (this.ended) {
-      // Half-closed with an unfinished or unusual request: nothing more can arrive to fix it.
-      socket.destroy();
-      return;
-    }
     socket.resume();
     this.path.options.http.emit('connection', socket);
     if (buf !== undefined) socket.emit('data', buf);
+    // The client half-closed before this: Node's server must see that end too, to answer what
+    // it can (an incomplete head is a 400) and then close, as it would on its own connection.
+    if (this.ended) socket.emit('end');
   }
 }
 
@@ -223,7 +226,7 @@ function onSocketError(this: Socket): void {
 
 export class FastRequest implements ProxyRequest {
   readonly method: string;
-  readonly url: string;
+  url: string;
   readonly headers: Record<string, string>;
   readonly rawHeaders: string[];
   readonly socket: { readonly remoteAddress: string | undefined };
@@ -271,9 +274,10 @@ export class FastResponse implements ProxyResponse, HeadFramer {
    */
   writeUpstreamHead(status: number, statusText: string, raw: readonly Buffer[]): boolean {
     this.#status = status;
-    // A reason phrase that latin1 cannot carry (undici decodes it) gets the standard one.
-    const reason = REASON_PHRASE.test(statusText) ? statusText : (STATUS_CODES[status] ?? '');
-    const head = encodeResponseHead(`HTTP/1.1 ${status} ${reason}\r\n`, raw, this);
+    // The forwarder has checked the phrase already; this file writes latin1, so it checks again
+    // rather than trust every caller (a stray U+010A would be LF on the wire).
+    const reason = reasonPhrase(status, statusText, STATUS_CODES[status]);
+    const head = encodeResponseHead(`HTTP/1.1 ${status} ${reason}\r\n`, status, raw, this);
     if (head === undefined) return false;
     this.headersSent = true;
     this.#send(head);
@@ -296,7 +300,7 @@ export class FastResponse implements ProxyResponse, HeadFramer {
     let text: string;
     let list: readonly (string | number)[];
     if (typeof a === 'string') {
-      text = a;
+      text = reasonPhrase(status, a, STATUS_CODES[status]);
       list = b ?? [];
     } else {
       text = STATUS_CODES[status] ?? '';
@@ -364,6 +368,9 @@ export class FastResponse implements ProxyResponse, HeadFramer {
     socket.uncork();
     return more;
   }
+
+  /** writeHead has sent (or, corked, held) the head already: nothing waits for a body here. */
+  flushHeaders(): void {}
 
   destroy(): this {
     this.#conn.socket.destroy();

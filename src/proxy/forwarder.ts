@@ -11,7 +11,7 @@
 // the newer controller form parses every response's headers into an object first, which a
 // proxy that forwards them as they came does not need.
 
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { Pool } from '../undici-pool.js';
@@ -24,7 +24,8 @@ import { affinityHash } from './affinity.js';
 import type { RequestClock } from './clock.js';
 import { DeadlineQueue, type Timed } from './deadlines.js';
 import type { ProxyRequest, ProxyResponse } from './fast-path.js';
-import { clientResponseHeaders, requestIdOf, upstreamRequestHeaders } from './headers.js';
+import { CidrSet } from '../core/cidr.js';
+import { clientResponseHeaders, reasonPhrase, requestIdOf, upstreamRequestHeaders } from './headers.js';
 import { newRequestId } from './request-id.js';
 import type { FinishedExchange, RequestObserver } from './observer.js';
 import { sendError } from './respond.js';
@@ -33,8 +34,8 @@ export interface ForwarderOptions {
   log: Logger;
   /** Ticked before each pick; pickers read it through PickerDeps.now. */
   clock: RequestClock;
-  /** The running config's upstream and outlier settings. */
-  settings: () => Pick<Config, 'upstream' | 'outlier'>;
+  /** The running config's upstream, outlier and listener settings. */
+  settings: () => Pick<Config, 'upstream' | 'outlier' | 'server'>;
   /** Called when passive outlier detection ejects an instance. */
   onEjected: (upstream: Upstream, route: Route) => void;
   /** Told of every finished exchange and every retry (metrics, access log). */
@@ -67,6 +68,8 @@ export class Forwarder {
   readonly #opts: ForwarderOptions;
   readonly log: Logger;
   readonly clock: RequestClock;
+  /** server.trustedProxies as a set, remade when a reload changes the list. */
+  #trusted: { list: Config['server']['trustedProxies']; set: CidrSet } | undefined;
 
   constructor(options: ForwarderOptions) {
     this.#opts = options;
@@ -100,13 +103,32 @@ export class Forwarder {
     }
   }
 
+  /** The trusted proxies, when `peer` is one of them; else undefined. */
+  trustedPeer(peer: string | undefined): CidrSet | undefined {
+    const list = this.#opts.settings().server.trustedProxies;
+    if (list.length === 0) return undefined;
+    if (this.#trusted?.list !== list) this.#trusted = { list, set: new CidrSet(list) };
+    return this.#trusted.set.has(peer) ? this.#trusted.set : undefined;
+  }
+
+  /**
+   * The header list for the upstream (undefined: several Host headers) and the request id.
+   * A client's own X-Request-Id is kept only from a trusted proxy.
+   */
+  upstreamHeaders(req: ProxyRequest, authority: string | undefined): { headers: string[] | undefined; requestId: string } {
+    const peer = req.socket.remoteAddress ?? '';
+    const trusted = this.trustedPeer(peer);
+    const requestId = trusted === undefined ? newRequestId() : requestIdOf(req.headers['x-request-id'], newRequestId);
+    return { headers: upstreamRequestHeaders(req.rawHeaders, { peer, proto: 'http', trusted, requestId, authority }), requestId };
+  }
+
   /**
    * Relays one request. `stream` is the request body as a stream (Node's path); the fast path
-   * passes undefined, as it only takes requests without a body.
+   * passes undefined, as it only takes requests without a body. `authority`: an absolute-form
+   * target's, which replaces Host upstream.
    */
-  forward(route: Route, req: ProxyRequest, res: ProxyResponse, stream: IncomingMessage | undefined): void {
-    const requestId = requestIdOf(req.headers['x-request-id'], newRequestId);
-    const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp: req.socket.remoteAddress ?? '', proto: 'http', requestId });
+  forward(route: Route, req: ProxyRequest, res: ProxyResponse, stream: IncomingMessage | undefined, authority?: string): void {
+    const { headers, requestId } = this.upstreamHeaders(req, authority);
     const ex = new Exchange(this, route, req, res, stream, headers ?? [], requestId);
     if (headers === undefined) {
       this.log.info({ route: route.config.name, url: req.url }, 'rejected request with several Host headers');
@@ -115,6 +137,20 @@ export class Forwarder {
     }
     if (ex.body === BUFFER) ex.bufferBody();
     else ex.next();
+  }
+
+  /**
+   * Ends the exchange answering `res` with an answer of Fairway's own (its client broke the
+   * request, say), stopping the attempt under way. False when no exchange is under way there.
+   */
+  abandon(res: ProxyResponse, code: FairwayErrorCode, detail: string): boolean {
+    const ex = (res as ExchangeResponse)[kExchange];
+    if (ex === undefined || ex.done) return false;
+    const attempt = ex.current;
+    ex.answer(code, detail);
+    // Not the upstream's failure: SUPERSEDED counts no outcome against it.
+    attempt?.abort?.(SUPERSEDED);
+    return true;
   }
 
   /** The queue that times out exchanges after `ms`. */
@@ -369,7 +405,19 @@ class Attempt implements Dispatcher.DispatchHandler {
     ex.res.cork();
     process.nextTick(uncork, ex.res);
     const res = ex.res;
-    if (res.writeUpstreamHead === undefined || !res.writeUpstreamHead(status, statusText, raw)) res.writeHead(status, statusText, clientResponseHeaders(raw));
+    const reason = reasonPhrase(status, statusText, STATUS_CODES[status]);
+    try {
+      if (res.writeUpstreamHead === undefined || !res.writeUpstreamHead(status, reason, raw)) res.writeHead(status, reason, clientResponseHeaders(raw, status));
+    } catch (err) {
+      // A head no client may be sent (a control byte in a header, say): Node's writeHead and
+      // the fast path's encoder both throw before writing anything. The exchange ends here with
+      // a 502, so the client is never left waiting on a response that cannot start.
+      this.settle();
+      this.abort?.(SUPERSEDED);
+      ex.fwd.log.warn({ route: ex.route.config.name, upstream: this.upstream.id, err: errCode(err) }, 'upstream sent an invalid response head');
+      ex.answer('upstream_error', 'invalid response head from the upstream');
+      return false;
+    }
     return true;
   }
 
@@ -393,12 +441,25 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.settle();
     if (err === SUPERSEDED || err instanceof ClientGoneError) return;
     const ex = this.ex;
+    if (ex.res.headersSent && bodiless(ex) && (err as { code?: string }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+      // A 204/304 (or an answer to HEAD) that also claimed a Content-Length: undici rejects it
+      // after the head, but the client's answer has no body and is already complete.
+      ex.fwd.outcome(ex.route, this.upstream, false);
+      ex.end();
+      ex.res.end();
+      return;
+    }
     if (ex.res.headersSent) {
       // Mid-body failure: the status is already out, so cut the response short.
       ex.fwd.outcome(ex.route, this.upstream, false);
       ex.end();
       ex.errorCode = err instanceof TimeoutError ? 'upstream_timeout' : 'upstream_error';
       ex.fwd.log.warn({ route: ex.route.config.name, upstream: this.upstream.id, err: errCode(err) }, 'upstream failed mid-response');
+      // The head may still be held back (Node's until the first body bytes, and corked until
+      // the next tick): let it out first, so the client sees a response cut short, not a
+      // connection closed on it without a word.
+      ex.res.flushHeaders();
+      ex.res.uncork();
       ex.res.destroy(err);
       return;
     }
@@ -421,8 +482,8 @@ function onTimeout(ex: Exchange): void {
   const attempt = ex.current;
   if (ex.done) return;
   if (!attempt) {
-    // Still reading a body to buffer: the client is too slow.
-    ex.answer('upstream_timeout', 'request not complete within the route timeout');
+    // Still reading a body to buffer: the client is too slow, not the upstream.
+    ex.answer('request_timeout', 'request body not received within the route timeout');
     return;
   }
   const err = new TimeoutError(ex.route.config.timeoutMs);
@@ -456,6 +517,11 @@ function pickUntried(route: Route, tried: readonly Upstream[], hash: number | un
     if (u !== undefined && !tried.includes(u)) return u;
   }
   return route.upstreams.find((u) => !tried.includes(u));
+}
+
+/** Whether the client's response carries no body whatever the upstream said. */
+function bodiless(ex: Exchange): boolean {
+  return ex.status === 204 || ex.status === 304 || ex.method === 'HEAD';
 }
 
 function errCode(err: unknown): string {

@@ -1,6 +1,10 @@
 // Header rewriting between client and upstream, on raw header arrays (no per-request objects
 // beyond the output array). Hop-by-hop headers (RFC 9110 §7.6.1) stop here, plus any header the
-// sender named in `Connection`; X-Forwarded-* are set from what this hop saw.
+// sender named in `Connection`; X-Forwarded-*, X-Real-IP and X-Request-Id are set from what
+// this hop saw, keeping a peer's own values only when the peer is a trusted proxy
+// (`server.trustedProxies`): from anyone else they are claims an attacker could forge.
+
+import type { CidrSet } from '../core/cidr.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -15,7 +19,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 // Request headers this hop replaces, or that undici must not see (it manages `expect` itself).
-const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'expect']);
+const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id', 'expect']);
 
 /** The lengths of `names`: a header name of another length is none of them (no lower-casing). */
 function lengthsOf(names: Iterable<string>): Uint8Array {
@@ -28,9 +32,9 @@ function hasLength(table: Uint8Array, length: number): boolean {
   return length < 32 && table[length] === 1;
 }
 
-// Requests: every name above, plus host and x-request-id (most names, on every request, are
-// none of them). Responses: only hop-by-hop names matter.
-const SPECIAL_LENGTH = lengthsOf([...HOP_BY_HOP, ...REPLACED_ON_REQUEST, 'host', 'x-request-id']);
+// Requests: every name above, plus host (most names, on every request, are none of them).
+// Responses: only hop-by-hop names matter.
+const SPECIAL_LENGTH = lengthsOf([...HOP_BY_HOP, ...REPLACED_ON_REQUEST, 'host']);
 const HOP_LENGTH = lengthsOf(HOP_BY_HOP);
 
 /** Whether the bytes spell `lower` (lower-case letters and '-') in any letter case. */
@@ -80,10 +84,15 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
 }
 
 export interface ForwardedFor {
-  clientIp: string;
+  /** The connecting peer's address. */
+  peer: string;
   proto: 'http' | 'https';
-  /** Sent as X-Request-Id (the client's own when it sent one; see requestIdOf). */
-  requestId?: string;
+  /** Set when the peer is a trusted proxy: its X-Forwarded-* are kept and XFF is read through these. */
+  trusted: CidrSet | undefined;
+  /** Sent as X-Request-Id (see requestIdOf). */
+  requestId: string;
+  /** An absolute-form target's authority: it replaces Host (RFC 9112 §3.2.2). */
+  authority?: string | undefined;
 }
 
 /** The client's X-Request-Id when it sent a usable one, else a new random one. */
@@ -92,15 +101,33 @@ export function requestIdOf(value: string | string[] | undefined, fresh: () => s
 }
 
 /**
- * The header list sent upstream: the client's, minus hop-by-hop ones, with X-Forwarded-For
- * appended to (as nginx's $proxy_add_x_forwarded_for does), X-Forwarded-Proto/Host set, and
- * X-Request-Id set to fwd.requestId when given.
+ * The client address a trusted peer vouches for: the right-most X-Forwarded-For entry that is
+ * not itself a trusted proxy (entries left of it could be written by the client), else the
+ * left-most entry, else the peer.
+ */
+export function clientAddressOf(xff: string | undefined, peer: string, trusted: CidrSet): string {
+  if (xff === undefined) return peer;
+  const entries = xff.split(',');
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = entries[i]!.trim();
+    if (entry !== '' && !trusted.has(entry)) return entry;
+  }
+  return entries[0]!.trim() || peer;
+}
+
+/**
+ * The header list sent upstream: the client's, minus hop-by-hop ones, with X-Forwarded-For,
+ * -Proto, -Host, X-Real-IP and X-Request-Id set. From a trusted peer its X-Forwarded-For is
+ * appended to (as nginx's $proxy_add_x_forwarded_for does) and its -Proto/-Host kept.
  * Returns undefined when the request carries more than one Host header (RFC 9112 §3.2: 400).
  */
 export function upstreamRequestHeaders(raw: readonly string[], fwd: ForwardedFor): string[] | undefined {
   const named = connectionTokens(raw);
+  const trusted = fwd.trusted;
   const out: string[] = [];
   let xff: string | undefined;
+  let xfp: string | undefined;
+  let xfh: string | undefined;
   let host: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -111,32 +138,89 @@ export function upstreamRequestHeaders(raw: readonly string[], fwd: ForwardedFor
       continue;
     }
     if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
-    if (fwd.requestId !== undefined && lower === 'x-request-id') continue;
     if (REPLACED_ON_REQUEST.has(lower)) {
+      if (trusted === undefined) continue;
       if (lower === 'x-forwarded-for') xff = xff === undefined ? value : `${xff}, ${value}`;
+      else if (lower === 'x-forwarded-proto') xfp ??= value;
+      else if (lower === 'x-forwarded-host') xfh ??= value;
       continue;
     }
     if (lower === 'host') {
       if (host !== undefined) return undefined;
       host = value;
+      if (fwd.authority !== undefined) {
+        out.push(name, fwd.authority);
+        continue;
+      }
     }
     out.push(name, value);
   }
-  out.push('x-forwarded-for', xff === undefined ? fwd.clientIp : `${xff}, ${fwd.clientIp}`);
-  out.push('x-forwarded-proto', fwd.proto);
-  if (host !== undefined) out.push('x-forwarded-host', host);
-  if (fwd.requestId !== undefined) out.push('x-request-id', fwd.requestId);
+  if (fwd.authority !== undefined && host === undefined) out.push('host', fwd.authority);
+  const peer = fwd.peer;
+  out.push('x-forwarded-for', xff === undefined ? peer : `${xff}, ${peer}`);
+  out.push('x-forwarded-proto', xfp ?? fwd.proto);
+  const forwardedHost = xfh ?? fwd.authority ?? host;
+  if (forwardedHost !== undefined) out.push('x-forwarded-host', forwardedHost);
+  out.push('x-real-ip', trusted === undefined ? peer : clientAddressOf(xff, peer, trusted));
+  out.push('x-request-id', fwd.requestId);
   return out;
 }
 
-/** The header list sent to the client: the upstream's, minus hop-by-hop ones. */
-export function clientResponseHeaders(raw: readonly Buffer[]): string[] {
+/** A reason phrase that may go out as it is: plain visible ASCII and spaces (SPEC "Edge rules"). */
+const PLAIN_REASON = /^[\x20-\x7e]*$/;
+
+/**
+ * The reason phrase for the client: the upstream's when it is plain visible ASCII, else the
+ * standard one. undici decodes the status line as UTF-8, so a phrase such as U+010D U+010A
+ * would turn into CR LF if it were encoded back as latin1: this check runs before any path
+ * (fast or Node) writes it.
+ */
+export function reasonPhrase(status: number, text: string, standard: string | undefined): string {
+  return PLAIN_REASON.test(text) ? text : (standard ?? '');
+}
+
+// RFC 9110 §5.6.2 token characters, as a byte table.
+const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
+
+/** Thrown for an upstream header that must not reach a client (Node's writeHead throws alike). */
+export class InvalidHeaderError extends Error {
+  readonly code = 'FAIRWAY_INVALID_UPSTREAM_HEADER';
+}
+
+/**
+ * Checks one upstream header as Node's ServerResponse does (a token name; a value of HTAB, SP,
+ * visible ASCII and obs-text, so never CR, LF or NUL), so the fast path and Node's path refuse
+ * exactly the same heads.
+ */
+function checkHeader(name: Buffer, value: Buffer): void {
+  if (name.length === 0) throw new InvalidHeaderError('empty header name from upstream');
+  for (let i = 0; i < name.length; i++) if (TOKEN[name[i]!] === 0) throw new InvalidHeaderError('invalid header name from upstream');
+  for (let i = 0; i < value.length; i++) {
+    const b = value[i]!;
+    if ((b < 0x20 && b !== 0x09) || b === 0x7f) throw new InvalidHeaderError('invalid header value from upstream');
+  }
+}
+
+/** RFC 9110 §8.6: no Content-Length on a 1xx or 204 response (undici has framed the body already). */
+function lengthForbidden(status: number): boolean {
+  return status === 204 || status < 200;
+}
+
+/**
+ * The header list sent to the client: the upstream's, minus hop-by-hop ones (and Content-Length
+ * where the status forbids it). Throws InvalidHeaderError for a header no client may be sent.
+ */
+export function clientResponseHeaders(raw: readonly Buffer[], status: number): string[] {
   const out: string[] = [];
   let named: Set<string> | undefined;
+  const noLength = lengthForbidden(status);
   for (let i = 0; i < raw.length; i += 2) {
+    checkHeader(raw[i]!, raw[i + 1]!);
     const name = raw[i]!.toString('latin1');
     const lower = specialName(name);
     if (lower === undefined) {
+      if (noLength && name.length === 14 && name.toLowerCase() === 'content-length') continue;
       out.push(name, raw[i + 1]!.toString('latin1'));
       continue;
     }
@@ -166,19 +250,28 @@ let keepScratch = new Uint8Array(64);
  * The response head for the client, encoded straight from the upstream's raw header bytes,
  * with no string per header: the status line, what clientResponseHeaders keeps, the framer's
  * lines and the blank line. Undefined when a Connection header names headers beyond
- * keep-alive/close: clientResponseHeaders handles that.
+ * keep-alive/close: clientResponseHeaders handles that. Throws InvalidHeaderError as
+ * clientResponseHeaders does.
  */
-export function encodeResponseHead(statusLine: string, raw: readonly Buffer[], framer: HeadFramer): Buffer | undefined {
+export function encodeResponseHead(statusLine: string, status: number, raw: readonly Buffer[], framer: HeadFramer): Buffer | undefined {
   const pairs = raw.length >> 1;
   if (keepScratch.length < pairs) keepScratch = new Uint8Array(pairs * 2);
   const keep = keepScratch;
+  const noLength = lengthForbidden(status);
   let sized = false;
   let size = 0;
   for (let p = 0; p < pairs; p++) {
     const name = raw[2 * p]!;
     const value = raw[2 * p + 1]!;
+    checkHeader(name, value);
     keep[p] = 1;
-    if (name.length === 14 && bytesMatch(name, 'content-length')) sized = true;
+    if (name.length === 14 && bytesMatch(name, 'content-length')) {
+      if (noLength) {
+        keep[p] = 0;
+        continue;
+      }
+      sized = true;
+    }
     const lower = hasLength(HOP_LENGTH, name.length) ? name.toString('latin1').toLowerCase() : undefined;
     if (lower !== undefined && HOP_BY_HOP.has(lower)) {
       keep[p] = 0;

@@ -13,14 +13,33 @@ export function sendError(res: ProxyResponse, code: FairwayErrorCode, detail?: s
   }
   const status = statusOf(code);
   const body = `${status} ${code}: ${detail ?? messageOf(code)}\n`;
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'x-fairway-error': code,
-    'cache-control': 'no-store',
-  });
+  // The reason is given outright: Node's ServerResponse would otherwise reuse a statusMessage
+  // left by a writeHead that threw on an upstream's invalid head.
+  res.writeHead(status, STATUS_CODES[status]!, [
+    'content-type',
+    'text/plain; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(body)),
+    'x-fairway-error',
+    code,
+    'cache-control',
+    'no-store',
+  ]);
   res.end(body);
 }
+
+/** The answer to `OPTIONS *`: the server's own capabilities, which are the methods it relays. */
+export function sendOptions(res: ProxyResponse): void {
+  res.writeHead(200, 'OK', ['allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH', 'content-length', '0']);
+  res.end();
+}
+
+/**
+ * How long a connection closed after an error answer is still read (and what comes discarded)
+ * before it is cut: closing at once could reset it while the answer is still in flight, and
+ * never cutting it would let a client that never closes its side hold it forever.
+ */
+const LINGER_MS = 2_000;
 
 /** The same answer written straight to a socket, for requests Node's parser rejected. */
 export function sendSocketError(socket: Socket, code: FairwayErrorCode): void {
@@ -31,4 +50,11 @@ export function sendSocketError(socket: Socket, code: FairwayErrorCode): void {
       `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `x-fairway-error: ${code}\r\nconnection: close\r\n\r\n${body}`,
   );
+  lingerThenClose(socket);
+}
+
+/** After this side has ended: read and drop what the client still sends, then cut after LINGER_MS. */
+export function lingerThenClose(socket: Socket): void {
+  socket.resume();
+  socket.setTimeout(LINGER_MS, () => socket.destroy());
 }

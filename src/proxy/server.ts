@@ -12,12 +12,13 @@ import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import { statusOf, type FairwayErrorCode } from '../core/errors.js';
 import type { RouteTable } from '../core/route-table.js';
+import { admit, ASTERISK, isRefused } from './admit.js';
 import { FastPath, type ProxyRequest, type ProxyResponse } from './fast-path.js';
 import type { Forwarder } from './forwarder.js';
-import { requestIdOf } from './headers.js';
+import { afterSent, owe, unfinishedRequest } from './pipeline.js';
 import { newRequestId } from './request-id.js';
 import type { FinishedExchange, RequestObserver } from './observer.js';
-import { sendError, sendSocketError } from './respond.js';
+import { sendError, sendOptions, sendSocketError } from './respond.js';
 import { createUpgradeHandler } from './upgrade.js';
 
 export interface ProxyServerOptions {
@@ -25,7 +26,9 @@ export interface ProxyServerOptions {
   log: Logger;
   table: () => RouteTable;
   settings: Config['server'];
-  /** Told of the answers the listener makes itself (404, 400, 408, 431). */
+  /** The running config's upstream settings (upgraded connections count against maxConnections). */
+  upstream: () => Config['upstream'];
+  /** Told of the answers the listener makes itself (404, 400, 405, 408, 417, 431). */
   observer: RequestObserver;
 }
 
@@ -47,15 +50,31 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { forwarder, log, table, observer } = opts;
   let settings = opts.settings;
 
+  const refuse = (req: ProxyRequest, res: ProxyResponse, code: FairwayErrorCode, detail: string): void => {
+    log.info({ method: req.method, host: req.headers.host, url: req.url, code, detail }, 'refused request');
+    sendError(res, code, detail);
+    observer.onExchange(localAnswer(req, req.socket, code));
+  };
+
   const onRequest = (req: ProxyRequest, res: ProxyResponse, stream: IncomingMessage | undefined): void => {
-    const route = table().match(req.headers.host, req.url ?? '/', req.headers);
+    const admitted = admit(req, settings.maxHeaders);
+    if (admitted === ASTERISK) {
+      sendOptions(res);
+      observer.onExchange(localAnswer(req, req.socket, undefined));
+      return;
+    }
+    if (isRefused(admitted)) {
+      refuse(req, res, admitted.code, admitted.detail);
+      return;
+    }
+    const route = table().match(admitted.host, req.url ?? '/', req.headers);
     if (route === undefined) {
       log.info({ method: req.method, host: req.headers.host, url: req.url }, 'no route');
       sendError(res, 'no_route');
       observer.onExchange(localAnswer(req, req.socket, 'no_route'));
       return;
     }
-    forwarder.forward(route, req, res, stream);
+    forwarder.forward(route, req, res, stream, admitted.authority);
   };
 
   const server = createServer(
@@ -65,10 +84,34 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       // How often Node checks headersTimeout and requestTimeout: often enough that a slowloris
       // client is dropped close to the limit, not up to 30 s (Node's default) after it.
       connectionsCheckingInterval: 250,
+      // A missing Host is answered by admit() with x-fairway-error, not by Node's bare 400.
+      requireHostHeader: false,
     },
-    (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, req),
+    (req: IncomingMessage, res: ServerResponse) => {
+      owe(req.socket, req, res);
+      onRequest(req, res, req);
+    },
   );
+  // Node keeps only the first 2,000 header lines by default and drops the rest silently, so a
+  // Content-Length past them was lost with the body it framed. All are kept; admit() answers
+  // more than server.maxHeaders with 431.
+  server.maxHeadersCount = 0;
+  // A client that half-closes after pipelining still gets every answer (Node's default aborts
+  // the requests it has not answered yet).
+  (server as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   applyServerSettings(server, settings);
+  // CONNECT asks for a tunnel, which a reverse proxy does not give (SPEC: 405).
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    log.info({ url: req.url, remote: req.socket.remoteAddress }, 'refused CONNECT');
+    observer.onExchange(localAnswer(req, req.socket, 'method_not_allowed'));
+    afterSent(socket as Socket, () => sendSocketError(socket as Socket, 'method_not_allowed'));
+  });
+  // Only `Expect: 100-continue` is understood; Node answers that one itself.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    owe(req.socket, req, res);
+    refuse(req, res, 'expectation_failed', `cannot meet Expect: ${req.headers.expect}`);
+  });
 
   const fast = opts.settings.fastPath
     ? new FastPath({
@@ -80,27 +123,29 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     : undefined;
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    // A response already under way on this connection (pipelining) must not get an error
-    // answer spliced into it; Node's own handler makes the same check.
-    const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || current?.headersSent) {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      // Headers (or the whole request) not received in time: a slow or stalled client.
-      log.info({ remote: socket.remoteAddress }, 'client too slow to send its request; closing');
-      sendSocketError(socket, 'request_timeout');
-      observer.onExchange(localAnswer(undefined, socket, 'request_timeout'));
+    // Headers (or the whole request) not received in time is a slow or stalled client.
+    const code = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'bad_request';
+    log.info({ err: err.code ?? err.message, remote: socket.remoteAddress }, code === 'request_timeout' ? 'client too slow to send its request; closing' : 'rejected malformed request');
+    // A request whose body was being read can never be completed: its exchange answers the
+    // client (400) in its place in the pipeline, and that is the connection's last answer.
+    const reading = unfinishedRequest(socket);
+    if (reading !== undefined && forwarder.abandon(reading, code, 'malformed request body')) {
+      log.info({ err: err.code ?? err.message, remote: socket.remoteAddress }, 'request body malformed; answering and closing');
+      afterSent(socket, () => socket.end());
       return;
     }
-    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'bad_request';
-    log.info({ err: err.code ?? err.message, remote: socket.remoteAddress }, 'rejected malformed request');
-    sendSocketError(socket, code);
     observer.onExchange(localAnswer(undefined, socket, code));
+    afterSent(socket, () => {
+      if (socket.writable) sendSocketError(socket, code);
+      else socket.destroy();
+    });
   });
 
-  const upgrades = createUpgradeHandler(table, log);
+  const upgrades = createUpgradeHandler({ table, log, forwarder, http: server, settings: () => ({ server: settings, upstream: opts.upstream() }) });
   server.on('upgrade', upgrades);
 
   const front = createTcpServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
@@ -133,20 +178,20 @@ function applyServerSettings(server: HttpServer, settings: Config['server']): vo
   server.keepAliveTimeout = settings.keepAliveTimeoutMs;
 }
 
-/** An exchange Fairway answered itself before any route or upstream was involved. */
-function localAnswer(req: ProxyRequest | undefined, socket: { readonly remoteAddress?: string | undefined }, code: FairwayErrorCode): FinishedExchange {
+/** An exchange Fairway answered itself before any route or upstream was involved (code undefined: OPTIONS *). */
+function localAnswer(req: ProxyRequest | undefined, socket: { readonly remoteAddress?: string | undefined }, code: FairwayErrorCode | undefined): FinishedExchange {
   return {
     route: undefined,
     upstream: undefined,
     method: req?.method ?? '',
     host: req?.headers.host,
     url: req?.url ?? '',
-    status: statusOf(code),
+    status: code === undefined ? 200 : statusOf(code),
     errorCode: code,
     attempts: 0,
     bytes: 0,
     durationMs: 0,
-    requestId: requestIdOf(req?.headers['x-request-id'], newRequestId),
+    requestId: newRequestId(),
     remoteAddress: socket.remoteAddress,
   };
 }

@@ -1,20 +1,41 @@
-// Requests that carry an Upgrade header. WebSocket upgrades are tunnelled by http-proxy, which
-// does that job well. Any other upgrade (h2c, say) is sent on as a plain request with the
-// Upgrade dropped, as nginx does by default: the upstream answers it as HTTP/1.1 and the
-// connection closes after, so clients that merely offered an upgrade still get their answer.
+// Requests that carry `Connection: upgrade`. Only WebSocket upgrades are honoured (SPEC "Edge
+// rules"); http-proxy tunnels those, which it does well.
+//
+// Any other upgrade offer (h2c, say) is served as the plain request it also is: the head is
+// written again without Upgrade and without the `upgrade` token in Connection, and handed back
+// to Node's HTTP server together with the bytes that followed it, so llhttp frames its body and
+// any pipelined request after it. The bytes after an upgrade head are therefore never relayed
+// as they come: they were the hole that let a second request ride an h2c offer past routing,
+// header rules and the access log.
+//
+// A WebSocket tunnel counts against `upstream.maxConnections` of its instance (an upgraded
+// connection is one the pool can never reuse) and closes after `server.upgradeIdleTimeout`
+// without traffic either way; http-proxy holds the bytes after the head until the upstream
+// has answered 101.
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type HttpProxy from 'http-proxy';
 import type { Logger } from 'pino';
+import type { Config } from '../core/config.js';
+import type { FairwayErrorCode } from '../core/errors.js';
 import { upstreamPath, type RouteTable } from '../core/route-table.js';
-import type { Upstream } from '../core/upstream.js';
+import { admit, isRefused, ASTERISK } from './admit.js';
 import { affinityHash } from './affinity.js';
-import { requestIdOf, upstreamRequestHeaders } from './headers.js';
-import { newRequestId } from './request-id.js';
-import { sendSocketError } from './respond.js';
+import type { Forwarder } from './forwarder.js';
+import { afterClosed } from './pipeline.js';
+import { lingerThenClose, sendSocketError } from './respond.js';
+
+export interface UpgradeOptions {
+  table: () => RouteTable;
+  log: Logger;
+  forwarder: Forwarder;
+  /** Node's server, which takes back an upgrade offer that is served as a plain request. */
+  http: HttpServer;
+  settings: () => Pick<Config, 'server' | 'upstream'>;
+}
 
 export interface UpgradeHandler {
   (req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -22,15 +43,16 @@ export interface UpgradeHandler {
   readonly tunnels: ReadonlySet<Duplex>;
 }
 
-export function createUpgradeHandler(table: () => RouteTable, log: Logger): UpgradeHandler {
+export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
+  const { table, log, forwarder, http } = opts;
   // Loaded at the first WebSocket, not at start: most deployments never see one, and the
   // module is ~1 MB of heap and code in every process (and every worker) that loads it.
   let proxy: HttpProxy | undefined;
   const wsProxy = (): HttpProxy => {
     if (proxy) return proxy;
     const httpProxy = createRequire(import.meta.url)('http-proxy') as typeof HttpProxy;
-    // X-Forwarded-* are set below as for plain requests, not by http-proxy's xfwd (which sends
-    // X-Forwarded-Proto: ws and no X-Forwarded-Host).
+    // Headers are made by the same rules as for plain requests (see wsHeaders), so http-proxy's
+    // own xfwd stays off.
     proxy = httpProxy.createProxyServer({ ws: true });
     proxy.on('error', (err, _req, target) => {
       log.warn({ err: (err as NodeJS.ErrnoException).code ?? err.message }, 'websocket upstream failed');
@@ -39,6 +61,13 @@ export function createUpgradeHandler(table: () => RouteTable, log: Logger): Upgr
     return proxy;
   };
   const tunnels = new Set<Duplex>();
+  /** Open tunnels per instance origin. */
+  const open = new Map<string, number>();
+
+  const refuse = (socket: Duplex, code: FairwayErrorCode, why: string, fields: object): void => {
+    log.info({ ...fields, code }, why);
+    sendSocketError(socket as Socket, code);
+  };
 
   const handler = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // Once Node hands the socket over for an upgrade, the server no longer listens for its
@@ -47,70 +76,126 @@ export function createUpgradeHandler(table: () => RouteTable, log: Logger): Upgr
       log.debug({ err: err.code ?? err.message }, 'upgrade client socket error');
       socket.destroy();
     });
-    tunnels.add(socket);
-    socket.once('close', () => tunnels.delete(socket));
-    const route = table().match(req.headers.host, req.url ?? '/', req.headers);
+    // Pipelined behind requests still being answered: this one's answer (or tunnel) comes after
+    // theirs, in order.
+    afterClosed(socket as Socket, () => upgrade(req, socket, head));
+  };
+
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (socket.destroyed) return;
+    if (!offersWebSocket(req.headers.upgrade)) {
+      servePlain(http, req, socket as Socket, head);
+      return;
+    }
+    const settings = opts.settings();
+    const len = req.headers['content-length'];
+    if (req.method !== 'GET' || req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0')) {
+      refuse(socket, 'bad_request', 'rejected websocket upgrade that is not a body-less GET', { method: req.method });
+      return;
+    }
+    const admitted = admit(req, settings.server.maxHeaders);
+    if (admitted === ASTERISK || isRefused(admitted)) {
+      refuse(socket, admitted === ASTERISK ? 'bad_request' : admitted.code, 'rejected websocket upgrade', { url: req.url });
+      return;
+    }
+    const route = table().match(admitted.host, req.url ?? '/', req.headers);
     if (route === undefined) {
-      log.info({ host: req.headers.host, url: req.url }, 'no route for upgrade');
-      sendSocketError(socket as Socket, 'no_route');
+      refuse(socket, 'no_route', 'no route for upgrade', { host: req.headers.host, url: req.url });
       return;
     }
     const upstream = route.picker.pick(affinityHash(route.config, req));
     if (upstream === undefined) {
-      log.warn({ route: route.config.name }, 'no healthy upstream for upgrade');
-      sendSocketError(socket as Socket, 'no_healthy_upstream');
+      refuse(socket, 'no_healthy_upstream', 'no healthy upstream for upgrade', { route: route.config.name });
       return;
     }
-    req.url = upstreamPath(route.config, req.url ?? '/');
-    if (req.method === 'GET' && req.headers.upgrade?.toLowerCase() === 'websocket') {
-      setForwarded(req, socket as Socket);
-      wsProxy().ws(req, socket, head, { target: upstream.origin });
-    } else {
-      plainTunnel(req, socket as Socket, head, upstream, log);
+    const origin = upstream.origin;
+    const count = open.get(origin) ?? 0;
+    if (count >= settings.upstream.maxConnections) {
+      refuse(socket, 'upstream_busy', 'upgrade refused: the instance has upstream.maxConnections tunnels open', { upstream: upstream.id });
+      return;
     }
+    const { headers } = forwarder.upstreamHeaders(req, admitted.authority);
+    if (headers === undefined) {
+      refuse(socket, 'bad_request', 'rejected upgrade request with several Host headers', { url: req.url });
+      return;
+    }
+    open.set(origin, count + 1);
+    tunnels.add(socket);
+    socket.once('close', () => {
+      tunnels.delete(socket);
+      const left = (open.get(origin) ?? 1) - 1;
+      if (left === 0) open.delete(origin);
+      else open.set(origin, left);
+    });
+    req.headers = wsHeaders(headers);
+    req.url = upstreamPath(route.config, req.url ?? '/');
+    wsProxy().ws(req, socket, head, { target: origin });
+    // Reads and writes both pass through the client socket, so its idle timer covers traffic
+    // either way. Set after ws(): http-proxy clears the socket's timeout as it takes it.
+    (socket as Socket).setTimeout(settings.server.upgradeIdleTimeoutMs, () => socket.destroy());
+    // Once this side has ended (the tunnel closed upstream, or the upstream refused the upgrade
+    // with a plain answer), whatever the client still sends is read and dropped until it
+    // closes too, for a short while only.
+    socket.once('finish', () => lingerThenClose(socket as Socket));
   };
   return Object.assign(handler, { tunnels });
 }
 
-/** X-Forwarded-For appended, -Proto and -Host set, X-Request-Id kept or made, as for plain requests. */
-function setForwarded(req: IncomingMessage, socket: Socket): void {
-  const h = req.headers;
-  const prior = h['x-forwarded-for'];
-  const ip = socket.remoteAddress ?? '';
-  h['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ip}` : ip;
-  h['x-forwarded-proto'] = 'http';
-  if (h.host !== undefined) h['x-forwarded-host'] = h.host;
-  h['x-request-id'] = requestIdOf(h['x-request-id'], newRequestId);
+/** Whether an Upgrade value offers WebSocket (a list of protocols, case-insensitive). */
+function offersWebSocket(upgrade: string | undefined): boolean {
+  if (upgrade === undefined) return false;
+  for (const p of upgrade.split(',')) if (p.trim().toLowerCase() === 'websocket') return true;
+  return false;
 }
 
-function plainTunnel(req: IncomingMessage, socket: Socket, head: Buffer, upstream: Upstream, log: Logger): void {
-  const requestId = requestIdOf(req.headers['x-request-id'], newRequestId);
-  const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp: socket.remoteAddress ?? '', proto: 'http', requestId });
-  // The tunnel relays bytes as they come, so a body's framing could not be kept apart from
-  // what follows it: an upgrade offer with a body is refused rather than risk smuggling.
-  const len = req.headers['content-length'];
-  const hasBody = req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
-  if (headers === undefined || hasBody) {
-    log.info({ url: req.url }, 'rejected upgrade request with a body or several Host headers');
-    sendSocketError(socket, 'bad_request');
-    return;
+/**
+ * The headers http-proxy sends upstream: the plain-request rules' list (hop-by-hop and
+ * Connection-named headers gone, X-Forwarded-* set), plus the two headers the upgrade needs.
+ * Of the protocols a client offered, WebSocket is the one chosen (and http-proxy takes only
+ * an Upgrade of exactly `websocket`).
+ */
+function wsHeaders(list: readonly string[]): IncomingMessage['headers'] {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!.toLowerCase();
+    const prior = out[name];
+    out[name] = prior === undefined ? list[i + 1]! : `${prior}${name === 'cookie' ? '; ' : ', '}${list[i + 1]!}`;
   }
-  let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  text += 'connection: close\r\n\r\n';
-  const up = connect(upstream.port, upstream.host);
-  let answered = false;
-  up.once('data', () => (answered = true));
-  up.on('error', (err: NodeJS.ErrnoException) => {
-    log.warn({ upstream: upstream.id, err: err.code ?? err.message }, 'upstream failed during upgrade request');
-    if (!answered) sendSocketError(socket, 'upstream_error');
-    else socket.destroy();
+  out.connection = 'upgrade';
+  out.upgrade = 'websocket';
+  return out;
+}
+
+/**
+ * Hands an upgrade offer back to Node's server as a plain request: its head rewritten without
+ * the upgrade, then the bytes that followed it, for llhttp to frame.
+ */
+function servePlain(http: HttpServer, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (lower === 'upgrade') continue;
+    let value = raw[i + 1]!;
+    if (lower === 'connection') {
+      value = value
+        .split(',')
+        .filter((t) => t.trim().toLowerCase() !== 'upgrade')
+        .join(',');
+      if (value.trim() === '') continue;
+    }
+    text += `${raw[i]}: ${value}\r\n`;
+  }
+  const bytes = Buffer.concat([Buffer.from(`${text}\r\n`, 'latin1'), head]);
+  // Answers to requests before this one are still owed by the parser Node just let go of:
+  // the new parser starts once they are out, or its answers would wait behind them forever.
+  afterClosed(socket, () => {
+    socket.resume();
+    http.emit('connection', socket);
+    socket.emit('data', bytes);
+    // A client that half-closed meanwhile: the new parser must see that end too.
+    if (socket.readableEnded) socket.emit('end');
   });
-  socket.once('close', () => up.destroy());
-  up.write(text);
-  if (head.length > 0) up.write(head);
-  socket.pipe(up);
-  up.pipe(socket);
 }
 
 function failSocket(socket: Socket | undefined): void {

@@ -259,16 +259,17 @@ describe('fast path', () => {
     c.close();
   });
 
-  it('sets X-Forwarded-* and X-Request-Id on fast-path requests as on Node ones', async () => {
+  it('sets X-Forwarded-*, X-Real-IP and X-Request-Id on fast-path requests as on Node ones, replacing an untrusted client\'s', async () => {
     const c = new RawClient(port);
-    c.send(get('/fwd', 'X-Request-Id: abc-123\r\nX-Forwarded-For: 10.0.0.1\r\n'));
+    c.send(get('/fwd', 'X-Request-Id: abc-123\r\nX-Forwarded-For: 10.0.0.1\r\nX-Real-IP: 10.0.0.1\r\n'));
     await c.responses(1);
     expect(backend.last?.headers).toMatchObject({
-      'x-request-id': 'abc-123',
-      'x-forwarded-for': '10.0.0.1, 127.0.0.1',
+      'x-forwarded-for': '127.0.0.1',
       'x-forwarded-proto': 'http',
       'x-forwarded-host': 'app.test',
+      'x-real-ip': '127.0.0.1',
     });
+    expect(backend.last?.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     c.close();
   });
 });

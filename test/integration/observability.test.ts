@@ -82,9 +82,9 @@ describe('metrics', () => {
 });
 
 describe('access log', () => {
-  it('writes one line per request and passes X-Request-Id upstream, making one when absent', async () => {
+  it('writes one line per request and passes a trusted peer\'s X-Request-Id upstream, making one when absent', async () => {
     const backend = await startBackend('b1');
-    const { app, lines } = await start(baseConfig({ routes: [{ endpoints: [backend.address] }] }));
+    const { app, lines } = await start(baseConfig({ server: { trustedProxies: ['127.0.0.1', '::1'] }, routes: [{ endpoints: [backend.address] }] }));
     const client = new Client(app.proxyUrl, 1);
     try {
       await client.get('/given?x=1', { 'x-request-id': 'req-42' });

@@ -46,7 +46,7 @@ routes:
 /** The top-level sections neither test config sets, at their defaults. */
 const SECTION_DEFAULTS = {
   workers: 1,
-  server: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 5_000, maxHeaderSize: 16_384, fastPath: true },
+  server: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 5_000, maxHeaderSize: 16_384, maxHeaders: 200, trustedProxies: [], upgradeIdleTimeoutMs: 600_000, fastPath: true },
   upstream: { connectTimeoutMs: 5_000, keepAliveTimeoutMs: 30_000, maxConnections: 128 },
   outlier: { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000, maxEjectedPercent: 50 },
   retryBudget: { ratio: 0.2, minPerSecond: 5 },
@@ -132,10 +132,10 @@ function load(text: string, env: Readonly<Record<string, string | undefined>> = 
 describe('loadConfig: whole files', () => {
   it.each([
     { why: 'a full YAML file normalizes every section', text: FULL, expected: FULL_EXPECTED },
-    { why: 'an empty file is the default config', text: '', expected: DEFAULTS },
-    { why: 'a file of comments only is the default config', text: '# routes come later\n', expected: DEFAULTS },
-    { why: 'an explicit null document is the default config', text: '~\n', expected: DEFAULTS },
-    { why: 'JSON text is accepted, being YAML too', text: JSON.stringify({ listen: '127.0.0.1:8080' }), expected: DEFAULTS },
+    // An empty file is no config (it has no route: config-problems.test.ts); the smallest one
+    // routes from Consul tags and takes every default.
+    { why: 'consulTags alone is the default config, routing from tags', text: 'consulTags: { prefix: fairway }\n', expected: { ...DEFAULTS, consulTags: { prefix: 'fairway' } } },
+    { why: 'JSON text is accepted, being YAML too', text: JSON.stringify({ listen: '127.0.0.1:8080', consulTags: { prefix: 'fairway' } }), expected: { ...DEFAULTS, consulTags: { prefix: 'fairway' } } },
   ])('$why', ({ text, expected }) => {
     expect(load(text)).toEqual(expected);
   });
@@ -271,9 +271,19 @@ describe('loadConfig: consul address and token', () => {
       token: '',
     },
   ])('$why', ({ yaml, env, address, token }) => {
-    const c = load(yaml, env);
+    const c = load(`${yaml}\nroutes: [{ service: web }]\n`, env);
     expect(c.consul.address).toBe(address);
     expect(c.consul.token).toBe(token);
+  });
+});
+
+describe('loadConfig: admin.token from the environment', () => {
+  it.each([
+    { why: 'FAIRWAY_ADMIN_TOKEN is the default admin token', yaml: '', env: { FAIRWAY_ADMIN_TOKEN: 'env-t' }, token: 'env-t' },
+    { why: 'a token in the file wins over FAIRWAY_ADMIN_TOKEN', yaml: 'admin: { token: file-t }', env: { FAIRWAY_ADMIN_TOKEN: 'env-t' }, token: 'file-t' },
+    { why: 'neither: no token', yaml: '', env: {}, token: '' },
+  ])('$why', ({ yaml, env, token }) => {
+    expect(load(`${yaml}\nroutes: [{ service: web }]\n`, env).admin.token).toBe(token);
   });
 });
 

@@ -9,6 +9,9 @@ function problems(text: string): ConfigProblem[] {
   return r.problems;
 }
 
+/** A route, appended to cases about other keys: a config without one has a problem of its own (at 1:1). */
+const ROUTE = 'routes: [{ service: web }]\n';
+
 /** The problems as `LINE:COL path: message` lines, the way an operator reads them. */
 function lines(text: string): string[] {
   return problems(text).map((p) => formatProblem(p).replace(/^fairway\.yaml:/, ''));
@@ -60,11 +63,11 @@ describe('loadConfig: one problem, placed at its value', () => {
   });
 
   it.each([
-    { why: 'a bad listen address', text: 'listen: nope\n', line: '1:9 listen: expected host:port, e.g. 127.0.0.1:8080' },
-    { why: 'a listen value of the wrong type', text: 'listen: 8080\n', line: '1:9 listen: expected host:port' },
-    { why: 'a bad duration', text: 'drainTimeout: 10\n', line: '1:15 drainTimeout: expected a duration such as 250ms, 5s or 1m' },
-    { why: 'a duration with a space', text: 'consul:\n  wait: 5 s\n', line: '2:9 consul.wait: expected a duration such as 250ms, 5s or 1m' },
-    { why: 'a consul address that is not http(s)', text: 'consul:\n  address: ftp://x\n', line: '2:12 consul.address: expected an http:// or https:// URL' },
+    { why: 'a bad listen address', text: 'listen: nope\n' + ROUTE, line: '1:9 listen: expected host:port, e.g. 127.0.0.1:8080' },
+    { why: 'a listen value of the wrong type', text: 'listen: 8080\n' + ROUTE, line: '1:9 listen: expected host:port' },
+    { why: 'a bad duration', text: 'drainTimeout: 10\n' + ROUTE, line: '1:15 drainTimeout: expected a duration such as 250ms, 5s or 1m' },
+    { why: 'a duration with a space', text: 'consul:\n  wait: 5 s\n' + ROUTE, line: '2:9 consul.wait: expected a duration such as 250ms, 5s or 1m' },
+    { why: 'a consul address that is not http(s)', text: 'consul:\n  address: ftp://x\n' + ROUTE, line: '2:12 consul.address: expected an http:// or https:// URL' },
     { why: 'retries out of range', text: 'routes:\n  - service: web\n    retries: 11\n', line: '3:14 routes[0].retries: expected a whole number from 0 to 10' },
     { why: 'fractional retries', text: 'routes:\n  - service: web\n    retries: 1.5\n', line: '3:14 routes[0].retries: expected a whole number from 0 to 10' },
     { why: 'a path prefix without a leading slash', text: 'routes:\n  - service: web\n    match: { pathPrefix: api }\n', line: '3:26 routes[0].match.pathPrefix: expected a path starting with /' },
@@ -79,7 +82,7 @@ describe('loadConfig: one problem, placed at its value', () => {
     { why: 'an empty endpoint list', text: 'routes:\n  - endpoints: []\n', line: '2:16 routes[0].endpoints: expected at least one endpoint' },
     { why: 'routes that are not a list', text: 'routes: 5\n', line: '1:9 routes: expected a list of routes' },
     { why: 'a document that is not a map', text: '- 1\n- 2\n', line: '1:1 Invalid input: expected object, received array' },
-    { why: 'a service port out of range', text: 'services:\n  - { name: web, address: 10.0.0.1, port: 70000 }\n', line: '2:43 services[0].port: expected a port from 1 to 65535' },
+    { why: 'a service port out of range', text: 'services:\n  - { name: web, address: 10.0.0.1, port: 70000 }\n' + ROUTE, line: '2:43 services[0].port: expected a port from 1 to 65535' },
   ])('$why', ({ text, line }) => {
     expect(lines(text)).toEqual([line]);
   });
@@ -105,22 +108,22 @@ describe('loadConfig: cross-field rules', () => {
     },
     {
       why: 'a duplicate service id from two names is reported at the second name',
-      text: 'services:\n  - { name: web, address: h, port: 1 }\n  - { name: web, address: h, port: 2 }\n',
+      text: 'services:\n  - { name: web, address: h, port: 1 }\n  - { name: web, address: h, port: 2 }\n' + ROUTE,
       line: '3:13 services[1].name: duplicate service id "web" (first at services[0])',
     },
     {
       why: 'an explicit id that repeats another service name is reported at the id',
-      text: 'services:\n  - { name: web, address: h, port: 1 }\n  - { name: api, id: web, address: h, port: 2 }\n',
+      text: 'services:\n  - { name: web, address: h, port: 1 }\n  - { name: api, id: web, address: h, port: 2 }\n' + ROUTE,
       line: '3:22 services[1].id: duplicate service id "web" (first at services[0])',
     },
     {
       why: 'a check with no kind is reported at the check',
-      text: 'services:\n  - name: web\n    address: h\n    port: 1\n    check: { interval: 5s }\n',
+      text: 'services:\n  - name: web\n    address: h\n    port: 1\n    check: { interval: 5s }\n' + ROUTE,
       line: '5:12 services[0].check: expected exactly one of http, tcp, ttl',
     },
     {
       why: 'a check with two kinds is reported at the check',
-      text: 'services:\n  - name: web\n    address: h\n    port: 1\n    check: { http: "http://h:1/", ttl: 10s }\n',
+      text: 'services:\n  - name: web\n    address: h\n    port: 1\n    check: { http: "http://h:1/", ttl: 10s }\n' + ROUTE,
       line: '5:12 services[0].check: expected exactly one of http, tcp, ttl',
     },
   ])('$why', ({ text, line }) => {
@@ -153,18 +156,45 @@ describe('loadConfig: cross-field rules', () => {
   });
 
   it('two services without ids but different names are fine', () => {
-    const r = loadConfig('services:\n  - { name: web, address: h, port: 1 }\n  - { name: api, address: h, port: 1 }\n', 'f', {});
+    const r = loadConfig('services:\n  - { name: web, address: h, port: 1 }\n  - { name: api, address: h, port: 1 }\n' + ROUTE, 'f', {});
     expect(r.ok).toBe(true);
+  });
+});
+
+describe('loadConfig: a config that routes nowhere, an admin listener open without a token', () => {
+  const NO_ROUTE = 'routes: expected at least one route (or consulTags, for routes from Consul tags)';
+  const NO_TOKEN = 'admin.token: expected a token (here or in $FAIRWAY_ADMIN_TOKEN) when admin.listen is not a loopback address (anyone who can reach it could drain instances)';
+  it.each([
+    { why: 'an empty file (what a reload reads between truncate and write) is no config, at 1:1', text: '', lines: [`1:1 ${NO_ROUTE}`] },
+    { why: 'a file of comments only is no config either', text: '# routes come later\n', lines: [`1:1 ${NO_ROUTE}`] },
+    { why: 'an explicit null document is no config', text: '~\n', lines: [`1:1 ${NO_ROUTE}`] },
+    { why: 'an empty JSON object is no config', text: '{}', lines: [`1:1 ${NO_ROUTE}`] },
+    { why: 'a file cut short before its routes names the missing key at the document', text: 'listen: 127.0.0.1:8080\nadmin:\n  listen: 127.0.0.1:8081\n', lines: [`1:1 ${NO_ROUTE}`] },
+    { why: 'an empty route list is reported at the list', text: 'listen: 127.0.0.1:8080\nroutes: []\n', lines: [`2:9 ${NO_ROUTE}`] },
+    { why: 'an admin on 0.0.0.0 without a token is reported at admin, where the token belongs', text: 'admin:\n  listen: 0.0.0.0:8081\n' + ROUTE, lines: [`2:3 ${NO_TOKEN}`] },
+    { why: 'an admin on 0.0.0.0 with an empty token is reported at the token', text: 'admin:\n  listen: 0.0.0.0:8081\n  token: ""\n' + ROUTE, lines: [`3:10 ${NO_TOKEN}`] },
+    { why: 'both at once, in line order', text: 'admin: { listen: "[::]:8081" }\n', lines: [`1:1 ${NO_ROUTE}`, `1:8 ${NO_TOKEN}`] },
+  ])('$why', ({ text, lines: expected }) => {
+    expect(lines(text)).toEqual(expected);
+  });
+
+  it.each([
+    { why: 'consulTags alone is a config: its routes come from Consul tags', text: 'consulTags: { prefix: fairway }\n' },
+    { why: 'an admin on 0.0.0.0 with a token is fine', text: 'admin: { listen: 0.0.0.0:8081, token: s3cret }\n' + ROUTE },
+    { why: 'an admin on another loopback address needs no token', text: 'admin: { listen: 127.0.0.2:8081 }\n' + ROUTE },
+  ])('accepts $why', ({ text }) => {
+    const r = loadConfig(text, 'f', {});
+    expect(r.ok ? [] : r.problems.map(formatProblem)).toEqual([]);
   });
 });
 
 describe('loadConfig: unknown and missing keys', () => {
   it.each([
-    { why: 'an unknown top-level key is reported at the key', text: 'listen: 127.0.0.1:1\nlisen: x\n', line: '2:1 lisen: unknown key' },
+    { why: 'an unknown top-level key is reported at the key', text: 'listen: 127.0.0.1:1\nlisen: x\n' + ROUTE, line: '2:1 lisen: unknown key' },
     { why: 'an unknown key in a route is reported at the key', text: 'routes:\n  - service: web\n    stratgy: random\n', line: '3:5 routes[0].stratgy: unknown key' },
     { why: 'an unknown key in a flow map is reported at the key', text: 'routes:\n  - service: web\n    match: { path: /x }\n', line: '3:14 routes[0].match.path: unknown key' },
-    { why: 'several unknown keys in one map are one problem at the first key', text: 'foo: 1\nbar: 2\n', line: '1:1 foo: unknown keys foo, bar' },
-    { why: 'a missing required key is reported at its parent, marked required', text: 'services:\n  - name: web\n    port: 80\n', line: '2:5 services[0].address: required: expected an address' },
+    { why: 'several unknown keys in one map are one problem at the first key', text: 'foo: 1\nbar: 2\n' + ROUTE, line: '1:1 foo: unknown keys foo, bar' },
+    { why: 'a missing required key is reported at its parent, marked required', text: 'services:\n  - name: web\n    port: 80\n' + ROUTE, line: '2:5 services[0].address: required: expected an address' },
   ])('$why', ({ text, line }) => {
     expect(lines(text)).toEqual([line]);
   });
@@ -224,7 +254,7 @@ describe('loadConfig: several problems', () => {
     },
     {
       why: 'a bad port does not hide a check with two kinds or a duplicate id',
-      text: 'services:\n  - { name: web, address: h, port: x, check: { tcp: "h:1", ttl: 5s } }\n  - { name: web, address: h, port: 2 }\n',
+      text: 'services:\n  - { name: web, address: h, port: x, check: { tcp: "h:1", ttl: 5s } }\n  - { name: web, address: h, port: 2 }\n' + ROUTE,
       lines: [
         '2:36 services[0].port: expected a port from 1 to 65535',
         '2:46 services[0].check: expected exactly one of http, tcp, ttl',
@@ -236,7 +266,7 @@ describe('loadConfig: several problems', () => {
   });
 
   it('every problem carries the file name given', () => {
-    const r = loadConfig('listen: x\nfoo: 1\n', '/etc/fairway/routes.yaml', {});
+    const r = loadConfig('listen: x\nfoo: 1\n' + ROUTE, '/etc/fairway/routes.yaml', {});
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems.map((p) => p.file)).toEqual(['/etc/fairway/routes.yaml', '/etc/fairway/routes.yaml']);
   });

@@ -5,9 +5,17 @@ import { crossFieldProblems } from '../../src/core/config-rules.js';
 import { formatProblem, loadConfig } from '../../src/core/config.js';
 import { config, routeConfig } from './helpers.js';
 
+/**
+ * The text with a route after it unless it has its own: a config needs one (config-rules.ts)
+ * and these cases are about other keys. Appended, so their line numbers stay as written.
+ */
+function routed(text: string): string {
+  return /^routes:/m.test(text) ? text : `${text}\nroutes: [{ service: web }]\n`;
+}
+
 /** The problems of a rejected file as `LINE:COL path: message` lines. */
 function lines(text: string): string[] {
-  const r = loadConfig(text, 'fairway.yaml', {});
+  const r = loadConfig(routed(text), 'fairway.yaml', {});
   if (r.ok) throw new Error('expected the config to be rejected');
   return r.problems.map((p) => formatProblem(p).replace(/^fairway\.yaml:/, ''));
 }
@@ -17,16 +25,37 @@ const HEADERS_RULE = 'expected at most server.requestTimeout (the headers are pa
 describe('loadConfig: top-level resilience sections', () => {
   it.each([
     {
-      why: 'server durations are parsed to ms and maxHeaderSize kept',
-      text: 'server: { headersTimeout: 2s, requestTimeout: 1m, keepAliveTimeout: 500ms, maxHeaderSize: 8192, fastPath: false }',
+      why: 'server durations are parsed to ms, sizes and counts kept, trusted proxies parsed',
+      text: 'server: { headersTimeout: 2s, requestTimeout: 1m, keepAliveTimeout: 500ms, maxHeaderSize: 8192, maxHeaders: 50, trustedProxies: [10.0.0.0/8, "::1"], upgradeIdleTimeout: 1m, fastPath: false }',
       pick: (c: ReturnType<typeof config>) => c.server,
-      want: { headersTimeoutMs: 2_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 500, maxHeaderSize: 8_192, fastPath: false },
+      want: {
+        headersTimeoutMs: 2_000,
+        requestTimeoutMs: 60_000,
+        keepAliveTimeoutMs: 500,
+        maxHeaderSize: 8_192,
+        maxHeaders: 50,
+        trustedProxies: [
+          { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+          { address: '::1', prefix: 128, family: 'ipv6' },
+        ],
+        upgradeIdleTimeoutMs: 60_000,
+        fastPath: false,
+      },
     },
     {
       why: 'a partial server section takes the defaults for the rest',
       text: 'server: { keepAliveTimeout: 65s }',
       pick: (c: ReturnType<typeof config>) => c.server,
-      want: { headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 65_000, maxHeaderSize: 16_384, fastPath: true },
+      want: {
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 0,
+        keepAliveTimeoutMs: 65_000,
+        maxHeaderSize: 16_384,
+        maxHeaders: 200,
+        trustedProxies: [],
+        upgradeIdleTimeoutMs: 600_000,
+        fastPath: true,
+      },
     },
     {
       why: 'upstream durations are parsed to ms and maxConnections kept',
@@ -56,7 +85,7 @@ describe('loadConfig: top-level resilience sections', () => {
     { why: 'a partial retryBudget takes the default floor', text: 'retryBudget: { ratio: 1 }', pick: (c: ReturnType<typeof config>) => c.retryBudget, want: { ratio: 1, minPerSecond: 5 } },
     { why: 'an empty retryBudget map is all defaults', text: 'retryBudget: {}', pick: (c: ReturnType<typeof config>) => c.retryBudget, want: { ratio: 0.2, minPerSecond: 5 } },
   ])('$why', ({ text, pick, want }) => {
-    expect(pick(config(text))).toEqual(want);
+    expect(pick(config(routed(text)))).toEqual(want);
   });
 
   it.each([
@@ -71,7 +100,7 @@ describe('loadConfig: top-level resilience sections', () => {
     { why: 'headersTimeout equal to requestTimeout', text: 'server: { headersTimeout: 10s, requestTimeout: 10s }' },
     { why: 'requestTimeout 0s allows any headersTimeout', text: 'server: { headersTimeout: 1h, requestTimeout: 0s }' },
   ])('accepts $why', ({ text }) => {
-    expect(loadConfig(text, 'fairway.yaml', {}).ok).toBe(true);
+    expect(loadConfig(routed(text), 'fairway.yaml', {}).ok).toBe(true);
   });
 });
 
@@ -97,6 +126,12 @@ describe('loadConfig: resilience values out of range, at their key path', () => 
     { why: 'maxHeaderSize below 1024', text: 'server:\n  maxHeaderSize: 1023\n', line: '2:18 server.maxHeaderSize: expected a whole number from 1024 to 1048576' },
     { why: 'maxHeaderSize above 1 MiB', text: 'server:\n  maxHeaderSize: 1048577\n', line: '2:18 server.maxHeaderSize: expected a whole number from 1024 to 1048576' },
     { why: 'fastPath not a boolean', text: 'server:\n  fastPath: yes please\n', line: '2:13 server.fastPath: expected true or false' },
+    {
+      why: 'a trusted proxy that is no address',
+      text: 'server:\n  trustedProxies: [10.0.0.0/33]\n',
+      line: '2:20 server.trustedProxies[0]: expected an IP address or CIDR block, e.g. 10.0.0.0/8 or 2001:db8::/32',
+    },
+    { why: 'maxHeaders zero', text: 'server:\n  maxHeaders: 0\n', line: '2:15 server.maxHeaders: expected a whole number from 1 to 10000' },
     { why: 'a server timeout that is not a duration', text: 'server:\n  headersTimeout: 10\n', line: '2:19 server.headersTimeout: expected a duration such as 250ms, 5s or 1m' },
     { why: 'an unknown key in server', text: 'server:\n  bodyTimeout: 5s\n', line: '2:3 server.bodyTimeout: unknown key' },
     { why: 'maxConnections 0', text: 'upstream:\n  maxConnections: 0\n', line: '2:19 upstream.maxConnections: expected a whole number from 1 to 65535' },
@@ -133,7 +168,7 @@ describe('server.headersTimeout must not exceed a non-zero server.requestTimeout
     { why: 'a headersTimeout that is not a duration is left to the schema', server: { headersTimeout: 'soon', requestTimeout: '5s' }, problems: [] },
     { why: 'a server value that is not a map is left to the schema', server: 'fast', problems: [] },
   ])('$why', ({ server, problems }) => {
-    expect(crossFieldProblems({ server })).toEqual(problems);
+    expect(crossFieldProblems({ server, routes: [{ service: 'web' }] })).toEqual(problems);
   });
 
   it('loadConfig places the problem at the headersTimeout value, with its message', () => {
@@ -153,7 +188,7 @@ describe('server.headersTimeout left at its default still has to fit server.requ
     { why: 'requestTimeout 5s is below the 10s default headersTimeout', text: 'server: { requestTimeout: 5s }\n', ok: false },
     { why: 'requestTimeout 15s leaves room for the default', text: 'server: { requestTimeout: 15s }\n', ok: true },
   ])('$why', ({ text, ok }) => {
-    const r = loadConfig(text, 'f.yaml', {});
+    const r = loadConfig(routed(text), 'f.yaml', {});
     expect(r.ok).toBe(ok);
     if (!r.ok) expect(r.problems.map(formatProblem)).toEqual(['f.yaml:1:9 server.headersTimeout: expected at most server.requestTimeout (the headers are part of the request)']);
   });

@@ -5,6 +5,10 @@ import { crossFieldProblems, serviceProblems } from '../../src/core/config-rules
 
 const BOTH = 'expected `service` or `endpoints`, not both';
 const NEITHER = 'expected `service` or `endpoints`';
+const NO_ROUTE = 'expected at least one route (or consulTags, for routes from Consul tags)';
+const NO_TOKEN = 'expected a token (here or in $FAIRWAY_ADMIN_TOKEN) when admin.listen is not a loopback address (anyone who can reach it could drain instances)';
+/** A route, for cases about other keys: a config without one has a problem of its own. */
+const ROUTES = { routes: [{ service: 'web' }] };
 
 describe('crossFieldProblems', () => {
   it.each([
@@ -55,22 +59,69 @@ describe('crossFieldProblems', () => {
     },
     {
       why: 'a duplicate service id from two names',
-      data: { services: [{ name: 'web' }, { name: 'web' }] },
+      data: { ...ROUTES, services: [{ name: 'web' }, { name: 'web' }] },
       problems: [{ path: ['services', 1, 'name'], message: 'duplicate service id "web" (first at services[0])' }],
     },
     {
       why: 'an explicit id repeating another service\'s name is reported at the id',
-      data: { services: [{ name: 'web' }, { name: 'api', id: 'web' }] },
+      data: { ...ROUTES, services: [{ name: 'web' }, { name: 'api', id: 'web' }] },
       problems: [{ path: ['services', 1, 'id'], message: 'duplicate service id "web" (first at services[0])' }],
     },
-    { why: 'same name, different ids is fine', data: { services: [{ name: 'web', id: 'web-1' }, { name: 'web', id: 'web-2' }] }, problems: [] },
+    { why: 'same name, different ids is fine', data: { ...ROUTES, services: [{ name: 'web', id: 'web-1' }, { name: 'web', id: 'web-2' }] }, problems: [] },
     {
       why: 'a service check problem is prefixed with its path',
-      data: { services: [{ name: 'web', check: { interval: '5s' } }] },
+      data: { ...ROUTES, services: [{ name: 'web', check: { interval: '5s' } }] },
       problems: [{ path: ['services', 0, 'check'], message: 'expected exactly one of http, tcp, ttl' }],
     },
   ])('$why', ({ data, problems }) => {
     expect(crossFieldProblems(data)).toEqual(problems);
+  });
+});
+
+describe('crossFieldProblems: a config routes somewhere', () => {
+  it.each([
+    { why: 'an empty document (an empty file) has no route', data: {}, problems: [{ path: ['routes'], message: NO_ROUTE }] },
+    { why: 'an empty route list has no route', data: { routes: [] }, problems: [{ path: ['routes'], message: NO_ROUTE }] },
+    {
+      why: 'services to register are no route (Fairway is a proxy first)',
+      data: { services: [{ name: 'web', address: 'h', port: 1 }] },
+      problems: [{ path: ['routes'], message: NO_ROUTE }],
+    },
+    { why: 'consulTags alone is fine: routes come from Consul tags', data: { consulTags: { prefix: 'fairway' } }, problems: [] },
+    { why: 'consulTags with an empty route list is fine', data: { consulTags: { prefix: 'fairway' }, routes: [] }, problems: [] },
+    { why: 'a null consulTags does not count (the schema reports it)', data: { consulTags: null }, problems: [{ path: ['routes'], message: NO_ROUTE }] },
+    { why: 'routes of the wrong type are left to the schema', data: { routes: null }, problems: [] },
+    { why: 'a route that is itself invalid still counts as a route (its own problem is reported)', data: { routes: [{ name: 'a' }] }, problems: [{ path: ['routes', 0], message: NEITHER }] },
+  ])('$why', ({ data, problems }) => {
+    expect(crossFieldProblems(data)).toEqual(problems);
+  });
+});
+
+describe('crossFieldProblems: an admin listener others can reach needs a token', () => {
+  it.each([
+    { why: 'no admin section is the loopback default', admin: undefined, problems: [] },
+    { why: 'no admin.listen is the loopback default', admin: { token: '' }, problems: [] },
+    { why: '127.0.0.1 without a token is fine', admin: { listen: '127.0.0.1:8081' }, problems: [] },
+    { why: 'anywhere in 127.0.0.0/8 is loopback', admin: { listen: '127.8.9.10:8081', token: '' }, problems: [] },
+    { why: '[::1] is loopback', admin: { listen: '[::1]:8081' }, problems: [] },
+    { why: 'localhost is loopback, in any case', admin: { listen: 'LocalHost:8081' }, problems: [] },
+    { why: 'an IPv4-mapped loopback address is loopback', admin: { listen: '[::ffff:127.0.0.1]:8081' }, problems: [] },
+    { why: '0.0.0.0 without a token', admin: { listen: '0.0.0.0:8081' }, problems: [{ path: ['admin', 'token'], message: NO_TOKEN }] },
+    { why: '0.0.0.0 with an empty token', admin: { listen: '0.0.0.0:8081', token: '' }, problems: [{ path: ['admin', 'token'], message: NO_TOKEN }] },
+    { why: '0.0.0.0 with the token in $FAIRWAY_ADMIN_TOKEN', admin: { listen: '0.0.0.0:8081' }, env: { FAIRWAY_ADMIN_TOKEN: 'e' }, problems: [] },
+    { why: '0.0.0.0 with an empty token in the file and one in $FAIRWAY_ADMIN_TOKEN', admin: { listen: '0.0.0.0:8081', token: '' }, env: { FAIRWAY_ADMIN_TOKEN: 'e' }, problems: [] },
+    { why: '0.0.0.0 with a blank $FAIRWAY_ADMIN_TOKEN', admin: { listen: '0.0.0.0:8081' }, env: { FAIRWAY_ADMIN_TOKEN: ' ' }, problems: [{ path: ['admin', 'token'], message: NO_TOKEN }] },
+    { why: 'a token of blanks is no token', admin: { listen: '0.0.0.0:8081', token: '  ' }, problems: [{ path: ['admin', 'token'], message: NO_TOKEN }] },
+    { why: 'a null token is no token', admin: { listen: '0.0.0.0:8081', token: null }, problems: [{ path: ['admin', 'token'], message: NO_TOKEN }] },
+    { why: 'all IPv6 interfaces without a token', admin: { listen: '[::]:8081' }, problems: [{ path: ['admin', 'token'], message: NO_TOKEN }] },
+    { why: 'a LAN address without a token', admin: { listen: '10.1.2.3:8081' }, problems: [{ path: ['admin', 'token'], message: NO_TOKEN }] },
+    { why: 'a host name other than localhost may resolve anywhere', admin: { listen: 'admin.internal:8081' }, problems: [{ path: ['admin', 'token'], message: NO_TOKEN }] },
+    { why: '0.0.0.0 with a token is fine', admin: { listen: '0.0.0.0:8081', token: 's3cret' }, problems: [] },
+    { why: 'a token of the wrong type is left to the schema', admin: { listen: '0.0.0.0:8081', token: 5 }, problems: [] },
+    { why: 'a malformed listen address is left to the schema', admin: { listen: '0.0.0.0' }, problems: [] },
+    { why: 'an admin value that is not a map is left to the schema', admin: '0.0.0.0:8081', problems: [] },
+  ])('$why', (c: { admin: unknown; env?: Record<string, string>; problems: unknown[] }) => {
+    expect(crossFieldProblems({ ...ROUTES, admin: c.admin }, c.env)).toEqual(c.problems);
   });
 });
 

@@ -13,7 +13,8 @@ import type { Config } from '../core/config.js';
 import { statusOf, type FairwayErrorCode } from '../core/errors.js';
 import type { RouteTable } from '../core/route-table.js';
 import { admit, ASTERISK, isRefused } from './admit.js';
-import { FastPath, type ProxyRequest, type ProxyResponse } from './fast-path.js';
+import { FastPath } from './fast-path.js';
+import type { ProxyRequest, ProxyResponse } from './messages.js';
 import type { Forwarder } from './forwarder.js';
 import { afterSent, owe, unfinishedRequest } from './pipeline.js';
 import { newRequestId } from './request-id.js';
@@ -77,6 +78,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     forwarder.forward(route, req, res, stream, admitted.authority);
   };
 
+  function onNodeRequest(req: IncomingMessage, res: ServerResponse): void {
+    owe(req.socket, req, res);
+    onRequest(req, res, req);
+  }
+
   const server = createServer(
     {
       maxHeaderSize: opts.settings.maxHeaderSize,
@@ -87,10 +93,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       // A missing Host is answered by admit() with x-fairway-error, not by Node's bare 400.
       requireHostHeader: false,
     },
-    (req: IncomingMessage, res: ServerResponse) => {
-      owe(req.socket, req, res);
-      onRequest(req, res, req);
-    },
+    onNodeRequest,
   );
   // Node keeps only the first 2,000 header lines by default and drops the rest silently, so a
   // Content-Length past them was lost with the body it framed. All are kept; admit() answers
@@ -107,7 +110,19 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     observer.onExchange(localAnswer(req, req.socket, 'method_not_allowed'));
     afterSent(socket as Socket, () => sendSocketError(socket as Socket, 'method_not_allowed'));
   });
-  // Only `Expect: 100-continue` is understood; Node answers that one itself.
+  // `Expect: 100-continue`: the interim answer goes out only when there is a body to ask for
+  // (RFC 9110 §10.1.1 lets a server omit it otherwise) and only once this request's answer is
+  // first in line: Node writes it at once, which for a request pipelined behind another put it
+  // after its own final head, in the middle of that answer.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const len = req.headers['content-length'];
+    if (req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0')) {
+      if (res.socket !== null) res.writeContinue();
+      else res.once('socket', () => !res.headersSent && res.writeContinue());
+    }
+    onNodeRequest(req, res);
+  });
+  // Any other expectation is one nobody here can meet.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     owe(req.socket, req, res);
     refuse(req, res, 'expectation_failed', `cannot meet Expect: ${req.headers.expect}`);

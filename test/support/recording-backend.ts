@@ -28,7 +28,8 @@ export interface Received {
   /** Connection number at the backend (1, 2, ...), for reports. */
   readonly connection: number;
   /** `request`: framed and answered; `raw`: bytes it could not frame; `after-close`: bytes after a close. */
-  readonly kind: 'request' | 'raw' | 'after-close';
+  /** `incomplete`: a well-framed head whose body never came whole (the sender gave up on it). */
+  readonly kind: 'request' | 'raw' | 'after-close' | 'incomplete';
   /** The head as received (request) or the bytes (raw), latin1. */
   readonly text: string;
   /** Body bytes (decoded when chunked), latin1. */
@@ -45,6 +46,8 @@ interface Connection {
   lane: string | undefined;
   /** After a `Connection: close` request or unframeable bytes: record raw, answer nothing. */
   done: boolean;
+  /** The buffer holds a complete head whose body has not all come yet. */
+  waiting?: boolean;
 }
 
 export class RecordingBackend {
@@ -106,7 +109,7 @@ export class RecordingBackend {
     socket.on('error', () => undefined);
     socket.on('close', () => {
       this.#sockets.delete(socket);
-      if (conn.buf.length > 0) this.#raw(conn, conn.done ? 'after-close' : 'raw');
+      if (conn.buf.length > 0) this.#raw(conn, conn.done ? 'after-close' : conn.waiting ? 'incomplete' : 'raw');
     });
   }
 
@@ -125,6 +128,7 @@ export class RecordingBackend {
       let chunked = false;
       if (te !== undefined && /(^|,)\s*chunked\s*$/i.test(te.join(','))) {
         const decoded = dechunk(conn.buf, end + 4);
+        conn.waiting = decoded === 'incomplete';
         if (decoded === 'incomplete') return;
         if (decoded === 'invalid') return this.#stop(conn);
         [body, rest] = decoded;
@@ -133,7 +137,8 @@ export class RecordingBackend {
         return this.#stop(conn);
       } else {
         const n = cl === undefined ? 0 : Number(cl[0]);
-        if (conn.buf.length < end + 4 + n) return;
+        conn.waiting = conn.buf.length < end + 4 + n;
+        if (conn.waiting) return;
         body = conn.buf.subarray(end + 4, end + 4 + n);
         rest = conn.buf.subarray(end + 4 + n);
       }
@@ -157,7 +162,7 @@ export class RecordingBackend {
     conn.socket.end();
   }
 
-  #raw(conn: Connection, kind: 'raw' | 'after-close'): void {
+  #raw(conn: Connection, kind: 'raw' | 'after-close' | 'incomplete'): void {
     const text = conn.buf.toString('latin1');
     // A head among the bytes says whose they are; else they are the connection's.
     const end = text.indexOf('\r\n\r\n');

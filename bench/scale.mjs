@@ -39,7 +39,7 @@ async function main() {
   }
 
   // One blocking query per watched service: 1,000 connections from one client, above Consul's
-  // default limit of 200 per client address (the README says so too).
+  // default limit of 200 per client address (docs/operations.md says so too).
   const agent = await startConsul(['-hcl', 'limits { http_max_conns_per_client = 4096 }']);
   children.push(agent.child);
   const consul = agent.address;

@@ -1,7 +1,7 @@
-// Wiring: config file → discovery → route table → proxy and admin listeners, plus reload and
-// graceful stop. Each piece stays in its own module; this file only connects them, which is
-// why it is the one file that knows every part (and runs a little past 400 lines: each method
-// is one lifecycle step: boot, Consul settings, rebuild, reload, tag routes, drain, stop).
+// Wiring: config file → Consul session (app/consul-session.ts) → route table (app/table-
+// controller.ts) → proxy and admin listeners, plus reload, routes from tags and graceful stop.
+// Each piece stays in its own module; this file only connects them and runs the lifecycle:
+// boot, reload, tag routes, drain, stop.
 
 import { createHash } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
@@ -14,14 +14,14 @@ import { adminBackend, createAdminServer } from './admin/server.js';
 import { formatHostPort, type HostPort } from './core/address.js';
 import { formatProblem, loadConfig, type Config, type ConfigProblem } from './core/config.js';
 import type { PickerDeps } from './core/pickers/index.js';
-import { buildRouteTable, pruneStats, watchKeys, type RouteTable } from './core/route-table.js';
+import { watchKeys, type RouteTable } from './core/route-table.js';
 import { withTagRoutes, type TagRoutes } from './core/tag-routes.js';
-import { ConsulClient } from './discovery/consul-client.js';
 import type { WatchState } from './discovery/consul-watch.js';
-import { Discovery } from './discovery/discovery.js';
-import { Registrar } from './discovery/registrar.js';
-import { loadConfigFile, readConfigText } from './config-file.js';
-import { FileWatcher } from './file-watcher.js';
+import type { Discovery } from './discovery/discovery.js';
+import { loadConfigFile, readConfigText } from './config-source/config-file.js';
+import { FileWatcher } from './config-source/file-watcher.js';
+import { ConsulSession } from './app/consul-session.js';
+import { TableController } from './app/table-controller.js';
 import { listen } from './listen.js';
 import { AccessLog } from './proxy/access-log.js';
 import { RequestClock } from './proxy/clock.js';
@@ -30,9 +30,6 @@ import { Forwarder } from './proxy/forwarder.js';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
 
 const SETTLE_ON_RELOAD_MS = 2_000;
-/** Discovery changes within this window share one route-table rebuild. */
-const REBUILD_COALESCE_MS = 10;
-const SWEEP_EVERY_MS = 1_000;
 
 export interface FairwayOptions {
   configPath: string;
@@ -64,11 +61,6 @@ export class Fairway {
   #rng: () => number;
   #deps: PickerDeps;
   readonly #clock = new RequestClock();
-  #unejectTimer: NodeJS.Timeout | undefined;
-  #rebuildTimer: NodeJS.Timeout | undefined;
-  #lastRebuildAt = Number.NEGATIVE_INFINITY;
-  #sweepTimer: NodeJS.Timeout | undefined;
-  #lastSweepAt = Number.NEGATIVE_INFINITY;
   /** The config as the file says. */
   #fileConfig!: Config;
   /** The config in force: the file's, plus routes from Consul tags when enabled. */
@@ -77,19 +69,13 @@ export class Fairway {
   #catalog: Readonly<Record<string, readonly string[]>> | undefined;
   #tagRoutes: TagRoutes = { routes: [], conflicts: [] };
   #configHash = '';
-  #table!: RouteTable;
-  #consul: ConsulClient | undefined;
-  #discovery: Discovery | undefined;
-  #registrar: Registrar | undefined;
-  /** The consul settings the current client was made with, to tell when a reload changes them. */
-  #consulSettings = '';
-  /** Discovery replaced by a reload, stopped once the new table is in. */
-  #retired: Array<{ discovery: Discovery; consul: ConsulClient }> = [];
+  /** The route table in force and its rebuilds. */
+  #tables!: TableController;
+  /** Client, discovery and registrar, remade when a reload changes the Consul settings. */
+  #consul!: ConsulSession;
   #forwarder: Forwarder;
   readonly metrics: Metrics;
   readonly #observer: RequestObserver;
-  /** Instance IDs taken out of rotation by hand (admin drain). */
-  readonly #drained = new Set<string>();
   #proxy!: ProxyServer;
   #admin: HttpServer | undefined;
   #watcher: FileWatcher | undefined;
@@ -122,6 +108,12 @@ export class Fairway {
       this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'request observer failed (a bug: please report it)'),
     );
     this.metrics.attach(this);
+    this.#consul = new ConsulSession({
+      log: this.log,
+      rng: this.#rng,
+      registers: this.#role !== 'worker',
+      onChange: () => this.#tables.soon(),
+    });
     this.#forwarder = new Forwarder({
       log: this.log.child({ part: 'proxy' }),
       clock: this.#clock,
@@ -133,7 +125,9 @@ export class Fairway {
           { route: route.config.name, upstream: u.id, addr: u.origin, forMs: Math.round(u.stats.ejectedUntil - this.#clock.t), ejections: u.stats.ejections },
           'instance ejected after consecutive failures',
         );
-        this.#rebuild();
+        // Coalesced like discovery changes: a wave of failures is one rebuild, not one per
+        // request, and none runs inside the request's own callback.
+        this.#tables.soon();
       },
     });
   }
@@ -161,17 +155,28 @@ export class Fairway {
 
   async #boot(): Promise<void> {
     const config = this.#config;
-    this.#table = buildRouteTable(config, new Map(), this.#deps);
-    await this.#setConsul(config);
-    if (this.#registrar) await this.#registrar.sync(config.services);
-    await this.#discovery?.sync(watchKeys(config));
+    this.#tables = new TableController({
+      config: () => this.#config,
+      snapshots: () => this.#consul.snapshots,
+      deps: this.#deps,
+      tick: () => this.#clock.tick(),
+      onSwept: (table) => {
+        this.metrics.prune(table);
+        const origins = new Set<string>();
+        for (const r of table.routes) for (const u of r.upstreams) origins.add(u.origin);
+        this.#forwarder.retainOnly(origins);
+      },
+    });
+    await this.#consul.apply(config);
+    await this.#consul.registrar?.sync(config.services);
+    await this.#consul.discovery?.sync(watchKeys(config));
     await this.#watchTags(config);
-    this.#rebuild();
+    this.#tables.now();
 
     this.#proxy = createProxyServer({
       forwarder: this.#forwarder,
       log: this.log.child({ part: 'proxy' }),
-      table: () => this.#table,
+      table: () => this.#tables.table,
       settings: config.server,
       upstream: () => this.#config.upstream,
       observer: this.#observer,
@@ -183,95 +188,15 @@ export class Fairway {
     }
     this.log.info({ proxy: this.proxyUrl, admin: this.adminUrl, routes: config.routes.length }, 'fairway listening');
 
-    void (this.#discovery?.settled() ?? Promise.resolve()).then(() => {
+    void (this.#consul.discovery?.settled() ?? Promise.resolve()).then(() => {
       if (this.#draining) return;
       // Ready means the first answers are in use: a rebuild still waiting out its coalescing
       // window (the start-up one ran moments ago) runs now.
-      if (this.#rebuildTimer !== undefined) this.#rebuild();
+      if (this.#tables.pending) this.#tables.now();
       this.#ready = true;
       this.log.info({ consul: this.consulState }, 'first discovery finished; ready');
       this.#onReady?.();
     });
-  }
-
-  /** (Re)creates the Consul client, discovery and registrar when the Consul settings change. */
-  async #setConsul(config: Config): Promise<void> {
-    const settings = JSON.stringify(config.consul);
-    if (this.#consul !== undefined && settings === this.#consulSettings) return;
-    const needsConsul = config.services.length > 0 || config.consulTags !== undefined || config.routes.some((r) => r.source.kind === 'consul');
-    if (this.#consul === undefined && !needsConsul) return;
-    const old = { discovery: this.#discovery, consul: this.#consul, registrar: this.#registrar };
-    this.#consulSettings = settings;
-    const client = new ConsulClient(config.consul);
-    this.#consul = client;
-    this.#discovery = new Discovery(client, {
-      waitMs: config.consul.waitMs,
-      rng: this.#rng,
-      log: this.log.child({ part: 'discovery' }),
-      onChange: () => this.#rebuildSoon(),
-    });
-    this.#registrar = this.#role === 'worker' ? undefined : new Registrar(client, this.log.child({ part: 'registrar' }));
-    if (old.consul) {
-      this.log.info({ consul: config.consul.address }, 'consul settings changed; new client');
-      // Until the new watches answer, routes keep the instances the old ones knew.
-      for (const [key, snapshot] of old.discovery?.snapshots ?? []) this.#discovery.snapshots.set(key, snapshot);
-      old.registrar?.close();
-      await old.registrar?.sync([]);
-      this.#retired.push(old as { discovery: Discovery; consul: ConsulClient });
-    }
-  }
-
-  /**
-   * A rebuild for a discovery change: at once when none ran in the last REBUILD_COALESCE_MS,
-   * else once at the end of that window. A single change is applied immediately; a burst (a
-   * thousand watches answering at start, or after Consul comes back) costs one rebuild per
-   * window instead of one per watch.
-   */
-  #rebuildSoon(): void {
-    if (this.#rebuildTimer !== undefined) return;
-    const wait = this.#lastRebuildAt + REBUILD_COALESCE_MS - performance.now();
-    if (wait <= 0) {
-      this.#rebuild();
-      return;
-    }
-    this.#rebuildTimer = setTimeout(() => {
-      this.#rebuildTimer = undefined;
-      this.#rebuild();
-    }, wait);
-  }
-
-  #rebuild(): void {
-    clearTimeout(this.#rebuildTimer);
-    this.#rebuildTimer = undefined;
-    const now = this.#clock.tick();
-    this.#lastRebuildAt = performance.now();
-    const table = buildRouteTable(this.#config, this.#discovery?.snapshots ?? new Map(), this.#deps, this.#table, this.#drained);
-    this.#table = table;
-    // Ejections end by time, not by an event: rebuild when the next one is due.
-    clearTimeout(this.#unejectTimer);
-    if (table.nextUnejectAt !== Infinity && !this.#draining) {
-      this.#unejectTimer = setTimeout(() => this.#rebuild(), Math.max(1, table.nextUnejectAt - now + 1));
-      this.#unejectTimer.unref();
-    }
-    // Dropping the stats, counters and pools of instances that left walks every instance:
-    // done at most once per second, not on every change, and never inside the rebuild that
-    // puts a change in use.
-    if (this.#sweepTimer === undefined) {
-      this.#sweepTimer = setTimeout(() => this.#sweep(), Math.max(0, this.#lastSweepAt + SWEEP_EVERY_MS - this.#lastRebuildAt));
-      this.#sweepTimer.unref();
-    }
-  }
-
-  #sweep(): void {
-    clearTimeout(this.#sweepTimer);
-    this.#sweepTimer = undefined;
-    this.#lastSweepAt = performance.now();
-    const table = pruneStats(this.#table);
-    this.#table = table;
-    this.metrics.prune(table);
-    const origins = new Set<string>();
-    for (const r of table.routes) for (const u of r.upstreams) origins.add(u.origin);
-    this.#forwarder.retainOnly(origins);
   }
 
   /** Re-reads the config file. An invalid file changes nothing; a valid one replaces all of it. */
@@ -318,18 +243,19 @@ export class Fairway {
       this.log.warn('server.maxHeaderSize changed in the config; it takes effect on restart');
     if (next.server.fastPath !== this.#config.server.fastPath)
       this.log.warn('server.fastPath changed in the config; it takes effect on restart');
-    await this.#setConsul(next);
+    await this.#consul.apply(next);
     // Registration is best effort (it retries by itself), so Consul being down fails no reload.
-    if (this.#registrar) await this.#registrar.sync(next.services);
+    await this.#consul.registrar?.sync(next.services);
     if (this.#draining) return this.#lastReload!;
     // Start the new watches and give them a moment to answer before the new routes go live,
     // so a route added by this reload does not answer 503 while its first query is in flight;
     // watches only the old config uses stop after the swap.
     const keys = watchKeys(next);
-    if (this.#discovery) {
-      await this.#discovery.sync(new Map([...watchKeys(this.#config), ...keys]));
+    const discovery = this.#consul.discovery;
+    if (discovery) {
+      await discovery.sync(new Map([...watchKeys(this.#config), ...keys]));
       const giveUp = new AbortController();
-      await Promise.race([this.#discovery.settled(), delay(SETTLE_ON_RELOAD_MS, undefined, { signal: giveUp.signal }).catch(() => undefined)]);
+      await Promise.race([discovery.settled(), delay(SETTLE_ON_RELOAD_MS, undefined, { signal: giveUp.signal }).catch(() => undefined)]);
       giveUp.abort();
     }
     if (this.#draining) return this.#lastReload!;
@@ -337,25 +263,19 @@ export class Fairway {
     this.#fileConfig = result.config;
     this.#config = next;
     this.#configHash = h;
-    this.#rebuild();
-    await this.#discovery?.sync(keys);
+    this.#tables.now();
+    await this.#consul.discovery?.sync(keys);
     await this.#watchTags(next);
-    void this.#closeRetired();
+    void this.#consul.closeRetired();
     this.#lastReload = { ok: true, at, problems: [] };
     this.metrics.onReload(true);
     this.log.info({ routes: next.routes.length }, 'config reloaded');
     return this.#lastReload;
   }
 
-  /** Stops the discovery and Consul clients a reload replaced. */
-  async #closeRetired(): Promise<void> {
-    await Promise.all(this.#retired.splice(0).map((r) => r.discovery.close().then(() => r.consul.close())));
-  }
-
   /** Starts or stops watching the catalog for routes from tags, as the config says. */
   async #watchTags(config: Config): Promise<void> {
-    if (!this.#discovery) return;
-    await this.#discovery.watchCatalog(
+    await this.#consul.discovery?.watchCatalog(
       config.consulTags ? (services) => void this.#onCatalog(services) : undefined,
     );
   }
@@ -369,8 +289,8 @@ export class Fairway {
       if (next === this.#config) return this.#lastReload!;
       this.#config = next;
       this.log.info({ routes: this.#tagRoutes.routes.map((r) => r.name), conflicts: this.#tagRoutes.conflicts }, 'routes from Consul tags changed');
-      await this.#discovery?.sync(watchKeys(next));
-      this.#rebuild();
+      await this.#consul.discovery?.sync(watchKeys(next));
+      this.#tables.now();
       return this.#lastReload!;
     };
     return this.#serialized(run, (err) => {
@@ -405,11 +325,7 @@ export class Fairway {
     if (this.#draining) return;
     this.#draining = true;
     this.#ready = false;
-    clearTimeout(this.#unejectTimer);
-    clearTimeout(this.#rebuildTimer);
-    // Health changes during the drain still apply (a rebuild may be scheduled again).
-    this.#rebuildTimer = undefined;
-    clearTimeout(this.#sweepTimer);
+    this.#tables?.stop();
     this.#watcher?.stop();
     // A reload or tag change under way finishes first (each checks #draining after its waits).
     await this.#reloading;
@@ -430,12 +346,7 @@ export class Fairway {
       clearInterval(sweep);
       clearTimeout(timer);
     }
-    this.#registrar?.close();
-    if (this.#registrar && !(await this.#registrar.sync([]))) this.log.warn('could not deregister every service; Consul may still list them');
-    await this.#discovery?.close();
-    await this.#consul?.close();
-    // Clients replaced by a reload that shutdown cut short.
-    await this.#closeRetired();
+    await this.#consul.close();
     await this.#forwarder.close();
     if (this.#admin?.listening) {
       const closed = once(this.#admin, 'close');
@@ -451,19 +362,13 @@ export class Fairway {
    * route by hand, or puts it back. Returns false when no route knows that ID.
    */
   setDrained(id: string, drained: boolean): boolean {
-    const known = this.#table.routes.some(
-      (r) => r.candidates.some((u) => u.id === id) || r.snapshot?.instances.some((i) => i.id === id),
-    );
-    if (!known && !this.#drained.has(id)) return false;
-    if (drained) this.#drained.add(id);
-    else this.#drained.delete(id);
-    this.log.warn({ endpoint: id }, drained ? 'endpoint drained by hand' : 'endpoint undrained by hand');
-    this.#rebuild();
-    return true;
+    const done = this.#tables.setDrained(id, drained);
+    if (done) this.log.warn({ endpoint: id }, drained ? 'endpoint drained by hand' : 'endpoint undrained by hand');
+    return done;
   }
 
   drained(): ReadonlySet<string> {
-    return this.#drained;
+    return this.#tables.drained;
   }
 
   adminToken(): string {
@@ -471,7 +376,7 @@ export class Fairway {
   }
 
   watchStates(): WatchState[] {
-    return this.#discovery?.watchStates() ?? [];
+    return this.#consul.watchStates();
   }
 
   /** The monotonic clock ejections and slow start run on. */
@@ -484,7 +389,7 @@ export class Fairway {
   }
 
   get table(): RouteTable {
-    return this.#table;
+    return this.#tables.table;
   }
 
   get config(): Config {
@@ -496,11 +401,11 @@ export class Fairway {
   }
 
   get consulState(): string {
-    return this.#discovery?.state ?? 'unused';
+    return this.#consul.state;
   }
 
   get discovery(): Discovery | undefined {
-    return this.#discovery;
+    return this.#consul.discovery;
   }
 
   get proxyUrl(): string {

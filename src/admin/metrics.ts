@@ -5,7 +5,7 @@
 // Endpoints carry their service ID and their address (`addr`): IDs repeat across Consul nodes.
 
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { LatencyWindow } from '../core/latency-window.js';
+import { LatencyWindow } from './latency-window.js';
 import { isEjected } from '../core/outlier.js';
 import { knownStats, type Route, type RouteTable } from '../core/route-table.js';
 import { formatHostPort } from '../core/address.js';

@@ -1,19 +1,20 @@
 #!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1
 // (The flags cap V8's young generation at 8 MB per semi-space, where Node 20 allows 16 MB and
 // Node 24 more, and give V8 one background thread, not four: an event loop is one core, and
-// workers are processes. No throughput change measured; less RSS at scale. README "Memory".)
+// workers are processes. No throughput change measured; less RSS at scale. docs/architecture.md, "Memory".)
 // The `fairway` command: argument parsing and wiring. The only place that exits the process.
 
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Fairway } from '../app.js';
-import { loadConfigFile, readConfigText } from '../config-file.js';
+import { loadConfigFile, readConfigText } from '../config-source/config-file.js';
 import { consulAddressFromEnv, formatProblem, loadConfig } from '../core/config.js';
 import { UserError } from '../core/errors.js';
-import { ConsulClient, ConsulError } from '../discovery/consul-client.js';
+import { ConsulError } from '../core/errors.js';
+import { ConsulClient } from '../discovery/consul-client.js';
 import { createLogger } from '../log.js';
-import { keepMemoryReducerWorking } from '../memory-reducer.js';
+import { keepMemoryReducerWorking } from './memory-reducer.js';
 import { VERSION } from '../version.js';
 import { registrationFromFlags, type RegisterFlags } from './register-flags.js';
 import { renderStatus } from './status.js';

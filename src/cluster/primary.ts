@@ -19,8 +19,8 @@ import type { RouteView } from '../admin/views.js';
 import { formatHostPort } from '../core/address.js';
 import { ConsulClient } from '../discovery/consul-client.js';
 import { Registrar } from '../discovery/registrar.js';
-import { loadConfigFile } from '../config-file.js';
-import { FileWatcher } from '../file-watcher.js';
+import { loadConfigFile } from '../config-source/config-file.js';
+import { FileWatcher } from '../config-source/file-watcher.js';
 import { listen } from '../listen.js';
 import { isMessage, type Ask, type Question } from './ipc.js';
 

@@ -3,8 +3,8 @@
 // file that does not validate.
 
 import { readFile } from 'node:fs/promises';
-import { formatProblem, loadConfig, type Config } from './core/config.js';
-import { UserError } from './core/errors.js';
+import { formatProblem, loadConfig, type Config } from '../core/config.js';
+import { UserError } from '../core/errors.js';
 
 /** The file's text, or a UserError naming the file and why it could not be read. */
 export async function readConfigText(path: string): Promise<string> {

@@ -1,5 +1,5 @@
 // The routing config file's schema. Every field carries a description: `npm run docs:config`
-// turns them into the README's config reference, and a unit test keeps the two in step.
+// turns them into docs/configuration.md's reference, and a unit test keeps the two in step.
 //
 // The schema checks shape and values; rules across keys (a route names `service` or `endpoints`,
 // not both; unique names) live in config-rules.ts and run beside it, so every problem comes

@@ -12,12 +12,3 @@ export function parseDuration(text: string): number | undefined {
   for (const [, amount, unit] of text.matchAll(PART)) total += Number(amount) * UNIT_MS[unit!]!;
   return Math.round(total);
 }
-
-/** The shortest exact spelling of `ms` in the largest unit that divides it ("1500ms", "2s", "1m"). */
-export function formatDuration(ms: number): string {
-  for (const unit of ['h', 'm', 's'] as const) {
-    const size = UNIT_MS[unit]!;
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}

@@ -1,6 +1,12 @@
-// The errors Fairway itself answers with. Each has a stable `code` (sent as `x-fairway-error`)
-// and the HTTP status it maps to; `upstreamFailure` is the one place that classifies an
-// upstream failure, so the forwarder never decides status codes ad hoc.
+// Every error Fairway produces or classifies, in one place.
+//
+// - FairwayErrorCode: the answers Fairway makes itself. Each has a stable code (sent as
+//   `x-fairway-error`), the HTTP status it maps to, and a message.
+// - Error classes with a stable `code` of the form FAIRWAY_*: what goes wrong inside an
+//   exchange (a timeout, a client gone, an attempt superseded by a retry, an upstream head no
+//   client may be sent), in Consul, or in what a user typed. `upstreamFailure` is the one place
+//   that maps a failed upstream attempt (these, or undici's UND_ERR_* codes) to an answer, so
+//   the forwarder never decides status codes ad hoc.
 
 export type FairwayErrorCode =
   | 'no_route'
@@ -63,25 +69,65 @@ export function messageOf(code: FairwayErrorCode): string {
   return MESSAGE[code];
 }
 
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'ETIMEDOUT',
-  'FAIRWAY_TIMEOUT',
-]);
+/** The route timeout ran out before the exchange was complete. */
+export class TimeoutError extends Error {
+  readonly code = 'FAIRWAY_TIMEOUT';
+  constructor(ms: number) {
+    super(`no complete answer within ${ms}ms`);
+    this.name = 'TimeoutError';
+  }
+}
 
-/** Maps any failure of an upstream exchange to the answer the client gets. */
-export function upstreamFailure(err: unknown): FairwayError {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return new FairwayError('upstream_timeout', { cause: err });
-  return new FairwayError('upstream_error', { cause: err });
+/** The client went away before its answer was complete (logged as 499). */
+export class ClientGoneError extends Error {
+  readonly code = 'FAIRWAY_CLIENT_GONE';
+  constructor() {
+    super('client went away');
+    this.name = 'ClientGoneError';
+  }
+}
+
+/**
+ * An attempt given up on purpose (a 502/503 being retried elsewhere, or an exchange Fairway
+ * answered itself): no outcome is counted against the upstream. One instance: compared by identity.
+ */
+export const SUPERSEDED: Error & { readonly code: 'FAIRWAY_SUPERSEDED' } = Object.assign(new Error('superseded'), { code: 'FAIRWAY_SUPERSEDED' as const });
+
+/** An upstream response head no client may be sent (Node's writeHead throws alike): a 502. */
+export class InvalidHeaderError extends Error {
+  readonly code = 'FAIRWAY_INVALID_UPSTREAM_HEADER';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidHeaderError';
+  }
+}
+
+/** Consul refused or could not be reached. */
+export class ConsulError extends Error {
+  readonly code = 'FAIRWAY_CONSUL';
+  /** HTTP status from Consul, or undefined when it could not be reached at all. */
+  readonly status: number | undefined;
+  constructor(message: string, status: number | undefined, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'ConsulError';
+    this.status = status;
+  }
 }
 
 /** A user-facing problem (bad flag, bad file, Consul unreachable): one line, exit 1, no stack. */
 export class UserError extends Error {
+  readonly code = 'FAIRWAY_USER';
   constructor(message: string) {
     super(message);
     this.name = 'UserError';
   }
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT', 'FAIRWAY_TIMEOUT']);
+
+/** The answer for a failed upstream attempt: a timeout is 504, anything else 502. */
+export function upstreamFailure(err: unknown): FairwayError {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return new FairwayError('upstream_timeout', { cause: err });
+  return new FairwayError('upstream_error', { cause: err });
 }

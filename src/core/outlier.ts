@@ -28,13 +28,6 @@ export interface OutlierState {
   probation: boolean;
 }
 
-export const DEFAULT_OUTLIER: OutlierOptions = {
-  consecutiveFailures: 5,
-  baseEjectionMs: 10_000,
-  maxEjectionMs: 300_000,
-  maxEjectedPercent: 50,
-};
-
 export function isEjected(s: OutlierState, now: number): boolean {
   return s.ejectedUntil > now;
 }

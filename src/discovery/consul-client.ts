@@ -1,5 +1,5 @@
 // A thin typed Consul HTTP client over undici, covering exactly what Fairway needs: blocking
-// health queries, service (de)registration and a leader probe.
+// health queries and service (de)registration.
 //
 // Why not the `consul` npm package (2.0.1): it drops `Weights` on agent.service.register, takes
 // no AbortSignal (a blocking query cannot be cancelled on shutdown or reload), and hides the
@@ -7,10 +7,11 @@
 
 import { gunzipSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-import { Pool } from '../undici-pool.js';
+import { Pool } from '../proxy/undici-pool.js';
 import type { ServiceRegistration } from '../core/config.js';
+import { bytesMatch } from '../core/bytes.js';
+import { ConsulError } from '../core/errors.js';
 import { parseHealthEntries, type Instance } from '../core/instance.js';
-import { bytesMatch } from '../proxy/headers.js';
 import { Slots } from './slots.js';
 
 /**
@@ -28,16 +29,6 @@ export interface ConsulOptions {
   token?: string;
   datacenter?: string;
   stale?: boolean;
-}
-
-export class ConsulError extends Error {
-  /** HTTP status from Consul, or undefined when it could not be reached at all. */
-  readonly status: number | undefined;
-  constructor(message: string, status: number | undefined, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'ConsulError';
-    this.status = status;
-  }
 }
 
 /** One answer of a read that may block. */
@@ -126,17 +117,6 @@ export class ConsulClient {
 
   async deregisterService(id: string, signal?: AbortSignal): Promise<void> {
     await this.#call('PUT', `/v1/agent/service/deregister/${encodeURIComponent(id)}`, undefined, 10_000, signal);
-  }
-
-  /** The IDs of the services registered on this agent. */
-  async agentServiceIds(signal?: AbortSignal): Promise<string[]> {
-    const { body } = await this.#call('GET', '/v1/agent/services', undefined, 10_000, signal);
-    return Object.keys(body as Record<string, unknown>);
-  }
-
-  async leader(signal?: AbortSignal): Promise<string> {
-    const { body } = await this.#call('GET', '/v1/status/leader', undefined, 5_000, signal);
-    return String(body);
   }
 
   close(): Promise<void> {

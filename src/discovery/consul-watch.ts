@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { AUTH_BACKOFF, backoffDelay, DEFAULT_BACKOFF, nextIndex, type Backoff } from './blocking.js';
-import { ConsulError } from './consul-client.js';
+import { ConsulError } from '../core/errors.js';
 
 export interface WatchState {
   key: string;

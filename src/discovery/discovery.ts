@@ -7,13 +7,13 @@ import { fingerprint, type Instance, type InstanceSnapshot } from '../core/insta
 import type { ConsulClient } from './consul-client.js';
 import { ConsulWatch, type WatchOptions, type WatchState } from './consul-watch.js';
 
+/** The key of the catalog watch (routes from tags) among the health watches. */
+export const CATALOG_KEY = '(catalog)';
+
 /**
  * `unreachable`: no answer at all (down, wrong address); `error`: Consul answered with an
  * error (a 403 for a bad ACL token, a 500 without a leader); the watch's lastError says which.
  */
-/** The key of the catalog watch (routes from tags) among the health watches. */
-export const CATALOG_KEY = '(catalog)';
-
 export type ConsulState = 'unused' | 'connecting' | 'connected' | 'unreachable' | 'error';
 
 export interface DiscoveryOptions {
@@ -31,7 +31,8 @@ interface RunningWatch {
 }
 
 export class Discovery {
-  readonly snapshots = new Map<string, InstanceSnapshot>();
+  /** The latest instances per watch key. Each snapshot is frozen; the map only ever changes here. */
+  readonly #snapshots = new Map<string, InstanceSnapshot>();
   readonly #watches = new Map<string, RunningWatch>();
   readonly #client: ConsulClient;
   readonly #opts: DiscoveryOptions;
@@ -49,13 +50,22 @@ export class Discovery {
     return this.#client;
   }
 
+  get snapshots(): ReadonlyMap<string, InstanceSnapshot> {
+    return this.#snapshots;
+  }
+
+  /** Starts from what a replaced Discovery knew, until this one's own watches answer. */
+  seed(previous: ReadonlyMap<string, InstanceSnapshot>): void {
+    for (const [key, snapshot] of previous) if (!this.#snapshots.has(key)) this.#snapshots.set(key, snapshot);
+  }
+
   /** Make the running watches exactly `keys`. Snapshots of dropped keys are forgotten. */
   async sync(keys: ReadonlyMap<string, { service: string; tags: readonly string[] }>): Promise<void> {
     const stopping: Promise<void>[] = [];
     for (const [key, watch] of this.#watches) {
       if (keys.has(key) || key === CATALOG_KEY) continue;
       this.#watches.delete(key);
-      this.snapshots.delete(key);
+      this.#snapshots.delete(key);
       stopping.push(watch.stop());
       this.#opts.log.info({ watch: key }, 'consul watch stopped');
     }
@@ -65,13 +75,13 @@ export class Discovery {
         query: (index, waitMs, signal) => this.#client.healthService(service, tags, { index, waitMs, signal }),
         fingerprint,
         onValue: (instances: Instance[]) => {
-          this.snapshots.set(key, { key, instances: Object.freeze(instances) });
+          this.#snapshots.set(key, { key, instances: Object.freeze(instances) });
           this.#opts.onChange(key);
         },
       });
     }
     // Snapshots no watch feeds any more (seeded from a replaced client, say) go too.
-    for (const key of [...this.snapshots.keys()]) if (!keys.has(key) && !this.#watches.has(key)) this.snapshots.delete(key);
+    for (const key of [...this.#snapshots.keys()]) if (!keys.has(key) && !this.#watches.has(key)) this.#snapshots.delete(key);
     await Promise.all(stopping);
     this.#wake();
   }

@@ -6,7 +6,7 @@
 
 import type { FairwayErrorCode } from '../core/errors.js';
 import { absoluteTarget, bareHost, normalizePath } from '../core/request-target.js';
-import type { ProxyRequest } from './fast-path.js';
+import type { ProxyRequest } from './messages.js';
 
 export interface Admitted {
   /** Host to route by: lower-case, no port, no trailing dot; undefined for HTTP/1.0 without Host. */

@@ -2,7 +2,7 @@
 
 import type { RouteConfig } from '../core/config.js';
 import { hashString } from '../core/pickers/hash.js';
-import type { ProxyRequest } from './fast-path.js';
+import type { ProxyRequest } from './messages.js';
 
 /** The hash of the request's key under `route.hashKey`, or undefined when the request has none. */
 export function affinityHash(route: RouteConfig, req: ProxyRequest): number | undefined {

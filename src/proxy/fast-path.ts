@@ -12,43 +12,14 @@
 // its slowloris and size limits apply to everything the fast path does not take.
 //
 // The pair FastRequest/FastResponse mirrors the small part of IncomingMessage/ServerResponse
-// that the forwarder uses (ProxyRequest/ProxyResponse), so one forwarder serves both paths.
+// that the forwarder uses (ProxyRequest/ProxyResponse, messages.ts), so one forwarder serves
+// both paths.
 
-import { STATUS_CODES, type IncomingHttpHeaders, type Server } from 'node:http';
+import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { encodeResponseHead, reasonPhrase, type HeadFramer } from './headers.js';
 import { parseRequestHead, type RequestHead } from './http1.js';
-
-/** What the forwarder reads of a client request (IncomingMessage has it too). */
-export interface ProxyRequest {
-  readonly method?: string | undefined;
-  /** Normalised by the listener before routing (admit.ts). */
-  url?: string | undefined;
-  /** '1.1' or '1.0' (the fast path takes only 1.1). */
-  readonly httpVersion?: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly rawHeaders: string[];
-  readonly socket: { readonly remoteAddress?: string | undefined };
-}
-
-/** What the forwarder does to a client response (ServerResponse does it too). */
-export interface ProxyResponse {
-  readonly headersSent: boolean;
-  sendDate: boolean;
-  writeHead(status: number, statusText: string, headers: string[]): unknown;
-  writeHead(status: number, headers: Record<string, string | number>): unknown;
-  /** Optional shortcut for the upstream's raw head; false: use writeHead instead. */
-  writeUpstreamHead?(status: number, statusText: string, raw: readonly Buffer[]): boolean;
-  write(chunk: Buffer): boolean;
-  /** Puts a head given to writeHead on the socket now (Node's waits for the first body bytes). */
-  flushHeaders(): void;
-  end(body?: string): unknown;
-  destroy(err?: Error): unknown;
-  cork(): void;
-  uncork(): void;
-  /** 'close': once, when the response is complete or the client is gone. */
-  once(event: 'close' | 'drain', listener: (this: ProxyResponse) => void): unknown;
-}
+import type { ProxyRequest, ProxyResponse } from './messages.js';
 
 export interface FastPathOptions {
   /** Node's server, which takes every connection the fast path hands over. */

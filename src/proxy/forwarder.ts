@@ -14,16 +14,16 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { Pool } from '../undici-pool.js';
+import { Pool } from './undici-pool.js';
 import type { Config } from '../core/config.js';
-import { FairwayError, statusOf, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
+import { ClientGoneError, FairwayError, statusOf, SUPERSEDED, TimeoutError, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
 import { isEjected, onFailure, onSuccess } from '../core/outlier.js';
 import { upstreamPath, type Route } from '../core/route-table.js';
 import { recordLatency, type Upstream } from '../core/upstream.js';
 import { affinityHash } from './affinity.js';
 import type { RequestClock } from './clock.js';
 import { DeadlineQueue, type Timed } from './deadlines.js';
-import type { ProxyRequest, ProxyResponse } from './fast-path.js';
+import type { ProxyRequest, ProxyResponse } from './messages.js';
 import { CidrSet } from '../core/cidr.js';
 import { clientResponseHeaders, reasonPhrase, requestIdOf, upstreamRequestHeaders } from './headers.js';
 import { newRequestId } from './request-id.js';
@@ -46,20 +46,6 @@ export interface ForwarderOptions {
 export const RETRY_BUFFER_LIMIT = 64 * 1024;
 
 const kExchange = Symbol('fairway.exchange');
-
-class TimeoutError extends Error {
-  readonly code = 'FAIRWAY_TIMEOUT';
-  constructor(ms: number) {
-    super(`no complete answer within ${ms}ms`);
-  }
-}
-
-class ClientGoneError extends Error {
-  readonly code = 'FAIRWAY_CLIENT_GONE';
-}
-
-/** Marks an attempt given up on purpose (a 502/503 that is being retried). */
-const SUPERSEDED = new Error('superseded by a retry');
 
 export class Forwarder {
   readonly #pools = new Map<string, Pool>();
@@ -208,7 +194,7 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
   /** Read up front: once the connection is gone, req.socket is null. */
   readonly remoteAddress: string | undefined;
   status = 0;
-  errorCode: string | undefined;
+  errorCode: FairwayErrorCode | undefined;
   bytes = 0;
   durationMs = 0;
   /** null: no body; the request itself: streamed (not retryable); a Buffer: read whole. */
@@ -453,7 +439,7 @@ class Attempt implements Dispatcher.DispatchHandler {
       // Mid-body failure: the status is already out, so cut the response short.
       ex.fwd.outcome(ex.route, this.upstream, false);
       ex.end();
-      ex.errorCode = err instanceof TimeoutError ? 'upstream_timeout' : 'upstream_error';
+      ex.errorCode = upstreamFailure(err).code;
       ex.fwd.log.warn({ route: ex.route.config.name, upstream: this.upstream.id, err: errCode(err) }, 'upstream failed mid-response');
       // The head may still be held back (Node's until the first body bytes, and corked until
       // the next tick): let it out first, so the client sees a response cut short, not a
@@ -499,7 +485,7 @@ function onClientClose(this: ExchangeResponse): void {
     const attempt = ex.current;
     ex.end();
     ex.status = 499;
-    attempt?.abort?.(new ClientGoneError('client went away'));
+    attempt?.abort?.(new ClientGoneError());
   }
   ex.finished();
 }

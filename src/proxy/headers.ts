@@ -5,6 +5,8 @@
 // (`server.trustedProxies`): from anyone else they are claims an attacker could forge.
 
 import type { CidrSet } from '../core/cidr.js';
+import { bytesMatch } from '../core/bytes.js';
+import { InvalidHeaderError } from '../core/errors.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -36,15 +38,6 @@ function hasLength(table: Uint8Array, length: number): boolean {
 // Responses: only hop-by-hop names matter.
 const SPECIAL_LENGTH = lengthsOf([...HOP_BY_HOP, ...REPLACED_ON_REQUEST, 'host']);
 const HOP_LENGTH = lengthsOf(HOP_BY_HOP);
-
-/** Whether the bytes spell `lower` (lower-case letters and '-') in any letter case. */
-export function bytesMatch(bytes: Buffer, lower: string): boolean {
-  if (bytes.length !== lower.length) return false;
-  // | 0x20 folds A-Z onto a-z; of the token characters a name may hold, nothing else lands on
-  // a letter or on '-'.
-  for (let i = 0; i < lower.length; i++) if ((bytes[i]! | 0x20) !== lower.charCodeAt(i)) return false;
-  return true;
-}
 
 /** The lower-cased name when it may be one this hop treats specially, else undefined. */
 function specialName(name: string): string | undefined {
@@ -183,10 +176,6 @@ export function reasonPhrase(status: number, text: string, standard: string | un
 const TOKEN = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
 
-/** Thrown for an upstream header that must not reach a client (Node's writeHead throws alike). */
-export class InvalidHeaderError extends Error {
-  readonly code = 'FAIRWAY_INVALID_UPSTREAM_HEADER';
-}
 
 /**
  * Checks one upstream header as Node's ServerResponse does (a token name; a value of HTAB, SP,

@@ -2,6 +2,7 @@
 // call per finished exchange, reading fields of the exchange itself, so the hot path allocates
 // no event object. Observers must not throw and must not block.
 
+import type { FairwayErrorCode } from '../core/errors.js';
 import type { Route } from '../core/route-table.js';
 import type { Upstream } from '../core/upstream.js';
 
@@ -15,7 +16,7 @@ export interface FinishedExchange {
   /** Status sent to the client; 499 when the client went away first. */
   readonly status: number;
   /** Set when Fairway made the answer itself (x-fairway-error). */
-  readonly errorCode: string | undefined;
+  readonly errorCode: FairwayErrorCode | undefined;
   readonly attempts: number;
   /** Response body bytes relayed to the client. */
   readonly bytes: number;

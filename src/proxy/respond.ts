@@ -4,7 +4,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { messageOf, statusOf, type FairwayErrorCode } from '../core/errors.js';
-import type { ProxyResponse } from './fast-path.js';
+import type { ProxyResponse } from './messages.js';
 
 export function sendError(res: ProxyResponse, code: FairwayErrorCode, detail?: string): void {
   if (res.headersSent) {

@@ -8,7 +8,8 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsulClient, ConsulError } from '../../src/discovery/consul-client.js';
+import { ConsulError } from '../../src/core/errors.js';
+import { ConsulClient } from '../../src/discovery/consul-client.js';
 
 const ENTRY = [{ Node: { Node: 'n1', Address: '127.0.0.1' }, Service: { ID: 'web-1', Service: 'web', Port: 9001, Tags: [], Meta: {} }, Checks: [{ Status: 'passing' }] }];
 

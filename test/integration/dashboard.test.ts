@@ -167,7 +167,7 @@ describe('dashboard', () => {
     if (!rates) console.log('dashboard: no req/s in /api/routes yet; the screenshot shows "-" there');
     await sleep(1100);
     await page.screenshot({ path: artifact('dashboard.png'), fullPage: true });
-    // The README's picture is replaced only on request, so a test run leaves the tree clean.
+    // docs/dashboard.png (shown in docs/operations.md) is replaced only on request, so a test run leaves the tree clean.
     if (process.env.FAIRWAY_UPDATE_SCREENSHOT === '1') {
       mkdirSync(join(ROOT, 'docs'), { recursive: true });
       copyFileSync(artifact('dashboard.png'), join(ROOT, 'docs/dashboard.png'));

@@ -1,5 +1,5 @@
 // What the built proxy loads: undici's Pool on its own, not the package entry (which brings
-// fetch, WebSocket and the rest; see src/undici-pool.ts), and http-proxy only at the first
+// fetch, WebSocket and the rest; see src/proxy/undici-pool.ts), and http-proxy only at the first
 // WebSocket (src/proxy/upgrade.ts). A fresh process, as `fairway` runs.
 
 import { execFileSync } from 'node:child_process';
@@ -13,7 +13,7 @@ describe('module footprint of the built proxy', () => {
     const script = `
       import { createRequire } from 'node:module';
       await import('./dist/app.js');
-      const { Pool } = await import('./dist/undici-pool.js');
+      const { Pool } = await import('./dist/proxy/undici-pool.js');
       const cached = Object.keys(createRequire(import.meta.url).cache);
       const loaded = cached.filter((k) => k.includes('/undici/'));
       console.log(JSON.stringify({

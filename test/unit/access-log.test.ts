@@ -3,6 +3,7 @@
 
 import type { Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
+import type { FairwayErrorCode } from '../../src/core/errors.js';
 import { AccessLog } from '../../src/proxy/access-log.js';
 import type { FinishedExchange } from '../../src/proxy/observer.js';
 import { rngOf, upstream } from './helpers.js';
@@ -49,7 +50,7 @@ describe('AccessLog', () => {
     { why: 'sampled in: a success is kept', enabled: true, sample: 0.5, status: 200, errorCode: undefined, rng: 0.3, logged: true },
     { why: 'a 5xx is kept whatever the sample', enabled: true, sample: 0, status: 503, errorCode: undefined, rng: 0.9, logged: true },
     { why: 'an answer Fairway made is kept whatever the sample', enabled: true, sample: 0, status: 404, errorCode: 'no_route', rng: 0.9, logged: true },
-  ])('$why', ({ enabled, sample, status, errorCode, rng, logged }) => {
+  ] satisfies Array<{ why: string; enabled: boolean; sample: number; status: number; errorCode: FairwayErrorCode | undefined; rng: number; logged: boolean }>)('$why', ({ enabled, sample, status, errorCode, rng, logged }) => {
     const { log, lines } = recorder();
     new AccessLog(log, () => ({ enabled, sample }), rngOf(rng)).onExchange(exchange({ status, errorCode }));
     expect(lines.length).toBe(logged ? 1 : 0);

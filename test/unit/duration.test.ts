@@ -1,7 +1,7 @@
-// parseDuration / formatDuration: the Go-style duration grammar Fairway's config and flags use.
+// parseDuration: the Go-style duration grammar Fairway's config and flags use.
 
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../src/core/duration.js';
+import { parseDuration } from '../../src/core/duration.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -40,41 +40,5 @@ describe('parseDuration', () => {
     { text: 'soon', why: 'words are not durations' },
   ])('rejects "$text": $why', ({ text }) => {
     expect(parseDuration(text)).toBeUndefined();
-  });
-});
-
-describe('formatDuration', () => {
-  it.each([
-    { ms: 0, text: '0ms', why: 'zero is written in milliseconds' },
-    { ms: 250, text: '250ms', why: 'less than a second stays in milliseconds' },
-    { ms: 1_000, text: '1s', why: 'whole seconds use s' },
-    { ms: 1_500, text: '1500ms', why: 'a value no larger unit divides stays in milliseconds' },
-    { ms: 30_000, text: '30s', why: 'whole seconds below a minute use s' },
-    { ms: 60_000, text: '1m', why: 'whole minutes use m' },
-    { ms: 90_000, text: '90s', why: 'the largest unit that divides exactly wins, without mixing units' },
-    { ms: 3_600_000, text: '1h', why: 'whole hours use h' },
-    { ms: 5_400_000, text: '90m', why: 'ninety minutes is not a whole number of hours' },
-    { ms: 7_200_000, text: '2h', why: 'several hours use h' },
-  ])('$ms → $text: $why', ({ ms, text }) => {
-    expect(formatDuration(ms)).toBe(text);
-  });
-});
-
-describe('round trips', () => {
-  it.each([0, 1, 999, 1_000, 1_001, 59_999, 60_000, 90_000, 3_599_999, 3_600_000, 86_400_000])(
-    'parseDuration(formatDuration(%i)) gives the same number of milliseconds back',
-    (ms) => {
-      expect(parseDuration(formatDuration(ms))).toBe(ms);
-    },
-  );
-
-  it.each([
-    { text: '1m30s', canonical: '90s', why: 'mixed units collapse into the largest exact unit' },
-    { text: '60s', canonical: '1m', why: 'sixty seconds are written as a minute' },
-    { text: '1.5s', canonical: '1500ms', why: 'a fractional second is written in milliseconds' },
-    { text: '0.5h', canonical: '30m', why: 'half an hour is written in minutes' },
-    { text: '250ms', canonical: '250ms', why: 'a canonical value is unchanged' },
-  ])('formatDuration(parseDuration("$text")) is "$canonical": $why', ({ text, canonical }) => {
-    expect(formatDuration(parseDuration(text)!)).toBe(canonical);
   });
 });

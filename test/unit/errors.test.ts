@@ -1,7 +1,20 @@
-// FairwayError codes and statuses, and upstreamFailure's mapping of upstream failures to 502/504.
+// FairwayError codes and statuses, the internal error classes' stable codes, and
+// upstreamFailure's mapping of upstream failures to 502/504.
 
 import { describe, expect, it } from 'vitest';
-import { FairwayError, messageOf, statusOf, upstreamFailure, UserError, type FairwayErrorCode } from '../../src/core/errors.js';
+import {
+  ClientGoneError,
+  ConsulError,
+  FairwayError,
+  InvalidHeaderError,
+  messageOf,
+  statusOf,
+  SUPERSEDED,
+  TimeoutError,
+  upstreamFailure,
+  UserError,
+  type FairwayErrorCode,
+} from '../../src/core/errors.js';
 
 describe('statusOf', () => {
   it.each([
@@ -11,6 +24,11 @@ describe('statusOf', () => {
     { code: 'upstream_timeout', status: 504, why: 'a slow upstream is Gateway Timeout' },
     { code: 'bad_request', status: 400, why: 'a malformed request is Bad Request' },
     { code: 'headers_too_large', status: 431, why: 'oversized headers are 431' },
+    { code: 'request_timeout', status: 408, why: 'a client too slow with its request is 408' },
+    { code: 'forbidden', status: 403, why: 'a refused admin write is Forbidden' },
+    { code: 'method_not_allowed', status: 405, why: 'CONNECT is Method Not Allowed' },
+    { code: 'expectation_failed', status: 417, why: 'an Expect nobody can meet is 417' },
+    { code: 'upstream_busy', status: 503, why: 'an instance with no room for another tunnel is 503' },
   ] as Array<{ code: FairwayErrorCode; status: number; why: string }>)('$code → $status: $why', ({ code, status }) => {
     expect(statusOf(code)).toBe(status);
     const e = new FairwayError(code);
@@ -60,6 +78,24 @@ describe('upstreamFailure', () => {
   it('timeout codes are matched exactly, not by case or substring', () => {
     expect(upstreamFailure(withCode('etimedout')).code).toBe('upstream_error');
     expect(upstreamFailure(withCode('UND_ERR_HEADERS_TIMEOUT_X')).code).toBe('upstream_error');
+  });
+});
+
+describe('error classes', () => {
+  it.each([
+    { why: 'a route timeout', err: new TimeoutError(250), code: 'FAIRWAY_TIMEOUT', answer: 'upstream_timeout' },
+    { why: 'a client gone', err: new ClientGoneError(), code: 'FAIRWAY_CLIENT_GONE', answer: 'upstream_error' },
+    { why: 'a superseded attempt', err: SUPERSEDED, code: 'FAIRWAY_SUPERSEDED', answer: 'upstream_error' },
+    { why: 'an invalid upstream head', err: new InvalidHeaderError('bad'), code: 'FAIRWAY_INVALID_UPSTREAM_HEADER', answer: 'upstream_error' },
+    { why: 'a Consul failure', err: new ConsulError('down', 500), code: 'FAIRWAY_CONSUL', answer: 'upstream_error' },
+  ])('$why has the stable code $code and maps to $answer', ({ err, code, answer }) => {
+    expect(err.code).toBe(code);
+    expect(err).toBeInstanceOf(Error);
+    expect(upstreamFailure(err).code).toBe(answer);
+  });
+
+  it('a route timeout says how long it waited', () => {
+    expect(new TimeoutError(250).message).toBe('no complete answer within 250ms');
   });
 });
 

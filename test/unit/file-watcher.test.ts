@@ -3,7 +3,7 @@
 // scripted looks: exact times, no waiting.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Settle } from '../../src/file-watcher.js';
+import { Settle } from '../../src/config-source/file-watcher.js';
 
 const WINDOW = 100;
 

@@ -3,11 +3,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { CidrSet, parseCidr } from '../../src/core/cidr.js';
+import { InvalidHeaderError } from '../../src/core/errors.js';
 import {
   clientAddressOf,
   clientResponseHeaders,
   encodeResponseHead,
-  InvalidHeaderError,
   reasonPhrase,
   requestIdOf,
   upstreamRequestHeaders,

@@ -1,7 +1,7 @@
 // keepMemoryReducerWorking: a timer on V8 13 and later, nothing on older V8. Fake timers, no I/O.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { keepMemoryReducerWorking } from '../../src/memory-reducer.js';
+import { keepMemoryReducerWorking } from '../../src/cli/memory-reducer.js';
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());

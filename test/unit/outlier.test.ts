@@ -1,9 +1,12 @@
 // Passive outlier detection (isEjected, onSuccess, onFailure): ejection, its length, probation, the ejected-share cap.
 
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OUTLIER, isEjected, onFailure, onSuccess, type OutlierOptions, type OutlierState } from '../../src/core/outlier.js';
+import { isEjected, onFailure, onSuccess, type OutlierOptions, type OutlierState } from '../../src/core/outlier.js';
 import { newStats } from '../../src/core/upstream.js';
-import { rngOf } from './helpers.js';
+import { config, rngOf } from './helpers.js';
+
+/** The config's defaults (the schema is their one home). */
+const DEFAULT_OUTLIER: OutlierOptions = config('routes: [{ endpoints: [127.0.0.1:1] }]').outlier;
 
 /** Base 10 s, capped at 25 s, so the third ejection hits the cap. */
 const CAPPED: OutlierOptions = { ...DEFAULT_OUTLIER, baseEjectionMs: 10_000, maxEjectionMs: 25_000 };

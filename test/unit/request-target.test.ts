@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CidrSet, parseCidr } from '../../src/core/cidr.js';
 import { absoluteTarget, bareHost, normalizePath } from '../../src/core/request-target.js';
 import { admit, ASTERISK, type Admitted } from '../../src/proxy/admit.js';
-import type { ProxyRequest } from '../../src/proxy/fast-path.js';
+import type { ProxyRequest } from '../../src/proxy/messages.js';
 
 describe('normalizePath', () => {
   it.each([

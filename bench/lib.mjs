@@ -7,6 +7,30 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 
+/** Whether a command is on PATH. */
+export function has(cmd) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once `url` answers 2xx (polling every 50 ms for up to `ms`). */
+export async function waitHttp(url, what, ms = 10_000) {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) {
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+  }
+  throw new Error(`${what} did not answer at ${url}`);
+}
+
 /** A TCP port free on 127.0.0.1 right now. */
 export async function freePort() {
   return new Promise((resolve) => {

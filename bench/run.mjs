@@ -1,406 +1,219 @@
 #!/usr/bin/env node
-// `npm run bench`: Fairway side by side with reference proxies on this machine, in one run.
+// `npm run bench`: Fairway side by side with reference proxies on this machine, in one run,
+// with proof that the machine's load side was not the bottleneck. docs/benchmarks.md explains
+// every row and how to read the output.
 //
-// The same backends serve every proxy (nginx with one worker when installed, else a Node
-// server), the same load generator drives each one (wrk when installed, else autocannon) with
-// the same connections and duration, after a warm-up, in interleaved rounds so a noisy
-// neighbour hurts everyone alike. Reference proxies: HAProxy (1 thread) and nginx (1 worker)
-// when installed, node-http-proxy with a keep-alive agent, and (full run only) a ceiling probe:
-// the least relay undici allows (bench/undici-relay.mjs), no proxy at all. Fairway runs as one process with
-// static endpoints, with Consul discovery, and with metrics or access log variations.
-// It installs nothing: `apt-get install nginx haproxy wrk` adds the references.
+// The same in-memory backends serve every row and the same load generator drives each one, in
+// interleaved rounds so a noisy neighbour hurts everyone alike. Every table has a direct row
+// (load generator straight to a backend): a table whose direct figure is not 1.5× its fastest
+// proxy is marked load-side bound. Then the latency of each proxy at 25/50/75 % of HAProxy's
+// maximum (open loop), and the goals of issue #19 with met / not met. It installs nothing but
+// the Go peers it builds into .cache/ (scripts/peers-install.sh); `apt-get install nginx
+// haproxy wrk` adds the native references.
 //
-// With taskset (util-linux) and two or more CPUs, each proxy under test runs alone on the last
-// CPU and everything else (load generator, backends, Consul, this script) on the others, so a
-// single-threaded proxy gets one whole core and the scheduler's placement stops deciding the
-// result; `workers: 2` gets every CPU. `--no-pin` runs everything unpinned.
-//
-//   npm run bench              full run (~10 min): 5 rounds of the small response, then sizes
-//   npm run bench -- --quick   under a minute: one short round, small response only
+//   npm run bench                      full run (~15 min); writes bench/results.md and .json
+//   npm run bench -- --quick           ~2 min: one short round, small response, short latency points
+//   npm run bench -- --smoke           plumbing check: every row and table, 1 s each; numbers meaningless
+//   options: --no-pin, --no-build (use dist/ as is), --build-traefik (build Traefik, ~7 min, once),
+//            --vegeta (fixed-rate points from vegeta instead of bench/open-loop.mjs)
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fairwayNodeFlags, freePort, ROOT, startConsul } from './lib.mjs';
+import { startBackends } from './backends.mjs';
+import { fairwayNodeFlags, has, ROOT } from './lib.mjs';
+import { fixedRate, SATURATOR, saturate } from './load.mjs';
+import { peerBinary, SERVICE, startConsulWithBackends, startFabio, startTraefik } from './peers.mjs';
+import { Children, cpuPlan, rssTree } from './procs.mjs';
+import { startFairway, startHaproxy, startNginxProxy, startNodeHttpProxy, startUndiciRelay } from './proxies.mjs';
+import { DIRECT, FABIO, FAIRWAY, FAIRWAY_CONSUL, headroom, NHP, REF, renderMarkdown, summariseRounds, TRAEFIK } from './report.mjs';
 
-const QUICK = process.argv.includes('--quick');
-const CONNECTIONS = 50;
-const ROUNDS = QUICK ? 1 : 5;
-const SECONDS = QUICK ? 3 : 8;
-const SIZE_SECONDS = 5;
-// Node's JIT needs a few seconds of traffic before its code is optimised; the native proxies
-// get the same warm-up.
-const WARMUP_SECONDS = QUICK ? 2 : 5;
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    smoke: { type: 'boolean' },
+    'no-pin': { type: 'boolean' },
+    'no-build': { type: 'boolean' },
+    'build-traefik': { type: 'boolean' },
+    vegeta: { type: 'boolean' },
+  },
+});
+const MODE = opts.smoke ? 'smoke' : opts.quick ? 'quick' : 'full';
+// full: every row; quick: the rows the goals need; smoke: every code path, numbers meaningless.
+// Node's JIT needs a few seconds of traffic before its code is optimised; every row gets the
+// same warm-up.
+const T = {
+  full: { rounds: 5, seconds: 5, warmup: 3, sizeSeconds: 3, latencySeconds: 10, allRows: true },
+  quick: { rounds: 1, seconds: 3, warmup: 1, sizeSeconds: 0, latencySeconds: 1.5, allRows: false },
+  smoke: { rounds: 2, seconds: 1, warmup: 1, sizeSeconds: 1, latencySeconds: 1, allRows: true },
+}[MODE];
+const LOAD_PCTS = [25, 50, 75];
+const SIZES = [['1 KiB', '/1k'], ['64 KiB', '/64k'], ['1 MiB', '/1m'], ['64 KiB upload', '/upload']];
+
 const tmp = mkdtempSync(join(os.tmpdir(), 'fairway-bench-'));
-const children = [];
+const plan = cpuPlan(opts['no-pin']);
+const children = new Children(plan);
 
-const has = (cmd) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-const CPUS = os.cpus().length;
-const PIN = !process.argv.includes('--no-pin') && CPUS >= 2 && has('taskset');
-const PROXY_CPU = String(CPUS - 1);
-const OTHER_CPUS = CPUS === 2 ? '0' : `0-${CPUS - 2}`;
-const ALL_CPUS = `0-${CPUS - 1}`;
-// Children inherit this process's CPUs: the backends, wrk and Consul stay off the proxy's CPU.
-if (PIN) execFileSync('taskset', ['-a', '-cp', OTHER_CPUS, String(process.pid)], { stdio: 'ignore' });
-
-/** Starts a child; `cpus` (a taskset list) pins it when pinning is on. */
-function run(name, cmd, args, env = {}, cpus = undefined) {
-  const [file, argv] = PIN && cpus ? ['taskset', ['-c', cpus, cmd, ...args]] : [cmd, args];
-  const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  let err = '';
-  child.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
-  child.on('exit', (code, signal) => {
-    if (!stopping && code !== 0 && signal === null) console.error(`bench: ${name} exited with ${code}: ${err}`);
-  });
-  children.push(child);
-  return child;
-}
-
-async function waitHttp(url, what) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    await sleep(50);
-  }
-  throw new Error(`${what} did not answer at ${url}`);
-}
-
-/** Summed RSS (bytes) of a process and its children, from /proc. */
-function rssTree(pid) {
-  let total = 0;
-  const pids = [pid];
-  try {
-    for (const entry of execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n'))
-      if (entry.trim()) pids.push(Number(entry.trim()));
-  } catch {
-    // no children
-  }
-  for (const p of pids) {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) total += Number(m[1]) * 1024;
-    } catch {
-      // gone
-    }
-  }
-  return total;
-}
-
-// ---- content -------------------------------------------------------------------------------
-
-const SIZES = { small: 13, '1k': 1024, '64k': 64 * 1024, '1m': 1024 * 1024 };
-for (const [name, n] of Object.entries(SIZES)) writeFileSync(join(tmp, name), name === 'small' ? 'hello, world\n' : 'x'.repeat(n));
-writeFileSync(join(tmp, 'post.lua'), `wrk.method = "POST"\nwrk.body = string.rep("a", 65536)\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
-
-// ---- backends -------------------------------------------------------------------------------
-
-async function startBackends() {
-  const ports = [await freePort(), await freePort()];
-  if (has('nginx')) {
-    const conf = join(tmp, 'backend-nginx.conf');
-    writeFileSync(
-      conf,
-      `worker_processes 1; daemon off; pid ${tmp}/backend.pid; error_log ${tmp}/backend-error.log;
-events { worker_connections 8192; }
-http { access_log off; keepalive_requests 1000000; sendfile on; tcp_nopush on; client_body_temp_path ${tmp};
-  proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
-  ${ports.map((p) => `server { listen 127.0.0.1:${p}; root ${tmp}; client_max_body_size 4m; client_body_buffer_size 128k;
-    location = /upload { return 200 "ok\\n"; } }`).join('\n  ')}
-}`,
-    );
-    run('backend nginx', 'nginx', ['-c', conf, '-p', tmp]);
-    await waitHttp(`http://127.0.0.1:${ports[0]}/small`, 'backend nginx');
-    return { ports, kind: 'nginx (1 worker)' };
-  }
-  const bodies = Object.fromEntries(Object.keys(SIZES).map((k) => [`/${k}`, readFileSync(join(tmp, k))]));
-  for (const port of ports) {
-    const server = createServer((req, res) => {
-      if (req.url === '/upload') {
-        req.resume();
-        req.on('end', () => res.end('ok\n'));
-        return;
-      }
-      const body = bodies[req.url] ?? bodies['/small'];
-      res.writeHead(200, { 'content-length': body.length }).end(body);
-    });
-    server.keepAliveTimeout = 60_000;
-    await new Promise((r) => server.listen(port, '127.0.0.1', r));
-  }
-  return { ports, kind: 'Node http (in the bench process)' };
-}
-
-// ---- proxies --------------------------------------------------------------------------------
-
-async function startHaproxy(ports) {
-  const port = await freePort();
-  const conf = join(tmp, 'haproxy.cfg');
-  writeFileSync(
-    conf,
-    `global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  option http-keep-alive
-frontend f
-  bind 127.0.0.1:${port}
-  default_backend b
-backend b
-  balance roundrobin
-  http-reuse always
-${ports.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
-`,
-  );
-  const child = run('haproxy', 'haproxy', ['-f', conf, '-db'], {}, PROXY_CPU);
-  await waitHttp(`http://127.0.0.1:${port}/small`, 'haproxy');
-  return { port, pid: child.pid };
-}
-
-async function startNginxProxy(ports) {
-  const port = await freePort();
-  const prefix = mkdtempSync(join(tmp, 'nginx-proxy-'));
-  const conf = join(prefix, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `worker_processes 1; daemon off; pid ${prefix}/nginx.pid; error_log ${prefix}/error.log;
-events { worker_connections 8192; }
-http { access_log off; keepalive_requests 1000000; client_body_temp_path ${prefix}; proxy_temp_path ${prefix};
-  fastcgi_temp_path ${prefix}; uwsgi_temp_path ${prefix}; scgi_temp_path ${prefix};
-  upstream u { ${ports.map((p) => `server 127.0.0.1:${p};`).join(' ')} keepalive 128; }
-  server { listen 127.0.0.1:${port}; client_max_body_size 4m;
-    location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } }
-}`,
-  );
-  const child = run('nginx proxy', 'nginx', ['-c', conf, '-p', prefix], {}, PROXY_CPU);
-  await waitHttp(`http://127.0.0.1:${port}/small`, 'nginx proxy');
-  return { port, pid: child.pid };
-}
-
-async function startNodeHttpProxy(ports) {
-  const port = await freePort();
-  const child = run('node-http-proxy', process.execPath, [join(ROOT, 'bench/http-proxy-server.mjs'), String(port), ...ports.map(String)], {}, PROXY_CPU);
-  await waitHttp(`http://127.0.0.1:${port}/small`, 'node-http-proxy');
-  return { port, pid: child.pid };
-}
-
-async function startUndiciRelay(ports) {
-  const port = await freePort();
-  const child = run('undici relay', process.execPath, [join(ROOT, 'bench/undici-relay.mjs'), String(port), ...ports.map(String)], {}, PROXY_CPU);
-  await waitHttp(`http://127.0.0.1:${port}/small`, 'undici relay');
-  return { port, pid: child.pid };
-}
-
-async function startFairway(ports, extra = {}, consulAddress) {
-  const [port, admin] = [await freePort(), await freePort()];
-  const config = {
-    listen: `127.0.0.1:${port}`,
-    admin: { listen: `127.0.0.1:${admin}` },
-    accessLog: { enabled: false },
-    ...(consulAddress ? { consul: { address: consulAddress } } : {}),
-    routes: [consulAddress ? { service: 'bench-backend' } : { endpoints: ports.map((p) => `127.0.0.1:${p}`) }],
-    ...extra,
-  };
-  const file = join(tmp, `fairway-${port}.json`);
-  writeFileSync(file, JSON.stringify(config));
-  const cpus = extra.workers === undefined ? PROXY_CPU : ALL_CPUS;
-  const child = run('fairway', process.execPath, [...fairwayNodeFlags(), join(ROOT, 'dist/cli/main.js'), 'start', '-c', file], { FAIRWAY_LOG_FORMAT: 'json', FAIRWAY_LOG_LEVEL: 'warn' }, cpus);
-  await waitHttp(`http://127.0.0.1:${admin}/-/ready`, 'fairway');
-  await waitHttp(`http://127.0.0.1:${port}/small`, 'fairway');
-  return { port, pid: child.pid };
-}
-
-async function startConsulWithBackends(ports) {
-  const { address, child } = await startConsul();
-  children.push(child);
-  for (const [i, p] of ports.entries())
-    await fetch(`${address}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ ID: `b${i}`, Name: 'bench-backend', Address: '127.0.0.1', Port: p }) });
-  return address;
-}
-
-// ---- load ----------------------------------------------------------------------------------
-
-const USE_WRK = has('wrk');
-
-function parseMs(text) {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(text);
-  if (!m) return NaN;
-  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
-}
-
-async function load(port, path, seconds, upload) {
-  if (USE_WRK) {
-    const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...(upload ? ['-s', join(tmp, 'post.lua')] : []), `http://127.0.0.1:${port}${path}`];
-    const out = await new Promise((resolve, reject) => {
-      const child = spawn('wrk', args);
-      let text = '';
-      child.stdout.on('data', (d) => (text += d));
-      child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}`))));
-    });
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-    const p50 = parseMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
-    const p99 = parseMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
-    const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-    const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
-    return { rps, p50, p99, errors: Number(errors), socketErrors };
-  }
-  const { default: autocannon } = await import('autocannon');
-  const r = await autocannon({
-    url: `http://127.0.0.1:${port}${path}`,
-    connections: CONNECTIONS,
-    duration: seconds,
-    ...(upload ? { method: 'POST', body: Buffer.alloc(65536, 97) } : {}),
-  });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.non2xx + r.errors };
-}
-
-async function measure(target, path, seconds, upload = false) {
+async function measure(row, path, seconds, upload = false) {
   let peak = 0;
-  let sampling = true;
+  let sampling = row.pid !== undefined;
   const sampler = (async () => {
     while (sampling) {
-      peak = Math.max(peak, rssTree(target.pid));
+      peak = Math.max(peak, rssTree(row.pid));
       await sleep(200);
     }
   })();
-  const r = await load(target.port, path, seconds, upload);
+  const r = await saturate(row.port, path, seconds, { tmp, upload });
   sampling = false;
   await sampler;
   return { ...r, rssMB: peak / 2 ** 20 };
 }
 
-// ---- main ----------------------------------------------------------------------------------
-
-let stopping = false;
-async function main() {
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
-  const backend = await startBackends();
-  const proxies = [];
-  if (has('haproxy')) proxies.push({ name: 'HAProxy (1 thread)', ...(await startHaproxy(backend.ports)) });
-  if (has('nginx')) proxies.push({ name: 'nginx (1 worker)', ...(await startNginxProxy(backend.ports)) });
-  proxies.push({ name: 'node-http-proxy', ...(await startNodeHttpProxy(backend.ports)) });
+/** Starts every row; rows a peer could not be had for are left out and recorded in `skipped`. */
+async function startRows(ctx, skipped) {
+  const rows = [{ name: DIRECT, port: ctx.ports[0], sizes: true, latency: true }];
+  // `sizes`/`latency`: whether the row also runs in those tables. --quick keeps the fixed-rate
+  // points to the rows the goals and the Consul peers need.
+  const add = async (name, start, { sizes = true, latency = T.allRows || !/nginx|node-http/.test(name) } = {}) => rows.push({ name, ...(await start()), sizes, latency });
+  const consul = await startConsulWithBackends(ctx);
+  if (has('haproxy')) await add(REF, () => startHaproxy(ctx));
+  else skipped[REF] = 'haproxy is not installed';
+  if (has('nginx')) await add('nginx (1 worker)', () => startNginxProxy(ctx));
+  else skipped['nginx (1 worker)'] = 'nginx is not installed';
+  const fabio = peerBinary('fabio', { build: true });
+  if (fabio.bin) await add(FABIO, () => startFabio(ctx, fabio.bin, consul));
+  else skipped[FABIO] = fabio.skip;
+  const traefik = peerBinary('traefik', { build: Boolean(opts['build-traefik']) });
+  if (traefik.bin) await add(TRAEFIK, () => startTraefik(ctx, traefik.bin, consul));
+  else skipped[TRAEFIK] = opts['build-traefik'] ? traefik.skip : `${traefik.skip}; or run with --build-traefik`;
+  await add(NHP, () => startNodeHttpProxy(ctx));
   // Not a proxy: the ceiling of any undici-based relay on this machine (bench/undici-relay.mjs).
-  if (!QUICK) proxies.push({ name: 'ceiling: bare undici relay', ...(await startUndiciRelay(backend.ports)) });
-  proxies.push({ name: 'Fairway (static)', ...(await startFairway(backend.ports)) });
-  if (!QUICK) {
-    proxies.push({ name: 'Fairway (static, metrics off)', ...(await startFairway(backend.ports, { metrics: { enabled: false } })) });
-    proxies.push({ name: 'Fairway (static, access log on)', ...(await startFairway(backend.ports, { accessLog: { enabled: true } })) });
-    proxies.push({ name: 'Fairway (static, workers: 2)', ...(await startFairway(backend.ports, { workers: 2 })) });
+  if (T.allRows) await add('ceiling: bare undici relay', () => startUndiciRelay(ctx), { sizes: false, latency: false });
+  await add(FAIRWAY, () => startFairway(ctx));
+  if (T.allRows) {
+    await add('Fairway (static, metrics off)', () => startFairway(ctx, { extra: { metrics: { enabled: false } } }), { sizes: false, latency: false });
+    await add('Fairway (static, access log on)', () => startFairway(ctx, { extra: { accessLog: { enabled: true } } }), { sizes: false, latency: false });
   }
-  const consul = await startConsulWithBackends(backend.ports);
-  proxies.push({ name: 'Fairway (Consul discovery)', ...(await startFairway(backend.ports, {}, consul)) });
+  await add(FAIRWAY_CONSUL, () => startFairway(ctx, { consul, service: SERVICE }));
+  if (T.allRows) await add('Fairway (workers: auto, all CPUs)', () => startFairway(ctx, { extra: { workers: 'auto' } }), { sizes: false, latency: false });
+  const versions = { fabio: fabio.bin, traefik: traefik.bin };
+  return { rows, versions };
+}
 
-  console.log(`backends: ${backend.kind}; load: ${USE_WRK ? 'wrk' : 'autocannon'}, ${CONNECTIONS} connections; ${ROUNDS} round(s) of ${SECONDS}s`);
-  for (const p of proxies) await load(p.port, '/small', WARMUP_SECONDS, false);
-
-  const main = new Map(proxies.map((p) => [p.name, []]));
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const p of proxies) {
-      // A second of unmeasured load first: each proxy sat idle while the others ran.
-      await load(p.port, '/small', 1, false);
-      const r = await measure(p, '/small', SECONDS);
-      main.get(p.name).push(r);
-      console.log(`round ${round} ${p.name.padEnd(34)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  rss ${r.rssMB.toFixed(0)} MB${r.errors ? `  ${r.errors} errors` : ''}`);
+async function smallRounds(rows) {
+  const rounds = Object.fromEntries(rows.map((r) => [r.name, []]));
+  for (const row of rows) await saturate(row.port, '/small', T.warmup, { tmp });
+  for (let round = 1; round <= T.rounds; round++) {
+    for (const row of rows) {
+      // A second of unmeasured load first: each row sat idle while the others ran.
+      await saturate(row.port, '/small', 1, { tmp });
+      const r = await measure(row, '/small', T.seconds);
+      rounds[row.name].push(r);
+      console.log(`round ${round} ${row.name.padEnd(34)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${row.pid ? `  rss ${r.rssMB.toFixed(0)} MB` : ''}${r.errors ? `  ${r.errors} errors` : ''}`);
     }
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const refName = proxies.find((p) => p.name.startsWith('HAProxy'))?.name ?? 'node-http-proxy';
-  // Ratios pair each round's measurement with the reference's from the same round (seconds
-  // apart), then take the median: the machine drifts between rounds (a whole round can run
-  // 20% slow), and pairing cancels what the proxies share. The ratio of the medians is kept too.
-  const paired = (name, other, key) => median(main.get(name).map((r, i) => r[key] / main.get(other)[i][key]));
-  const summary = proxies.map((p) => {
-    const rs = main.get(p.name);
-    return {
-      name: p.name,
-      rps: median(rs.map((r) => r.rps)),
-      p50: median(rs.map((r) => r.p50)),
-      p99: median(rs.map((r) => r.p99)),
-      rss: Math.max(...rs.map((r) => r.rssMB)),
-      errors: rs.reduce((a, r) => a + r.errors, 0),
-      vsRef: paired(p.name, refName, 'rps'),
-      p99VsRef: paired(p.name, refName, 'p99'),
-      vsNhp: paired(p.name, 'node-http-proxy', 'rps'),
-    };
-  });
-  const ref = summary.find((s) => s.name === refName);
-  const nhp = summary.find((s) => s.name === 'node-http-proxy');
+  const summary = summariseRounds(rounds);
+  return { rows: summary, headroom: headroom(summary) };
+}
 
+async function latencyPoints(rows, small, vegeta) {
+  // Rates follow HAProxy's maximum from this run; without HAProxy, the fastest other proxy's.
+  const base = small.rows.find((r) => r.name === REF) ?? small.rows.filter((r) => r.name !== DIRECT).reduce((a, b) => (b.rps > a.rps ? b : a));
+  const points = [];
+  for (const pct of LOAD_PCTS) {
+    const rate = Math.max(1, Math.round((base.rps * pct) / 100));
+    const point = { pct, rate, rows: [] };
+    for (const row of rows.filter((r) => r.latency)) {
+      const r = await fixedRate(row.port, '/small', rate, T.latencySeconds, { tmp, vegeta });
+      point.rows.push({ name: row.name, ...r });
+      const lag = r.lagP99 === undefined ? '' : `  generator lag p99 ${r.lagP99.toFixed(2)} ms`;
+      console.log(`${pct} % ${String(rate).padStart(6)} req/s ${row.name.padEnd(34)} p50 ${r.p50.toFixed(2)}  p99 ${r.p99.toFixed(2)}  p99.9 ${r.p999.toFixed(2)} ms  achieved ${r.achieved.toFixed(0)}/s${r.errors ? `  ${r.errors} errors` : ''}${lag}`);
+    }
+    points.push(point);
+  }
+  return { base: { name: base.name, rps: base.rps }, points, seconds: T.latencySeconds, generator: vegeta ? 'vegeta' : 'bench/open-loop.mjs' };
+}
+
+async function sizeTables(rows) {
   const sizes = [];
-  if (!QUICK) {
-    for (const [label, path, upload] of [['1 KiB', '/1k', false], ['64 KiB', '/64k', false], ['1 MiB', '/1m', false], ['64 KiB upload', '/upload', true]]) {
-      const row = { label, results: {} };
-      for (const p of proxies.filter((x) => !x.name.includes('metrics off') && !x.name.includes('access log') && !x.name.includes('workers') && !x.name.startsWith('ceiling')))
-        row.results[p.name] = await measure(p, path, SIZE_SECONDS, upload);
-      sizes.push(row);
-      console.log(`${label}: ${Object.entries(row.results).map(([n, r]) => `${n} ${r.rps.toFixed(0)}`).join(', ')}`);
+  for (const [label, path] of SIZES) {
+    const size = { label, rows: [] };
+    for (const row of rows.filter((r) => r.sizes)) {
+      // A second unmeasured first: pools and buffers (nginx's too) grow to the new size.
+      await saturate(row.port, path, 1, { tmp, upload: path === '/upload' });
+      size.rows.push({ name: row.name, ...(await measure(row, path, T.sizeSeconds, path === '/upload')) });
     }
+    size.headroom = headroom(size.rows);
+    sizes.push(size);
+    console.log(`${label}: ${size.rows.map((r) => `${r.name} ${r.rps.toFixed(0)}`).join(', ')}`);
   }
+  return sizes;
+}
 
+function describeMachine(backends, peerBins) {
+  const cpu = os.cpus();
+  const firstLine = (cmd, args, stream = 'stdout') => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0];
+    } catch (err) {
+      return String(err[stream] ?? '').split('\n')[0];
+    }
+  };
+  const versionOf = (bin) => bin.split('/').at(-2);
   const versions = {
     node: process.version,
     fairway: JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version,
-    ...(has('haproxy') ? { haproxy: execFileSync('haproxy', ['-v'], { encoding: 'utf8' }).split('\n')[0].split(' ').slice(0, 3).join(' ') } : {}),
-    ...(has('nginx') ? { nginx: spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim().replace('nginx version: ', '') } : {}),
-    ...(USE_WRK ? { wrk: 'wrk 4' } : { autocannon: 'autocannon' }),
+    ...(has('haproxy') ? { haproxy: firstLine('haproxy', ['-v']).split(' ').slice(2, 3).join(' ') } : {}),
+    ...(has('nginx') ? { nginx: firstLine('sh', ['-c', 'nginx -v 2>&1']).replace('nginx version: nginx/', '') } : {}),
+    ...Object.fromEntries(Object.entries(peerBins).filter(([, bin]) => bin).map(([name, bin]) => [name, versionOf(bin)])),
+    load: SATURATOR.split(',')[0],
   };
-  const cpu = os.cpus();
-  const lines = [];
-  lines.push(`# Benchmark results`, '');
-  lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpu[0]?.model ?? 'cpu'} × ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`);
-  lines.push(`Node ${process.version} (Fairway run as shipped: node ${fairwayNodeFlags().join(' ')}); backends: ${backend.kind}; load: ${USE_WRK ? 'wrk -t1' : 'autocannon'} with ${CONNECTIONS} keep-alive connections; ${ROUNDS} interleaved round(s) of ${SECONDS} s (medians shown) after ${WARMUP_SECONDS} s warm-up${QUICK ? ' (--quick)' : ''}.`);
-  lines.push(
-    PIN
-      ? `Pinned with taskset: each proxy alone on CPU ${PROXY_CPU} (\`workers: 2\` on CPUs ${ALL_CPUS}); load generator, backends and Consul on CPU ${OTHER_CPUS}. Compare the ratios, not the absolute numbers.`
-      : `Unpinned: load generator, proxy, backends and Consul share the machine's ${cpu.length} cores, so absolute numbers are low and noisy; compare the ratios.`,
-    '',
-  );
-  lines.push(`## Small response (13 bytes)`, '');
-  lines.push(`| proxy | req/s | p50 ms | p99 ms | peak RSS MB | req/s vs ${ref.name} | p99 vs ${ref.name} | req/s vs node-http-proxy |`);
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
-  const both = (pairedRatio, a, b) => (ROUNDS > 1 ? `${pairedRatio.toFixed(2)}× (${(a / b).toFixed(2)}×)` : `${(a / b).toFixed(2)}×`);
-  for (const s of summary)
-    lines.push(`| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.rss.toFixed(0)} | ${both(s.vsRef, s.rps, ref.rps)} | ${both(s.p99VsRef, s.p99, ref.p99)} | ${both(s.vsNhp, s.rps, nhp.rps)} |`);
-  if (ROUNDS > 1) {
-    lines.push('', `Ratios: the median of the ${ROUNDS} per-round ratios (each against the reference measured in the same round); in brackets, the ratio of the medians. Every round's req/s:`, '');
-    lines.push(`| proxy | ${Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`).join(' | ')} |`);
-    lines.push(`|---|${'---:|'.repeat(ROUNDS)}`);
-    for (const p of proxies) lines.push(`| ${p.name} | ${main.get(p.name).map((r) => r.rps.toFixed(0)).join(' | ')} |`);
-  }
-  if (summary.some((s) => s.errors > 0)) lines.push('', `Errors: ${summary.filter((s) => s.errors).map((s) => `${s.name} ${s.errors}`).join(', ')}`);
-  if (sizes.length) {
-    const names = Object.keys(sizes[0].results);
-    lines.push('', '## Response and upload sizes (req/s, and ratio to the first column)', '');
-    lines.push(`| payload | ${names.join(' | ')} |`);
-    lines.push(`|---|${names.map(() => '---:').join('|')}|`);
-    for (const row of sizes) {
-      const first = row.results[names[0]].rps;
-      lines.push(`| ${row.label} | ${names.map((n) => `${row.results[n].rps.toFixed(0)} (${(row.results[n].rps / first).toFixed(2)}×, ${row.results[n].rssMB.toFixed(0)} MB)`).join(' | ')} |`);
-    }
-  }
-  lines.push('', `Versions: ${Object.entries(versions).map(([k, v]) => `${k} ${String(v).trim()}`).join('; ')}`);
-  const text = `${lines.join('\n')}\n`;
+  const cpuSplit = plan.pin
+    ? `Pinned with taskset: each single-threaded proxy alone on CPU ${plan.proxy}; load generator, backends and Consul share CPU ${plan.load}. \`workers: auto\` runs on all CPUs (${plan.all}), sharing the load side's: not a per-core figure.`
+    : `Unpinned: load generator, proxies, backends and Consul share the machine's ${cpu.length} CPUs, so absolute numbers are low and noisy; compare the ratios.`;
+  return {
+    date: new Date().toISOString().slice(0, 16).replace('T', ' '),
+    machine: `${cpu[0]?.model.trim() ?? 'cpu'} × ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
+    mode: MODE === 'full' ? 'full run' : `--${MODE}${MODE === 'smoke' ? ' (plumbing check, numbers meaningless)' : ''}`,
+    node: process.version,
+    nodeFlags: fairwayNodeFlags().join(' '),
+    backends: backends.kind,
+    saturator: SATURATOR,
+    rounds: T.rounds,
+    seconds: T.seconds,
+    warmup: T.warmup,
+    cpuSplit,
+    versions,
+  };
+}
+
+async function main() {
+  if (!opts['no-build']) execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  const backends = await startBackends({ tmp, children });
+  const ctx = { tmp, children, plan, ports: backends.ports };
+  const skipped = {};
+  const { rows, versions: peerBins } = await startRows(ctx, skipped);
+  const vegeta = opts.vegeta ? peerBinary('vegeta', { build: true }) : {};
+  peerBins.vegeta = vegeta.bin;
+  if (opts.vegeta && !vegeta.bin) console.log(`bench: vegeta unavailable (${vegeta.skip}); fixed-rate points use bench/open-loop.mjs`);
+  for (const [name, why] of Object.entries(skipped)) console.log(`bench: skipping ${name}: ${why}`);
+  console.log(`mode ${MODE}; backends: ${backends.kind}; load: ${SATURATOR}; ${T.rounds} round(s) of ${T.seconds} s; rows: ${rows.map((r) => r.name).join(', ')}`);
+
+  const results = { skipped };
+  results.small = await smallRounds(rows);
+  results.latency = await latencyPoints(rows, results.small, vegeta.bin);
+  if (T.sizeSeconds) results.sizes = await sizeTables(rows);
+  results.meta = describeMachine(backends, peerBins);
+
+  const text = renderMarkdown(results);
   console.log(`\n${text}`);
-  if (!QUICK) writeFileSync(join(ROOT, 'bench/results.md'), text);
-  else writeFileSync(join(tmp, 'results.md'), text);
+  const dir = MODE === 'full' ? join(ROOT, 'bench') : tmp;
+  writeFileSync(join(dir, 'results.md'), text);
+  writeFileSync(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`written: ${join(dir, 'results.md')} and results.json (README table: node bench/readme-table.mjs ${MODE === 'full' ? '' : join(dir, 'results.json')})`);
 }
 
 main()
@@ -409,9 +222,6 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    stopping = true;
-    for (const c of children) c.kill('SIGTERM');
-    await sleep(300);
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await children.stopAll();
     process.exit();
   });

@@ -4,7 +4,7 @@
 // the body (if any) could be buffered, and the route's retry budget allows; every outcome feeds
 // passive outlier detection.
 //
-// One file for the whole exchange (Forwarder, Exchange, Attempt), a little over 400 lines: the
+// One file for the whole exchange (Forwarder, Exchange, Attempt), about 500 lines: the
 // three share every state transition, and splitting them would scatter one flow.
 //
 // It uses undici's dispatch handler interface in its raw form (onHeaders with Buffer pairs):
@@ -15,6 +15,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { Pool } from './undici-pool.js';
+import { CidrSet } from '../core/cidr.js';
 import type { Config } from '../core/config.js';
 import { ClientGoneError, FairwayError, statusOf, SUPERSEDED, TimeoutError, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
 import { isEjected, onFailure, onSuccess } from '../core/outlier.js';
@@ -24,7 +25,6 @@ import { affinityHash } from './affinity.js';
 import type { RequestClock } from './clock.js';
 import { DeadlineQueue, type Timed } from './deadlines.js';
 import type { ProxyRequest, ProxyResponse } from './messages.js';
-import { CidrSet } from '../core/cidr.js';
 import { clientResponseHeaders, reasonPhrase, requestIdOf, upstreamRequestHeaders } from './headers.js';
 import { newRequestId } from './request-id.js';
 import type { FinishedExchange, RequestObserver } from './observer.js';

@@ -143,13 +143,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       return;
     }
     // Headers (or the whole request) not received in time is a slow or stalled client.
-    const code = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'bad_request';
-    log.info({ err: err.code ?? err.message, remote: socket.remoteAddress }, code === 'request_timeout' ? 'client too slow to send its request; closing' : 'rejected malformed request');
+    const slow = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const code = slow ? 'request_timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'bad_request';
+    log.info({ err: err.code ?? err.message, remote: socket.remoteAddress }, slow ? 'client too slow to send its request; closing' : 'rejected malformed request');
     // A request whose body was being read can never be completed: its exchange answers the
-    // client (400) in its place in the pipeline, and that is the connection's last answer.
+    // client in its place in the pipeline, and that is the connection's last answer.
     const reading = unfinishedRequest(socket);
-    if (reading !== undefined && forwarder.abandon(reading, code, 'malformed request body')) {
-      log.info({ err: err.code ?? err.message, remote: socket.remoteAddress }, 'request body malformed; answering and closing');
+    if (reading !== undefined && forwarder.abandon(reading, code, slow ? 'request body not received in time' : 'malformed request body')) {
       afterSent(socket, () => socket.end());
       return;
     }

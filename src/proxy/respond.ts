@@ -39,7 +39,7 @@ export function sendOptions(res: ProxyResponse): void {
  * before it is cut: closing at once could reset it while the answer is still in flight, and
  * never cutting it would let a client that never closes its side hold it forever.
  */
-const LINGER_MS = 2_000;
+export const LINGER_MS = 2_000;
 
 /** The same answer written straight to a socket, for requests Node's parser rejected. */
 export function sendSocketError(socket: Socket, code: FairwayErrorCode): void {
@@ -55,6 +55,13 @@ export function sendSocketError(socket: Socket, code: FairwayErrorCode): void {
 
 /** After this side has ended: read and drop what the client still sends, then cut after LINGER_MS. */
 export function lingerThenClose(socket: Socket): void {
+  if (socket.readableEnded) {
+    socket.destroy();
+    return;
+  }
+  // The client's side ending is the end of the connection (this side ended already), whatever
+  // allowHalfOpen says.
+  socket.once('end', () => socket.destroy());
   socket.resume();
   socket.setTimeout(LINGER_MS, () => socket.destroy());
 }

@@ -126,10 +126,10 @@ export async function runCase(side: Side, address: string, c: Case, timing: Timi
 
 const REQUEST_ID = /^(x-request-id:\s*)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\r$/gim;
 /**
- * The Host undici sends for a request that came without one (HTTP/1.0): the backend's own
- * address, whose port differs between the two sides' backends.
+ * The Host sent for a request that came without one (undici's for HTTP/1.0, http-proxy's for
+ * an empty one): the backend's own address, whose port differs between the two sides.
  */
-const BACKEND_HOST = /(\r\nhost: )127\.0\.0\.1:\d+\r/;
+const BACKEND_HOST = /(\r\nhost: )127\.0\.0\.1:\d+\r/i;
 
 /**
  * What reached the backend, without per-run values: a request id Fairway made up (UUID form,

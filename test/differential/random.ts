@@ -64,9 +64,14 @@ export interface RunSettings {
   readonly only: number | undefined;
 }
 
-export function runSettings(env: NodeJS.ProcessEnv = process.env): RunSettings {
+/**
+ * The run's seed and case: FAIRWAY_SEED (a number, or `random`), else `fixed` when given, else
+ * a random one. FAIRWAY_CASE picks one case of that seed.
+ */
+export function runSettings(env: NodeJS.ProcessEnv = process.env, fixed?: number): RunSettings {
   const fromEnv = env.FAIRWAY_SEED;
-  const seed = fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+  const random = (): number => (Math.random() * 2 ** 32) >>> 0;
+  const seed = fromEnv === 'random' ? random() : fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) >>> 0 : (fixed ?? random());
   const only = env.FAIRWAY_CASE !== undefined && env.FAIRWAY_CASE !== '' ? Number(env.FAIRWAY_CASE) : undefined;
   return { seed, only };
 }

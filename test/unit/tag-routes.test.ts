@@ -1,0 +1,124 @@
+// Routes from Consul tags (routesFromTags, withTagRoutes): what a service's tags make, what
+// wins when two claim the same host and path, and what is reported instead. Pure: catalog in,
+// routes and conflicts out.
+
+import { describe, expect, it } from 'vitest';
+import { routesFromTags, withTagRoutes, type TagRoutes } from '../../src/core/tag-routes.js';
+import { config } from './helpers.js';
+
+const FILE = config(`
+consulTags: { prefix: fw }
+routes:
+  - { name: api, match: { pathPrefix: /api }, service: api }
+  - { name: canary, match: { pathPrefix: /shop, headers: { x-canary: "1" } }, service: shop-canary }
+`);
+const NONE: TagRoutes = { routes: [], conflicts: [] };
+
+/** A route in a few words, for readable expectations. */
+const brief = (t: TagRoutes) =>
+  t.routes.map((r) => `${r.name} ${r.match.host ?? ''}${r.match.pathPrefix} ${r.strategy}${r.stripPrefix ? ' strip' : ''} -> ${r.source.kind === 'consul' ? r.source.service : '?'}`);
+
+describe('routesFromTags', () => {
+  it.each([
+    {
+      why: 'a service tagged PREFIX.route gets a route to itself, named tag.SERVICE',
+      services: { web: ['fw.route=/web', 'v1'] },
+      routes: ['tag.web /web round-robin -> web'],
+      conflicts: [],
+    },
+    {
+      why: 'host, strategy and stripPrefix tags shape the route',
+      services: { web: ['fw.route=/w', 'fw.host=example.com', 'fw.strategy=least-request', 'fw.stripPrefix=true'] },
+      routes: ['tag.web example.com/w least-request strip -> web'],
+      conflicts: [],
+    },
+    { why: 'a service without the prefix\'s tags gets nothing', services: { db: ['primary', 'other.route=/db'] }, routes: [], conflicts: [] },
+    {
+      why: 'prefix tags without a route are reported, not routed',
+      services: { web: ['fw.host=example.com'] },
+      routes: [],
+      conflicts: ['service "web": has fw.* tags but no fw.route=/path'],
+    },
+    {
+      why: 'an unknown key is reported with the tags that are expected',
+      services: { web: ['fw.route=/w', 'fw.weight=3'] },
+      routes: [],
+      conflicts: ['service "web": unknown tag "fw.weight=3" (expected fw.route=/path, .host=, .strategy=, .stripPrefix=)'],
+    },
+    {
+      why: 'a bad value is reported under the tag it came from',
+      services: { web: ['fw.route=web'] },
+      routes: [],
+      conflicts: ['service "web": fw.route: expected a path starting with /'],
+    },
+    {
+      why: 'a path a file route already serves stays the file route\'s',
+      services: { rogue: ['fw.route=/api'] },
+      routes: [],
+      conflicts: ['service "rogue": path /api is already routed by file route "api"'],
+    },
+    {
+      why: 'a file route that also matches headers claims no path for itself alone',
+      services: { shop: ['fw.route=/shop'] },
+      routes: ['tag.shop /shop round-robin -> shop'],
+      conflicts: [],
+    },
+    {
+      why: 'between two newcomers claiming one path, the first by name wins',
+      services: { zeta: ['fw.route=/x'], alpha: ['fw.route=/x'] },
+      routes: ['tag.alpha /x round-robin -> alpha'],
+      conflicts: ['service "zeta": path /x is already routed by service "alpha"'],
+    },
+    {
+      why: 'the same path on different hosts is no conflict',
+      services: { a: ['fw.route=/x', 'fw.host=a.test'], b: ['fw.route=/x', 'fw.host=b.test'] },
+      routes: ['tag.a a.test/x round-robin -> a', 'tag.b b.test/x round-robin -> b'],
+      conflicts: [],
+    },
+  ] as Array<{ why: string; services: Record<string, string[]>; routes: string[]; conflicts: string[] }>)('$why', ({ services, routes, conflicts }) => {
+    const got = routesFromTags(services, 'fw', FILE.routes);
+    expect(brief(got)).toEqual(routes);
+    expect(got.conflicts).toEqual(conflicts);
+  });
+
+  it('a service already routed keeps its path against a newcomer that sorts first', () => {
+    const got = routesFromTags({ alpha: ['fw.route=/x'], zeta: ['fw.route=/x'] }, 'fw', FILE.routes, new Set(['zeta']));
+    expect(brief(got)).toEqual(['tag.zeta /x round-robin -> zeta']);
+    expect(got.conflicts).toEqual(['service "alpha": path /x is already routed by service "zeta"']);
+  });
+
+  it('a file route already named tag.SERVICE keeps the name', () => {
+    const file = config('consulTags: { prefix: fw }\nroutes:\n  - { name: tag.web, match: { pathPrefix: /old }, service: web }\n');
+    const got = routesFromTags({ web: ['fw.route=/new'] }, 'fw', file.routes);
+    expect(got.routes).toEqual([]);
+    expect(got.conflicts).toEqual(['service "web": a file route is already named "tag.web"']);
+  });
+});
+
+describe('withTagRoutes', () => {
+  it('without a catalog yet, the file\'s config is the config', () => {
+    const r = withTagRoutes(FILE, undefined, NONE);
+    expect(r.config).toBe(FILE);
+    expect(r.changed).toBe(false);
+  });
+
+  it('appends tag routes after the file\'s, and says the set changed', () => {
+    const r = withTagRoutes(FILE, { web: ['fw.route=/web'] }, NONE);
+    expect(r.config.routes.map((x) => x.name)).toEqual(['api', 'canary', 'tag.web']);
+    expect(r.changed).toBe(true);
+  });
+
+  it('an unchanged catalog keeps the very same route objects (their pickers survive a rebuild)', () => {
+    const first = withTagRoutes(FILE, { web: ['fw.route=/web'] }, NONE);
+    const again = withTagRoutes(FILE, { web: ['fw.route=/web'], other: ['unrelated'] }, first.tagRoutes);
+    expect(again.changed).toBe(false);
+    expect(again.tagRoutes.routes[0]).toBe(first.tagRoutes.routes[0]);
+  });
+
+  it('a service whose tags went away takes its route with it', () => {
+    const first = withTagRoutes(FILE, { web: ['fw.route=/web'] }, NONE);
+    const after = withTagRoutes(FILE, { web: [] }, first.tagRoutes);
+    expect(after.changed).toBe(true);
+    expect(after.config.routes.map((x) => x.name)).toEqual(['api', 'canary']);
+  });
+});

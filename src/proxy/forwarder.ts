@@ -24,7 +24,7 @@ import { recordLatency, type Upstream } from '../core/upstream.js';
 import { affinityHash } from './affinity.js';
 import type { RequestClock } from './clock.js';
 import { DeadlineQueue, type Timed } from './deadlines.js';
-import type { ProxyRequest, ProxyResponse } from './messages.js';
+import { declaresBody, type ProxyRequest, type ProxyResponse } from './messages.js';
 import { clientResponseHeaders, reasonPhrase, requestIdOf, upstreamRequestHeaders } from './headers.js';
 import { newRequestId } from './request-id.js';
 import type { FinishedExchange, RequestObserver } from './observer.js';
@@ -224,7 +224,7 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
     this.hash = affinityHash(rc, req);
     const retryable = rc.retries > 0 && rc.retryMethods.includes(req.method ?? '');
     const len = req.headers['content-length'];
-    if (stream === undefined || (req.headers['transfer-encoding'] === undefined && (len === undefined || len === '0'))) this.body = null;
+    if (stream === undefined || !declaresBody(req.headers)) this.body = null;
     else if (retryable && len !== undefined && Number(len) <= RETRY_BUFFER_LIMIT) this.body = BUFFER;
     else this.body = stream;
     this.retriesLeft = retryable && this.body !== stream ? rc.retries : 0;

@@ -34,3 +34,9 @@ export interface ProxyResponse {
   /** 'close': once, when the response is complete or the client is gone. */
   once(event: 'close' | 'drain', listener: (this: ProxyResponse) => void): unknown;
 }
+
+/** Whether a request's framing headers say it carries a body (RFC 9112 §6.3). */
+export function declaresBody(headers: IncomingHttpHeaders): boolean {
+  const len = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}

@@ -14,7 +14,7 @@ import { statusOf, type FairwayErrorCode } from '../core/errors.js';
 import type { RouteTable } from '../core/route-table.js';
 import { admit, ASTERISK, isRefused } from './admit.js';
 import { FastPath } from './fast-path.js';
-import type { ProxyRequest, ProxyResponse } from './messages.js';
+import { declaresBody, type ProxyRequest, type ProxyResponse } from './messages.js';
 import type { Forwarder } from './forwarder.js';
 import { afterSent, owe, unfinishedRequest } from './pipeline.js';
 import { newRequestId } from './request-id.js';
@@ -115,8 +115,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   // first in line: Node writes it at once, which for a request pipelined behind another put it
   // after its own final head, in the middle of that answer.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    const len = req.headers['content-length'];
-    if (req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0')) {
+    if (declaresBody(req.headers)) {
       if (res.socket !== null) res.writeContinue();
       else res.once('socket', () => !res.headersSent && res.writeContinue());
     }

@@ -25,6 +25,7 @@ import { upstreamPath, type RouteTable } from '../core/route-table.js';
 import { admit, isRefused, ASTERISK } from './admit.js';
 import { affinityHash } from './affinity.js';
 import type { Forwarder } from './forwarder.js';
+import { declaresBody } from './messages.js';
 import { afterClosed } from './pipeline.js';
 import { lingerThenClose, sendSocketError } from './respond.js';
 
@@ -88,8 +89,7 @@ export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
       return;
     }
     const settings = opts.settings();
-    const len = req.headers['content-length'];
-    if (req.method !== 'GET' || req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0')) {
+    if (req.method !== 'GET' || declaresBody(req.headers)) {
       refuse(socket, 'bad_request', 'rejected websocket upgrade that is not a body-less GET', { method: req.method });
       return;
     }
@@ -187,15 +187,13 @@ function servePlain(http: HttpServer, req: IncomingMessage, socket: Socket, head
     text += `${raw[i]}: ${value}\r\n`;
   }
   const bytes = Buffer.concat([Buffer.from(`${text}\r\n`, 'latin1'), head]);
-  // Answers to requests before this one are still owed by the parser Node just let go of:
-  // the new parser starts once they are out, or its answers would wait behind them forever.
-  afterClosed(socket, () => {
-    socket.resume();
-    http.emit('connection', socket);
-    socket.emit('data', bytes);
-    // A client that half-closed meanwhile: the new parser must see that end too.
-    if (socket.readableEnded) socket.emit('end');
-  });
+  // The handler ran this only once the answers owed before it were out (afterClosed), so the
+  // new parser's answers are not queued behind a parser Node has let go of.
+  socket.resume();
+  http.emit('connection', socket);
+  socket.emit('data', bytes);
+  // A client that half-closed meanwhile: the new parser must see that end too.
+  if (socket.readableEnded) socket.emit('end');
 }
 
 function failSocket(socket: Socket | undefined): void {

@@ -19,6 +19,12 @@ export const SMALL_BODY = 'hello, world\n';
 /** Path → bytes; `/upload` takes a 64 KiB POST and answers `ok`. */
 export const PAYLOADS = { '/small': 13, '/1k': 1024, '/64k': 64 * 1024, '/1m': 1024 * 1024 };
 
+/** 8 KiB of text, varied enough that gzip has work to do (about 4:1), for the compression table. */
+export const TEXT_BODY = Array.from({ length: 200 }, (_, i) => `line ${i} of ${(i * 7919) % 1000} words ${'abcdefghij'.slice(i % 10)}`)
+  .join('\n')
+  .padEnd(8192, '.')
+  .slice(0, 8192);
+
 function nginxConf(tmp, ports) {
   const small = SMALL_BODY.replace('\n', '\\n');
   return `worker_processes 1; daemon off; pid ${tmp}/backend.pid; error_log ${tmp}/backend-error.log;
@@ -34,6 +40,7 @@ http { access_log off; keepalive_requests 1000000; default_type application/octe
     location = /64k { }
     location = /1m { }
     location = /upload { return 200 "ok\\n"; }
+    location = /text { default_type text/plain; }
     location / { return 200 "${small}"; } }`,
     )
     .join('\n  ')}
@@ -46,6 +53,8 @@ export async function startBackends({ tmp, children }) {
   if (has('nginx')) {
     mkdirSync(join(tmp, 'payloads'));
     for (const path of ['/64k', '/1m']) writeFileSync(join(tmp, 'payloads', path), Buffer.alloc(PAYLOADS[path], 'x'));
+    // A file, not `return`: nginx caps one config parameter at 4 KiB.
+    writeFileSync(join(tmp, 'payloads', 'text'), TEXT_BODY);
     const conf = join(tmp, 'backend-nginx.conf');
     writeFileSync(conf, nginxConf(tmp, ports));
     children.run('backend nginx', 'nginx', ['-c', conf, '-p', tmp]);
@@ -58,6 +67,10 @@ export async function startBackends({ tmp, children }) {
       if (req.url === '/upload') {
         req.resume();
         req.on('end', () => res.end('ok\n'));
+        return;
+      }
+      if (req.url === '/text') {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': TEXT_BODY.length }).end(TEXT_BODY);
         return;
       }
       const body = bodies[req.url] ?? bodies['/small'];

@@ -43,12 +43,14 @@ function parseMs(text) {
 }
 
 /** Closed-loop maximum: `{ rps, p50, p99, errors }` (latencies in ms). */
-export async function saturate(port, path, seconds, { tmp, upload = false }) {
+/** `headers`: extra request headers, e.g. `{ 'accept-encoding': 'gzip' }`. */
+export async function saturate(port, path, seconds, { tmp, upload = false, headers = {} }) {
   const url = `http://127.0.0.1:${port}${path}`;
   if (USE_WRK) {
     const script = join(tmp, 'post.lua');
     if (upload) writeFileSync(script, `wrk.method = "POST"\nwrk.body = string.rep("a", 65536)\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
-    const out = await output('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...(upload ? ['-s', script] : []), url]);
+    const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+    const out = await output('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...h, ...(upload ? ['-s', script] : []), url]);
     const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
     const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
     return {
@@ -59,7 +61,7 @@ export async function saturate(port, path, seconds, { tmp, upload = false }) {
     };
   }
   const { default: autocannon } = await import('autocannon');
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, ...(upload ? { method: 'POST', body: Buffer.alloc(65536, 97) } : {}) });
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers, ...(upload ? { method: 'POST', body: Buffer.alloc(65536, 97) } : {}) });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.non2xx + r.errors };
 }
 

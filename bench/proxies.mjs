@@ -34,6 +34,9 @@ ${ports.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
   return { port, pid: child.pid };
 }
 
+/** Fairway's gzip level (src/proxy/response-policy.ts), which the nginx row uses too, for the compression table. */
+const GZIP_LEVEL = 5;
+
 export async function startNginxProxy({ tmp, children, plan, ports }) {
   const port = await freePort();
   const prefix = mkdtempSync(join(tmp, 'nginx-proxy-'));
@@ -45,6 +48,7 @@ events { worker_connections 8192; }
 http { access_log off; keepalive_requests 1000000; client_body_temp_path ${prefix}; proxy_temp_path ${prefix};
   fastcgi_temp_path ${prefix}; uwsgi_temp_path ${prefix}; scgi_temp_path ${prefix};
   upstream u { ${ports.map((p) => `server 127.0.0.1:${p};`).join(' ')} keepalive 128; }
+  gzip on; gzip_proxied any; gzip_types text/plain; gzip_comp_level ${GZIP_LEVEL}; gzip_min_length 1024; gzip_vary on;
   server { listen 127.0.0.1:${port}; client_max_body_size 4m;
     location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } }
 }`,
@@ -71,14 +75,14 @@ export const startUndiciRelay = (ctx) => startNodeScript('bench/undici-relay.mjs
  * `consul` (an agent URL) the route discovers `service` instead of listing the ports; `root`:
  * another checkout's build (bench/ab.mjs).
  */
-export async function startFairway({ tmp, children, plan, ports }, { extra = {}, consul, service, root = ROOT } = {}) {
+export async function startFairway({ tmp, children, plan, ports }, { extra = {}, route = {}, consul, service, root = ROOT } = {}) {
   const [port, admin] = [await freePort(), await freePort()];
   const config = {
     listen: `127.0.0.1:${port}`,
     admin: { listen: `127.0.0.1:${admin}` },
     accessLog: { enabled: false },
     ...(consul ? { consul: { address: consul } } : {}),
-    routes: [consul ? { service } : { endpoints: ports.map((p) => `127.0.0.1:${p}`) }],
+    routes: [{ ...(consul ? { service } : { endpoints: ports.map((p) => `127.0.0.1:${p}`) }), ...route }],
     ...extra,
   };
   const file = join(tmp, `fairway-${port}.json`);

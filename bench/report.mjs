@@ -14,6 +14,8 @@ export const FAIRWAY = 'Fairway (static)';
 export const FAIRWAY_CONSUL = 'Fairway (Consul discovery)';
 export const FABIO = 'fabio (1 thread)';
 export const TRAEFIK = 'Traefik (1 thread)';
+export const FAIRWAY_POLICIES = 'Fairway (static, policies on)';
+export const FAIRWAY_COMPRESS = 'Fairway (static, compress)';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -37,6 +39,7 @@ export function summariseRounds(rounds) {
     vsNhp: paired(name, NHP, 'rps'),
     vsFabio: paired(name, FABIO, 'rps'),
     vsTraefik: paired(name, TRAEFIK, 'rps'),
+    vsFairway: paired(name, FAIRWAY, 'rps'),
   }));
 }
 
@@ -83,6 +86,10 @@ export function goals(results) {
   ratioGoal(`≥ 3× ${FABIO}`, FAIRWAY_CONSUL, 'vsFabio', FABIO, 3);
   ratioGoal(`≥ 1.5× ${TRAEFIK}`, FAIRWAY_CONSUL, 'vsTraefik', TRAEFIK, 1.5);
   ratioGoal(`≥ 2× ${NHP}`, FAIRWAY, 'vsNhp', NHP, 2);
+  const policies = row(FAIRWAY_POLICIES)?.vsFairway;
+  const policyText = `policies on (rate limit, allow list, header rules both ways) cost ≤ 10 % of ${FAIRWAY}'s req/s`;
+  if (policies === undefined) out.push({ text: policyText, status: 'not measured' });
+  else out.push({ text: policyText, value: `${((1 - policies) * 100).toFixed(1)} % (${FAIRWAY_POLICIES} ${policies.toFixed(3)}× ${FAIRWAY}, paired by round)`, met: policies >= 0.9, valid: smallValid });
   const text = `p99 at 50 % load ≤ 1.5× ${REF}'s`;
   const half = results.latency?.points.find((p) => p.pct === 50);
   const [f, h] = [FAIRWAY, REF].map((n) => half?.rows.find((r) => r.name === n));
@@ -168,6 +175,14 @@ function sizesTable({ sizes }) {
   return lines;
 }
 
+function compressionTable({ compression: c }) {
+  const lines = [`## Compression: ${c.label}, maximum req/s`, '', headroomLine(c.headroom), ''];
+  lines.push('Direct and Fairway (static) pass the 8 KiB through uncompressed; the other rows gzip it at level 5.', '');
+  lines.push('| row | req/s | p50 ms | p99 ms |', '|---|---:|---:|---:|');
+  for (const r of c.rows) lines.push(`| ${r.name} | ${int(r.rps)} | ${ms(r.p50)} | ${ms(r.p99)} |${r.errors ? ` ${r.errors} errors` : ''}`);
+  return lines;
+}
+
 /** bench/results.md (also what the console shows at the end). */
 export function renderMarkdown(results) {
   const { meta } = results;
@@ -181,6 +196,7 @@ export function renderMarkdown(results) {
   lines.push(...smallTable(results), '');
   if (results.latency) lines.push(...latencyTable(results), '');
   if (results.sizes?.length) lines.push(...sizesTable(results), '');
+  if (results.compression) lines.push(...compressionTable(results), '');
   lines.push(`Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join('; ')}`);
   return `${lines.join('\n')}\n`;
 }
@@ -194,7 +210,7 @@ export function readmeTable(results) {
     '|---|---:|---:|---:|---:|',
   ];
   // The direct row stays: it is the load side's headroom, which every ratio depends on.
-  const shown = results.small.rows.filter((r) => !r.name.startsWith('ceiling') && !/metrics off|access log/.test(r.name));
+  const shown = results.small.rows.filter((r) => !r.name.startsWith('ceiling') && !/metrics off|access log|policies/.test(r.name));
   for (const s of shown) {
     const p = half?.rows.find((r) => r.name === s.name);
     const big = size64?.rows.find((r) => r.name === s.name);

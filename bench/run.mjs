@@ -29,7 +29,7 @@ import { fixedRate, SATURATOR, saturate } from './load.mjs';
 import { peerBinary, SERVICE, startConsulWithBackends, startFabio, startTraefik } from './peers.mjs';
 import { Children, cpuPlan, rssTree } from './procs.mjs';
 import { startFairway, startHaproxy, startNginxProxy, startNodeHttpProxy, startUndiciRelay } from './proxies.mjs';
-import { DIRECT, FABIO, FAIRWAY, FAIRWAY_CONSUL, headroom, NHP, REF, renderMarkdown, summariseRounds, TRAEFIK } from './report.mjs';
+import { DIRECT, FABIO, FAIRWAY, FAIRWAY_COMPRESS, FAIRWAY_CONSUL, FAIRWAY_POLICIES, headroom, NHP, REF, renderMarkdown, summariseRounds, TRAEFIK } from './report.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -51,13 +51,19 @@ const T = {
   smoke: { rounds: 2, seconds: 1, warmup: 1, sizeSeconds: 1, latencySeconds: 1, allRows: true },
 }[MODE];
 const LOAD_PCTS = [25, 50, 75];
+const POLICIES = {
+  allow: ['127.0.0.0/8', '::1'],
+  rateLimit: { rate: '1000000/s', burst: 10000000, by: 'ip' },
+  requestHeaders: { set: { 'x-env': 'bench' }, remove: ['x-debug'] },
+  responseHeaders: { set: { 'strict-transport-security': 'max-age=31536000' }, remove: ['server'] },
+};
 const SIZES = [['1 KiB', '/1k'], ['64 KiB', '/64k'], ['1 MiB', '/1m'], ['64 KiB upload', '/upload']];
 
 const tmp = mkdtempSync(join(os.tmpdir(), 'fairway-bench-'));
 const plan = cpuPlan(opts['no-pin']);
 const children = new Children(plan);
 
-async function measure(row, path, seconds, upload = false) {
+async function measure(row, path, seconds, upload = false, headers = {}) {
   let peak = 0;
   let sampling = row.pid !== undefined;
   const sampler = (async () => {
@@ -66,7 +72,7 @@ async function measure(row, path, seconds, upload = false) {
       await sleep(200);
     }
   })();
-  const r = await saturate(row.port, path, seconds, { tmp, upload });
+  const r = await saturate(row.port, path, seconds, { tmp, upload, headers });
   sampling = false;
   await sampler;
   return { ...r, rssMB: peak / 2 ** 20 };
@@ -77,7 +83,8 @@ async function startRows(ctx, skipped) {
   const rows = [{ name: DIRECT, port: ctx.ports[0], sizes: true, latency: true }];
   // `sizes`/`latency`: whether the row also runs in those tables. --quick keeps the fixed-rate
   // points to the rows the goals and the Consul peers need.
-  const add = async (name, start, { sizes = true, latency = T.allRows || !/nginx|node-http/.test(name) } = {}) => rows.push({ name, ...(await start()), sizes, latency });
+  const add = async (name, start, { sizes = true, latency = T.allRows || !/nginx|node-http/.test(name), small = true, compress = false } = {}) =>
+    rows.push({ name, ...(await start()), sizes, latency, small, compress });
   const consul = await startConsulWithBackends(ctx);
   if (has('haproxy')) await add(REF, () => startHaproxy(ctx));
   else skipped[REF] = 'haproxy is not installed';
@@ -93,6 +100,10 @@ async function startRows(ctx, skipped) {
   // Not a proxy: the ceiling of any undici-based relay on this machine (bench/undici-relay.mjs).
   if (T.allRows) await add('ceiling: bare undici relay', () => startUndiciRelay(ctx), { sizes: false, latency: false });
   await add(FAIRWAY, () => startFairway(ctx));
+  // The policies issue #16 sets a cost goal for: a rate limit that never refuses, an allow
+  // list and header rules both ways, on every request.
+  await add(FAIRWAY_POLICIES, () => startFairway(ctx, { route: POLICIES }), { sizes: false, latency: false });
+  if (T.sizeSeconds) await add(FAIRWAY_COMPRESS, () => startFairway(ctx, { route: { compress: true } }), { sizes: false, latency: false, small: false, compress: true });
   if (T.allRows) {
     await add('Fairway (static, metrics off)', () => startFairway(ctx, { extra: { metrics: { enabled: false } } }), { sizes: false, latency: false });
     await add('Fairway (static, access log on)', () => startFairway(ctx, { extra: { accessLog: { enabled: true } } }), { sizes: false, latency: false });
@@ -103,7 +114,8 @@ async function startRows(ctx, skipped) {
   return { rows, versions };
 }
 
-async function smallRounds(rows) {
+async function smallRounds(all) {
+  const rows = all.filter((r) => r.small);
   const rounds = Object.fromEntries(rows.map((r) => [r.name, []]));
   for (const row of rows) await saturate(row.port, '/small', T.warmup, { tmp });
   for (let round = 1; round <= T.rounds; round++) {
@@ -117,6 +129,23 @@ async function smallRounds(rows) {
   }
   const summary = summariseRounds(rounds);
   return { rows: summary, headroom: headroom(summary) };
+}
+
+/**
+ * 8 KiB of text with `Accept-Encoding: gzip`: what compressing costs. Rows: direct and Fairway
+ * as they are (uncompressed), nginx and Fairway compressing at the same gzip level.
+ */
+async function compressionTable(rows) {
+  const headers = { 'accept-encoding': 'gzip' };
+  const table = { label: '8 KiB text, Accept-Encoding: gzip', rows: [] };
+  for (const row of rows.filter((r) => r.compress || [DIRECT, FAIRWAY, 'nginx (1 worker)'].includes(r.name))) {
+    await saturate(row.port, '/text', 1, { tmp, headers });
+    const name = row.name === 'nginx (1 worker)' ? 'nginx (1 worker, gzip 5)' : row.name;
+    table.rows.push({ name, ...(await measure(row, '/text', T.sizeSeconds, false, headers)) });
+  }
+  table.headroom = headroom(table.rows);
+  console.log(`${table.label}: ${table.rows.map((r) => `${r.name} ${r.rps.toFixed(0)}`).join(', ')}`);
+  return table;
 }
 
 async function latencyPoints(rows, small, vegeta) {
@@ -206,6 +235,7 @@ async function main() {
   results.small = await smallRounds(rows);
   results.latency = await latencyPoints(rows, results.small, vegeta.bin);
   if (T.sizeSeconds) results.sizes = await sizeTables(rows);
+  if (T.sizeSeconds) results.compression = await compressionTable(rows);
   results.meta = describeMachine(backends, peerBins);
 
   const text = renderMarkdown(results);

@@ -6,15 +6,17 @@
 import { createHash } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
+import { hostname } from 'node:os';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Metrics } from './admin/metrics.js';
 import { adminBackend, createAdminServer } from './admin/server.js';
 import { formatHostPort, type HostPort } from './core/address.js';
-import { formatProblem, loadConfig, type Config, type ConfigProblem } from './core/config.js';
-import type { PickerDeps } from './core/pickers/index.js';
-import { watchKeys, type RouteTable } from './core/route-table.js';
+import { formatProblem, loadConfig, type Config, type ConfigProblem, type ServiceRegistration } from './core/config.js';
+import { fleetRegistration, fleetSize, rateShare } from './core/fleet.js';
+import { watchKey } from './core/instance.js';
+import { watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
 import { withTagRoutes, type TagRoutes } from './core/tag-routes.js';
 import type { WatchState } from './discovery/consul-watch.js';
 import type { Discovery } from './discovery/discovery.js';
@@ -59,7 +61,7 @@ export class Fairway {
   readonly startedAt = Date.now();
   #env: Readonly<Record<string, string | undefined>>;
   #rng: () => number;
-  #deps: PickerDeps;
+  #deps: TableDeps;
   readonly #clock = new RequestClock();
   /** The config as the file says. */
   #fileConfig!: Config;
@@ -94,7 +96,11 @@ export class Fairway {
     this.log = options.log;
     this.#env = options.env ?? process.env;
     this.#rng = options.rng ?? Math.random;
-    this.#deps = { rng: this.#rng, now: this.#clock.now };
+    // Workers share the listener, and each keeps its own token buckets: each enforces its share
+    // of a route's rate (the kernel spreads connections, so this is exact only on average).
+    // With `fleet:`, each Fairway enforces its share of the fleet's (core/fleet.ts).
+    const workers = this.#role === 'worker' ? Number(this.#env.FAIRWAY_WORKERS ?? 1) : 1;
+    this.#deps = { rng: this.#rng, now: this.#clock.now, rateShare: () => rateShare(this.fleetSize, workers) };
     this.metrics = new Metrics(this.#clock.now);
     const access = new AccessLog(this.log.child({ part: 'access' }), () => this.#config.accessLog, this.#rng);
     const metrics = this.metrics;
@@ -185,6 +191,8 @@ export class Fairway {
     if (this.#role !== 'worker') {
       this.#admin = createAdminServer({ backend: adminBackend(this), log: this.log.child({ part: 'admin' }) });
       await listen(this.#admin, config.admin.listen);
+      // Its own registration needs the ports just bound; /-/ready turns its check passing.
+      if (config.fleet) await this.#consul.registrar?.sync(this.#registrations(config));
     }
     this.log.info({ proxy: this.proxyUrl, admin: this.adminUrl, routes: config.routes.length }, 'fairway listening');
 
@@ -245,7 +253,7 @@ export class Fairway {
       this.log.warn('server.fastPath changed in the config; it takes effect on restart');
     await this.#consul.apply(next);
     // Registration is best effort (it retries by itself), so Consul being down fails no reload.
-    await this.#consul.registrar?.sync(next.services);
+    await this.#consul.registrar?.sync(this.#registrations(next));
     if (this.#draining) return this.#lastReload!;
     // Start the new watches and give them a moment to answer before the new routes go live,
     // so a route added by this reload does not answer 503 while its first query is in flight;
@@ -408,6 +416,23 @@ export class Fairway {
     return this.#consul.discovery;
   }
 
+  /** What the registrar keeps in Consul: the config's services, and this instance in its fleet. */
+  #registrations(config: Config): ServiceRegistration[] {
+    const self = this.#admin?.listening ? fleetRegistration(config, boundAddress(this.#proxy), boundAddress(this.#admin), hostname()) : undefined;
+    return self === undefined ? [...config.services] : [...config.services, self];
+  }
+
+  get fleet(): { name: string; instances: number; rateShare: number } | undefined {
+    const fleet = this.#config.fleet;
+    return fleet === undefined ? undefined : { name: fleet.name, instances: this.fleetSize, rateShare: this.#deps.rateShare!() };
+  }
+
+  /** Passing Fairways in this one's fleet (1 without `fleet:`, or before Consul has said). */
+  get fleetSize(): number {
+    const fleet = this.#config?.fleet;
+    return fleet === undefined ? 1 : fleetSize(this.#consul.snapshots.get(watchKey(fleet.name, [])));
+  }
+
   get proxyUrl(): string {
     return urlOf(this.#proxy);
   }
@@ -423,6 +448,11 @@ function hash(text: string): string {
 
 function sameAddress(a: HostPort, b: HostPort): boolean {
   return a.host === b.host && a.port === b.port;
+}
+
+function boundAddress(server: Server): HostPort {
+  const a = server.address() as AddressInfo;
+  return { host: a.address, port: a.port };
 }
 
 function urlOf(server: Server | undefined): string {

@@ -8,6 +8,9 @@
 // and endpoint id. Every string from the API goes in through textContent or setAttribute,
 // never innerHTML. Fields the API lacks show as '-'.
 //
+// The "Explain a request" box below the routes asks `api/explain` (a GET, like every request
+// the page makes) and shows the answer's sentences as text.
+//
 // String.raw keeps backslashes verbatim; the page must contain no backtick and no dollar-brace.
 
 export const DASHBOARD_HTML: string = String.raw`<!doctype html>
@@ -94,6 +97,12 @@ td.fail.nonzero { color: var(--bad); font-weight: 600; }
 .empty { padding: 40px 16px; text-align: center; color: var(--muted); }
 footer { color: var(--muted); font-size: 12px; padding: 4px 0 28px; overflow-wrap: anywhere; }
 body.stale main, body.stale .summary { opacity: .55; transition: opacity .3s; }
+.explain form { display: grid; grid-template-columns: 6rem minmax(0, 1fr) 10rem auto; gap: 8px; padding: 4px 16px 12px; align-items: start; }
+.explain input, .explain textarea, .explain button { font: inherit; font-size: 13px; color: var(--text); background: var(--bg); border: 1px solid var(--border); border-radius: 6px; padding: 6px 8px; min-width: 0; width: 100%; }
+.explain textarea { grid-column: 1 / -1; font-family: var(--mono); font-size: 12px; resize: vertical; }
+.explain button { width: auto; background: var(--accent); border-color: var(--accent); color: #fff; font-weight: 600; cursor: pointer; }
+.explain pre { margin: 0; padding: 12px 16px; border-top: 1px solid var(--border); font-family: var(--mono); font-size: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.explain pre[data-tone=bad] { color: var(--bad); }
 @media (max-width: 720px) {
   .wrap { padding: 0 12px; }
   header.top .wrap { gap: 8px 16px; }
@@ -102,6 +111,8 @@ body.stale main, body.stale .summary { opacity: .55; transition: opacity .3s; }
   .summary { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 8px; margin: 12px 0; }
   .tile { padding: 10px 12px; }
   .tile .v { font-size: 18px; }
+  .explain form { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
+  .explain #explain-url { grid-column: 1 / -1; }
   th, td { padding: 7px 9px; }
 }
 </style>
@@ -132,6 +143,17 @@ body.stale main, body.stale .summary { opacity: .55; transition: opacity .3s; }
   </section>
   <main id="routes"></main>
   <div id="empty" class="empty" hidden>No routes configured.</div>
+  <section class="card explain" aria-label="Explain a request">
+    <div class="card-head"><h2>Explain a request</h2><span class="muted small">which route, policies and instance; sends nothing upstream, takes no rate-limit token, but the pick is a real one</span></div>
+    <form id="explain-form">
+      <input id="explain-method" value="GET" aria-label="Method" spellcheck="false">
+      <input id="explain-url" placeholder="http://example.com/api/path" aria-label="URL" spellcheck="false" required>
+      <input id="explain-client" placeholder="client IP (127.0.0.1)" aria-label="Client address" spellcheck="false">
+      <button type="submit">Explain</button>
+      <textarea id="explain-headers" rows="2" placeholder="header lines, one per line: x-canary: 1" aria-label="Headers" spellcheck="false"></textarea>
+    </form>
+    <pre id="explain-out" hidden></pre>
+  </section>
   <footer id="footer"></footer>
 </div>
 <noscript><p class="wrap">This dashboard needs JavaScript; the same data is at <a href="api/routes">api/routes</a> and <a href="api/status">api/status</a>.</p></noscript>
@@ -402,6 +424,29 @@ body.stale main, body.stale .summary { opacity: .55; transition: opacity .3s; }
     });
   }
 
+  function explain(ev) {
+    ev.preventDefault();
+    var q = new URLSearchParams(), out = byId('explain-out');
+    q.set('url', byId('explain-url').value.trim());
+    var method = byId('explain-method').value.trim(), client = byId('explain-client').value.trim();
+    if (method) q.set('method', method);
+    if (client) q.set('client', client);
+    byId('explain-headers').value.split('\n').forEach(function (line) { if (line.trim()) q.append('header', line.trim()); });
+    out.hidden = false;
+    out.removeAttribute('data-tone');
+    setText(out, 'asking\u2026');
+    fetch('api/explain?' + q.toString(), { cache: 'no-store', headers: { accept: 'application/json' } }).then(function (res) {
+      return res.json().then(function (body) {
+        if (!res.ok || !body || !Array.isArray(body.text)) throw new Error(body && body.error ? body.error : 'HTTP ' + res.status);
+        setText(out, body.text.join('\n'));
+      });
+    }).catch(function (e) {
+      out.setAttribute('data-tone', 'bad');
+      setText(out, e && e.message ? e.message : String(e));
+    });
+  }
+
+  byId('explain-form').addEventListener('submit', explain);
   setInterval(renderPoll, 1000);
   poll();
 })();

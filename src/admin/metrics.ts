@@ -61,6 +61,8 @@ export class Metrics implements RequestObserver {
   /** route name → instance stats (or null for answers made without an upstream) → counters. */
   readonly #counters = new Map<string, Map<UpstreamStats | null, { id: string; addr: string; c: EndpointCounters }>>();
   readonly #retries = new Map<string, number>();
+  /** `route policy` → answers made or changed by a route policy (forbidden, rate limited, ...). */
+  readonly #policy = new Map<string, { route: string; policy: string; n: number }>();
   /** `id addr` → ejections, with the two labels kept apart. */
   readonly #ejections = new Map<string, { endpoint: string; addr: string; n: number }>();
   readonly #reloads = { ok: 0, failed: 0 };
@@ -107,6 +109,9 @@ export class Metrics implements RequestObserver {
     this.#collector('fairway_retries_total', 'Retries sent, by route', 'counter', () =>
       [...this.#retries].map(([route, n]) => ({ labels: { route }, value: n })),
     );
+    this.#collector('fairway_policy_actions_total', 'Requests a route policy answered or changed, by route and policy', 'counter', () =>
+      [...this.#policy.values()].map(({ route, policy, n }) => ({ labels: { route, policy }, value: n })),
+    );
     this.#collector('fairway_ejections_total', 'Passive outlier ejections, by endpoint', 'counter', () =>
       [...this.#ejections.values()].map(({ endpoint, addr, n }) => ({ labels: { endpoint, addr }, value: n })),
     );
@@ -148,6 +153,12 @@ export class Metrics implements RequestObserver {
     const u = ex.upstream;
     const counters = this.countersFor(route, u?.stats ?? null, u?.id ?? NO_ENDPOINT, u ? formatHostPort(u.host, u.port) : NO_ENDPOINT);
     counters.record(ex.status, ex.durationMs, this.#clock());
+    if (ex.policy !== undefined) {
+      const key = `${route} ${ex.policy}`;
+      const entry = this.#policy.get(key);
+      if (entry) entry.n++;
+      else this.#policy.set(key, { route, policy: ex.policy, n: 1 });
+    }
   }
 
   onRetry(route: Route): void {
@@ -194,6 +205,7 @@ export class Metrics implements RequestObserver {
       }
       for (const stats of byEndpoint.keys()) if (stats !== null && !set.has(stats)) byEndpoint.delete(stats);
     }
+    for (const [key, { route }] of this.#policy) if (!live.has(route)) this.#policy.delete(key);
   }
 
   #each(fn: (route: string, endpoint: string, addr: string, c: EndpointCounters) => void): void {

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { messageOf, statusOf } from '../core/errors.js';
 import type { Metrics } from './metrics.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
+import { explainRequest, parseExplainQuery, type ExplainReport, type ExplainRequest } from './explain.js';
 import { routesView, statusView, type AdminSource, type RouteView } from './views.js';
 
 /**
@@ -30,6 +31,8 @@ export interface AdminBackend {
   adminToken(): string;
   /** False when no route knows the id. */
   setDrained(id: string, drained: boolean): Promise<boolean>;
+  /** What the proxy would do with this request now (explain.ts): one real pick, no token taken. */
+  explain(request: ExplainRequest): Promise<ExplainReport>;
 }
 
 /** What a single Fairway process offers the admin listener. */
@@ -47,10 +50,11 @@ export function adminBackend(app: AdminApp): AdminBackend {
     metrics: async () => ({ contentType: app.metrics.registry.contentType, body: await app.metrics.registry.metrics() }),
     adminToken: () => app.adminToken(),
     setDrained: async (id, drained) => app.setDrained(id, drained),
+    explain: async (request) => explainRequest(app.table, request, app.now()),
   };
 }
 
-const PATHS = ['/', '/-/healthz', '/-/ready', '/api/routes', '/api/status', '/metrics', 'POST /api/endpoints/:id/drain', 'POST /api/endpoints/:id/undrain'];
+const PATHS = ['/', '/-/healthz', '/-/ready', '/api/routes', '/api/status', '/api/explain', '/metrics', 'POST /api/endpoints/:id/drain', 'POST /api/endpoints/:id/undrain'];
 const DRAIN = /^\/api\/endpoints\/([^/]+)\/(drain|undrain)$/;
 
 export function createAdminServer({ backend, log }: { backend: AdminBackend; log: Logger }): Server {
@@ -100,6 +104,11 @@ async function handle(backend: AdminBackend, log: Logger, req: IncomingMessage, 
       return send(res, 200, await backend.routes());
     case '/api/status':
       return send(res, 200, await backend.status());
+    case '/api/explain': {
+      const query = parseExplainQuery(new URL(req.url ?? '/', 'http://admin').searchParams);
+      if (!query.ok) return send(res, 400, { error: query.error });
+      return send(res, 200, await backend.explain(query.request));
+    }
     case '/metrics': {
       const { contentType, body } = await backend.metrics();
       res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });

@@ -22,6 +22,8 @@ export interface AdminSource {
   drained(): ReadonlySet<string>;
   /** Routes from Consul tags, when enabled. */
   readonly tagRoutes?: { prefix: string; routes: string[]; conflicts: string[] } | undefined;
+  /** With `fleet:`: the fleet service, its passing Fairways and this process's rate-limit share. */
+  readonly fleet?: { name: string; instances: number; rateShare: number } | undefined;
 }
 
 /** Recent traffic of one route's endpoint (the metrics module keeps it). */
@@ -139,6 +141,7 @@ export function statusView(app: AdminSource): Record<string, unknown> {
     })),
     routes: app.table.routes.length,
     tagRoutes: app.tagRoutes ?? null,
+    fleet: app.fleet ?? null,
     process: processView(),
   };
 }

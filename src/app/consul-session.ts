@@ -63,7 +63,7 @@ export class ConsulSession {
   async apply(config: Config): Promise<void> {
     const settings = JSON.stringify(config.consul);
     if (this.#client !== undefined && settings === this.#settings) return;
-    const needsConsul = config.services.length > 0 || config.consulTags !== undefined || config.routes.some((r) => r.source.kind === 'consul');
+    const needsConsul = config.services.length > 0 || config.consulTags !== undefined || config.fleet !== undefined || config.routes.some((r) => r.source.kind === 'consul');
     if (this.#client === undefined && !needsConsul) return;
     const old = { discovery: this.#discovery, client: this.#client, registrar: this.#registrar };
     this.#settings = settings;

@@ -13,8 +13,7 @@
 // once per SWEEP_EVERY_MS, never inside the rebuild that puts a change in use.
 
 import type { Config } from '../core/config.js';
-import type { PickerDeps } from '../core/pickers/index.js';
-import { buildRouteTable, pruneStats, type RouteTable } from '../core/route-table.js';
+import { buildRouteTable, pruneStats, type RouteTable, type TableDeps } from '../core/route-table.js';
 import type { InstanceSnapshot } from '../core/instance.js';
 
 /** Changes within this window share one rebuild. */
@@ -26,7 +25,7 @@ export interface TableControllerOptions {
   config: () => Config;
   /** What discovery knows now, by watch key. */
   snapshots: () => ReadonlyMap<string, InstanceSnapshot>;
-  deps: PickerDeps;
+  deps: TableDeps;
   /** Ticks the request clock and returns it (ejection and slow-start times are on it). */
   tick: () => number;
   /** After a sweep: the table without departed instances (metrics and pools prune by it). */

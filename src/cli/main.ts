@@ -17,6 +17,7 @@ import { createLogger } from '../log.js';
 import { keepMemoryReducerWorking } from './memory-reducer.js';
 import { VERSION } from '../version.js';
 import { registrationFromFlags, type RegisterFlags } from './register-flags.js';
+import { explainQuery, fetchExplain, renderExplain } from './explain.js';
 import { renderStatus } from './status.js';
 import { runPrimary } from '../cluster/primary.js';
 import { answerPrimary, tellReady } from '../cluster/worker.js';
@@ -31,6 +32,9 @@ Usage:
                    [--interval 1s] [--timeout 1s] [--deregister-after 1m] [--consul URL] [--token T]
   fairway deregister --id ID [--consul URL] [--token T]
   fairway status [--admin URL] [--json]   routes and endpoints of a running Fairway
+  fairway explain URL [-H name:value ...] [-X METHOD] [--client IP] [--admin URL] [--json]
+                   which route, policies and instance a running Fairway would give this request
+                   (sends nothing upstream, takes no rate-limit token; the pick is a real one)
 
 Options:
   --debug        print stack traces on errors
@@ -38,7 +42,7 @@ Options:
   -h, --help     this text
   -v, --version  the version
 
-Environment: CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN (Consul defaults), FAIRWAY_ADMIN (status).
+Environment: CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN (Consul defaults), FAIRWAY_ADMIN (status, explain).
 `;
 
 const COMMON = {
@@ -70,6 +74,14 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
   },
   deregister: { ...COMMON, id: { type: 'string' }, consul: { type: 'string' }, token: { type: 'string' } },
   status: { ...COMMON, admin: { type: 'string' }, json: { type: 'boolean' } },
+  explain: {
+    ...COMMON,
+    header: { type: 'string', short: 'H', multiple: true },
+    method: { type: 'string', short: 'X' },
+    client: { type: 'string' },
+    admin: { type: 'string' },
+    json: { type: 'boolean' },
+  },
 };
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -84,8 +96,9 @@ async function main(argv: string[]): Promise<number> {
   const options = OPTIONS[command];
   if (!options) throw new UserError(`unknown command "${command}"; see fairway --help`);
   let values: Values;
+  let positionals: string[];
   try {
-    values = parseArgs({ args: argv.slice(1), options, strict: true, allowPositionals: false }).values as Values;
+    ({ values, positionals } = parseArgs({ args: argv.slice(1), options, strict: true, allowPositionals: command === 'explain' }) as { values: Values; positionals: string[] });
   } catch (err) {
     throw new UserError(`${command}: ${(err as Error).message}`);
   }
@@ -103,6 +116,8 @@ async function main(argv: string[]): Promise<number> {
       return deregister(values);
     case 'status':
       return status(values);
+    case 'explain':
+      return explain(values, positionals);
   }
   return 1;
 }
@@ -203,8 +218,24 @@ async function deregister(values: Values): Promise<number> {
   return print(`deregistered ${id} from ${client.address}\n`);
 }
 
+/** The admin API's base URL: --admin, else $FAIRWAY_ADMIN, else the default admin.listen. */
+function adminOf(values: Values): string {
+  return ((values.admin as string | undefined) ?? process.env.FAIRWAY_ADMIN ?? 'http://127.0.0.1:8081').replace(/\/+$/, '');
+}
+
+async function explain(values: Values, positionals: string[]): Promise<number> {
+  const query = explainQuery({
+    positionals,
+    header: values.header as string[] | undefined,
+    method: values.method as string | undefined,
+    client: values.client as string | undefined,
+  });
+  const report = await fetchExplain(adminOf(values), query);
+  return print(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderExplain(report));
+}
+
 async function status(values: Values): Promise<number> {
-  const admin = ((values.admin as string | undefined) ?? process.env.FAIRWAY_ADMIN ?? 'http://127.0.0.1:8081').replace(/\/+$/, '');
+  const admin = adminOf(values);
   const get = async (path: string): Promise<unknown> => {
     let res: Response;
     try {

@@ -2,7 +2,12 @@
 // with the same id; a worker also says when it is ready. The primary also sends
 // `{ type: 'stop' }`, which a worker's CLI handles like SIGTERM.
 
-export type Ask = { what: 'routes' | 'status' | 'metrics' } | { what: 'drain'; endpoint: string; drained: boolean };
+import type { ExplainRequest } from '../admin/explain.js';
+
+export type Ask =
+  | { what: 'routes' | 'status' | 'metrics' }
+  | { what: 'drain'; endpoint: string; drained: boolean }
+  | { what: 'explain'; request: ExplainRequest };
 
 export type Question = Ask & { type: 'ask'; id: number };
 

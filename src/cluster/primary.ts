@@ -6,17 +6,23 @@
 // That costs Consul one query per service per worker (cheap: they are blocking queries that
 // mostly wait), and buys isolation: a worker needs nothing from the primary to keep routing,
 // so a primary busy with an admin request, or a worker that restarts, never delays another
-// worker's view of Consul. The admin API asks every ready worker and adds their answers up;
-// drains by hand are kept here too, and given to a worker that (re)starts.
+// worker's view of Consul. The admin API asks every ready worker and adds their answers up
+// (an explain asks one, and says which); drains by hand are kept here too, and given to a
+// worker that (re)starts.
 
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
+import type { ExplainReport } from '../admin/explain.js';
 import { mergeRouteViews } from '../admin/merge.js';
 import { createAdminServer, type AdminBackend } from '../admin/server.js';
 import type { RouteView } from '../admin/views.js';
 import { formatHostPort } from '../core/address.js';
+import type { Config, ServiceRegistration } from '../core/config.js';
+import { fleetRegistration } from '../core/fleet.js';
 import { ConsulClient } from '../discovery/consul-client.js';
 import { Registrar } from '../discovery/registrar.js';
 import { loadConfigFile } from '../config-source/config-file.js';
@@ -67,7 +73,7 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
   };
 
   const fork = (): void => {
-    const worker = cluster.fork({ FAIRWAY_WORKER: '1' });
+    const worker = cluster.fork({ FAIRWAY_WORKER: '1', FAIRWAY_WORKERS: String(workers) });
     const member: Member = { worker, ready: false, pending: new Map() };
     members.set(worker.id, member);
     // A worker whose IPC channel broke (it died mid-conversation) must not take the primary down.
@@ -130,6 +136,18 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
       if (known && !on) drained.delete(endpoint);
       return known;
     },
+    explain: async (request) => {
+      // One worker answers: a pick is one request's, and rotations and buckets are per worker.
+      // The oldest ready one, so repeated questions read the same worker's buckets.
+      const member = [...members.values()].find((m) => m.ready);
+      if (member === undefined) throw new Error('no worker is ready to explain a request');
+      const report = (await ask(member, { what: 'explain', request })) as ExplainReport;
+      const worker = { id: member.worker.id, pid: member.worker.process.pid ?? 0, workers };
+      const note =
+        `Answered by worker ${worker.id} (pid ${worker.pid}) of ${workers}: each worker keeps its own rotation, ` +
+        'rate-limit buckets and in-flight counts, so a request another worker takes may be treated differently.';
+      return { ...report, worker, text: [...report.text, note] };
+    },
   };
 
   // The admin port first: if it is taken, nothing has been registered or forked yet.
@@ -138,7 +156,13 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
 
   let consulSettings = JSON.stringify(config.consul);
   let registrar = new Registrar(new ConsulClient(config.consul), log.child({ part: 'registrar' }));
-  await registrar.sync(config.services);
+  // The fleet registration names the shared proxy port and this admin listener.
+  const adminBound = admin.address() as AddressInfo;
+  const registrations = (c: Config): ServiceRegistration[] => {
+    const self = fleetRegistration(c, c.listen, { host: adminBound.address, port: adminBound.port }, hostname());
+    return self === undefined ? [...c.services] : [...c.services, self];
+  };
+  await registrar.sync(registrations(config));
 
   const reloadOwn = (): void => {
     void loadConfigFile(configPath, process.env).then(
@@ -152,7 +176,7 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
           old.close();
           await old.sync([]);
         }
-        await registrar.sync(next.services);
+        await registrar.sync(registrations(next));
       },
       (err: Error) => log.error({ err: err.message }, 'config rejected by the primary; keeping the running one'),
     );

@@ -1,5 +1,6 @@
 // A cluster worker: a Fairway without admin listener or registrar, answering the primary's
-// questions about its routes, status and metrics, and applying drains it is told about.
+// questions about its routes, status and metrics, explaining requests, and applying drains
+// it is told about.
 
 import type { Fairway } from '../app.js';
 import { adminBackend } from '../admin/server.js';
@@ -25,6 +26,8 @@ export function answerPrimary(app: Fairway): void {
         return app.metrics.registry.getMetricsAsJSON();
       case 'drain':
         return app.setDrained(q.endpoint, q.drained);
+      case 'explain':
+        return backend.explain(q.request);
     }
   }
 }

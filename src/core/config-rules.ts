@@ -65,8 +65,13 @@ function routeProblems(r: Obj): RuleProblem[] {
   const out: RuleProblem[] = [];
   const service = has(r, 'service');
   const endpoints = has(r, 'endpoints');
-  if (!service && !endpoints) out.push({ path: [], message: 'expected `service` or `endpoints`' });
+  const redirect = has(r, 'redirect');
+  if (redirect && (service || endpoints))
+    out.push({ path: [service ? 'service' : 'endpoints'], message: 'a route with `redirect` answers itself; it takes no `service` or `endpoints`' });
+  if (!service && !endpoints && !redirect) out.push({ path: [], message: 'expected `service` or `endpoints` (or `redirect`)' });
   if (service && endpoints) out.push({ path: ['endpoints'], message: 'expected `service` or `endpoints`, not both' });
+  if (r.stripPrefix === true && isObj(r.rewrite) && has(r.rewrite, 'pathPrefix'))
+    out.push({ path: ['rewrite', 'pathPrefix'], message: 'expected either stripPrefix or rewrite.pathPrefix, not both (rewrite.pathPrefix: / strips)' });
   if (has(r, 'tags') && !service) out.push({ path: ['tags'], message: '`tags` filters Consul instances; it needs `service`' });
   if (has(r, 'hashKey') && r.strategy !== 'consistent-hash')
     out.push({ path: ['hashKey'], message: '`hashKey` applies only to strategy: consistent-hash' });

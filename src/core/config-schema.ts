@@ -9,6 +9,10 @@ import { z } from 'zod';
 import { parseHostPort } from './address.js';
 import { parseCidr } from './cidr.js';
 import { parseDuration } from './duration.js';
+import { badHeaderValue, forbiddenHeaderRule } from './policy/header-rules.js';
+import { parseRate, parseRateKey } from './policy/rate-limit.js';
+import { parseTemplate, REDIRECT_STATUSES } from './policy/redirect.js';
+import { parseSize } from './policy/size.js';
 
 export const STRATEGIES = ['round-robin', 'random', 'weighted', 'least-request', 'ewma', 'consistent-hash', 'failover'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -90,6 +94,104 @@ const match = z
   })
   .describe('what requests this route takes');
 
+/** `requestHeaders` / `responseHeaders`: what a route sets and removes on one side. */
+function headerRulesSchema(side: 'request' | 'response') {
+  const headerName = z.string({ error: 'expected a header name' }).superRefine((n, ctx) => {
+    const why = forbiddenHeaderRule(n, side);
+    if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+  });
+  return z
+    .strictObject({
+      set: z
+        .record(z.string(), z.string({ error: 'expected a string' }).refine((v) => badHeaderValue(v) === undefined, { error: 'expected a header value without control characters or surrounding blanks' }), {
+          error: 'expected a map of header: value',
+        })
+        .superRefine((m, ctx) => {
+          const seen = new Map<string, string>();
+          for (const name of Object.keys(m)) {
+            const why = forbiddenHeaderRule(name, side);
+            if (why !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: why });
+            const first = seen.get(name.toLowerCase());
+            if (first !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is "${first}" again (header names ignore case); set it once` });
+            else seen.set(name.toLowerCase(), name);
+          }
+        })
+        .optional()
+        .describe(`${side} headers set (every line of that name replaced by this one)`),
+      remove: z.array(headerName, { error: 'expected a list of header names' }).optional().describe(`${side} headers removed`),
+    })
+    .describe(`headers set and removed on the ${side} ${side === 'request' ? 'sent upstream' : 'sent to the client'} (hop-by-hop and framing headers excluded)`);
+}
+
+const path = z
+  .string({ error: 'expected a path' })
+  .regex(/^\/[^?#\s]*$/, { error: 'expected a path starting with / (no query, no blanks)' })
+  .refine((p) => !/(^|\/)\.\.?(\/|$)/.test(p), { error: 'expected a path without . or .. segments' });
+
+const routePolicy = {
+  allow: z
+    .array(cidr, { error: 'expected a list of IP addresses or CIDR blocks' })
+    .min(1, { error: 'expected at least one IP address or CIDR block' })
+    .optional()
+    .describe('only clients (after server.trustedProxies) in these blocks are served; others get 403 forbidden'),
+  deny: z
+    .array(cidr, { error: 'expected a list of IP addresses or CIDR blocks' })
+    .min(1, { error: 'expected at least one IP address or CIDR block' })
+    .optional()
+    .describe('clients in these blocks get 403 forbidden (checked after allow)'),
+  rateLimit: z
+    .strictObject({
+      rate: z
+        .string({ error: 'expected a rate such as 100/s, 5/m or 1000/h' })
+        .refine((r) => parseRate(r) !== undefined, { error: 'expected a rate such as 100/s, 5/m or 1000/h' })
+        .describe('sustained requests per second (/s), minute (/m), hour (/h) or day (/d)'),
+      burst: wholeNumber(1, 10_000_000).optional().describe('requests allowed at once above the sustained rate (default: one second of rate, at least 1)'),
+      by: z
+        .string({ error: 'expected ip, route or header:NAME' })
+        .refine((b) => parseRateKey(b) !== undefined, { error: 'expected ip, route or header:NAME' })
+        .default('ip')
+        .describe('one bucket per client IP (after server.trustedProxies), per value of a header (absent: one shared bucket), or one for the route'),
+    })
+    .optional()
+    .describe('token bucket per key; 429 rate_limited with Retry-After and RateLimit headers beyond it'),
+  maxBodySize: z
+    .union([z.string(), z.number()], { error: 'expected a size such as 10MB, 512KB or a number of bytes' })
+    .refine((v) => parseSize(v) !== undefined, { error: 'expected a size such as 10MB, 512KB or a number of bytes' })
+    .optional()
+    .describe('largest request body (KB/MB/GB count in 1024s); 413 body_too_large by Content-Length at once, or while streaming'),
+  redirect: z
+    .strictObject({
+      to: z.string({ error: 'expected a URL template' }).superRefine((t, ctx) => {
+        const parsed = parseTemplate(t);
+        if ('error' in parsed) ctx.addIssue({ code: 'custom', message: parsed.error });
+      }).describe('Location, with {scheme}, {host}, {path} and {query} (with its ?) filled in from the request'),
+      status: z
+        .number({ error: `expected one of ${REDIRECT_STATUSES.join(', ')}` })
+        .refine((n) => REDIRECT_STATUSES.includes(n), { error: `expected one of ${REDIRECT_STATUSES.join(', ')}` })
+        .default(302)
+        .describe('the redirect status'),
+    })
+    .optional()
+    .describe('answer with a redirect instead of proxying (the route then needs no service or endpoints)'),
+  rewrite: z
+    .strictObject({
+      pathPrefix: path.optional().describe('replaces the matched match.pathPrefix in the path sent upstream'),
+      host: z
+        .string({ error: 'expected preserve, upstream or a host name' })
+        .regex(/^(preserve|upstream|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?)$/, { error: 'expected preserve, upstream or a host name' })
+        .default('preserve')
+        .describe("Host sent upstream: the client's (preserve), the instance's host:port (upstream), or this name"),
+    })
+    .optional()
+    .describe('how the path and Host change on the way upstream'),
+  requestHeaders: headerRulesSchema('request').optional(),
+  responseHeaders: headerRulesSchema('response').optional(),
+  compress: z
+    .boolean({ error: 'expected true or false' })
+    .default(false)
+    .describe('gzip or brotli for compressible answers the upstream did not encode, when the client accepts it'),
+};
+
 export const routeSchema = z
   .strictObject({
     name: name.optional().describe('unique route name, shown in logs and the admin API (default: the service name, or route-N)'),
@@ -153,6 +255,7 @@ export const routeSchema = z
     panicThreshold: wholeNumber(0, 100)
       .default(0)
       .describe('percent: when fewer of the route\'s known instances than this are healthy, send to all of them (0: never)'),
+    ...routePolicy,
   });
 
 const check = z.strictObject({
@@ -297,6 +400,14 @@ export const configSchema = z
       })
       .optional()
       .describe('routes from Consul tags, after the file\'s routes (which take precedence)'),
+    fleet: z
+      .strictObject({
+        name: name.default('fairway').describe('the Consul service every Fairway of the fleet registers itself as (check: its own /-/ready)'),
+        address: z.string({ error: 'expected an address' }).min(1, { error: 'expected an address' }).optional().describe("address registered for this instance (default: listen's host; for a wildcard listener, the Consul node's)"),
+        checkInterval: duration.default('2s').describe('how often Consul checks /-/ready of each instance'),
+      })
+      .optional()
+      .describe('many Fairways, one Consul: each registers itself and enforces 1 / (passing instances) of every rate limit'),
     services: z.array(serviceSchema, { error: 'expected a list of services' }).default([]).describe('registered in Consul on start, deregistered on clean stop'),
     routes: z.array(routeSchema, { error: 'expected a list of routes' }).default([]).describe('first match wins, in file order'),
   });

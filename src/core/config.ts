@@ -10,6 +10,7 @@ import { configSchema, type RawConfig, type RawRoute, type Strategy, type TierSt
 import { parseDuration } from './duration.js';
 import { parseJsonObject } from './json-text.js';
 import type { OutlierOptions } from './outlier.js';
+import { policyOf, type RoutePolicy } from './policy/route-policy.js';
 
 export interface StaticEndpoint {
   host: string;
@@ -48,6 +49,8 @@ export interface RouteConfig {
   retryMethods: readonly string[];
   /** Percent; 0 disables panic routing. */
   panicThreshold: number;
+  /** Traffic policy (policy/route-policy.ts); undefined when the route has none. */
+  policy: RoutePolicy | undefined;
 }
 
 export interface ServiceRegistration {
@@ -92,6 +95,8 @@ export interface Config {
   accessLog: { enabled: boolean; sample: number };
   metrics: { enabled: boolean };
   consulTags?: { prefix: string };
+  /** This instance registers itself in the fleet service and shares rate limits with it. */
+  fleet?: { name: string; address?: string; checkInterval: string };
   services: readonly ServiceRegistration[];
   routes: readonly RouteConfig[];
 }
@@ -192,6 +197,9 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
     accessLog: { enabled: raw.accessLog.enabled, sample: raw.accessLog.sample },
     metrics: { enabled: raw.metrics.enabled },
     ...(raw.consulTags ? { consulTags: { prefix: raw.consulTags.prefix } } : {}),
+    ...(raw.fleet
+      ? { fleet: { name: raw.fleet.name, checkInterval: raw.fleet.checkInterval, ...(raw.fleet.address === undefined ? {} : { address: raw.fleet.address }) } }
+      : {}),
     services: raw.services.map(toRegistration),
     routes,
   });
@@ -237,6 +245,7 @@ export function normalizeRoute(r: RawRoute, i: number): RouteConfig {
     retries: r.retries,
     retryMethods: [...new Set(r.retryMethods.map((m) => m.toUpperCase()))],
     panicThreshold: r.panicThreshold,
+    policy: policyOf(r),
   };
 }
 

@@ -19,7 +19,9 @@ export type FairwayErrorCode =
   | 'forbidden'
   | 'method_not_allowed'
   | 'expectation_failed'
-  | 'upstream_busy';
+  | 'upstream_busy'
+  | 'rate_limited'
+  | 'body_too_large';
 
 const STATUS: Record<FairwayErrorCode, number> = {
   no_route: 404,
@@ -33,6 +35,8 @@ const STATUS: Record<FairwayErrorCode, number> = {
   method_not_allowed: 405,
   expectation_failed: 417,
   upstream_busy: 503,
+  rate_limited: 429,
+  body_too_large: 413,
 };
 
 const MESSAGE: Record<FairwayErrorCode, string> = {
@@ -47,6 +51,8 @@ const MESSAGE: Record<FairwayErrorCode, string> = {
   method_not_allowed: 'method not allowed',
   expectation_failed: 'only Expect: 100-continue is understood',
   upstream_busy: 'the instance has no free connection for another upgraded connection',
+  rate_limited: 'too many requests; see Retry-After',
+  body_too_large: 'request body larger than this route accepts',
 };
 
 export class FairwayError extends Error {

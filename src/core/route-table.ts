@@ -16,6 +16,8 @@ import type { Config, RouteConfig } from './config.js';
 import { watchKey, withTags, type HealthStatus, type Instance, type InstanceSnapshot } from './instance.js';
 import { isEjected } from './outlier.js';
 import { pickerFor, usesWarning, type Picker, type PickerDeps } from './pickers/index.js';
+import { guardFor, type RouteGuard } from './policy/guard.js';
+import { rewritePath } from './policy/route-policy.js';
 import { RetryBudget } from './retry-budget.js';
 import { hostAndHeadersMatch, routeMatcher, type Matcher } from './route-index.js';
 import { newStats, originOf, statsKey, type Upstream, type UpstreamStats } from './upstream.js';
@@ -39,6 +41,8 @@ export interface Route {
   /** Candidates taken out by hand (admin drain) when this route was built. */
   readonly drained: ReadonlySet<UpstreamStats>;
   readonly budget: RetryBudget;
+  /** Allow/deny sets and rate-limit buckets (undefined: the route has none). */
+  readonly guard: RouteGuard | undefined;
 }
 
 export interface RouteTable {
@@ -56,18 +60,25 @@ export interface RouteTable {
   readonly nextUnejectAt: number;
 }
 
-/** The watch keys a config needs, each once. */
+/** The watch keys a config needs, each once: its routes' services, and the fleet's own. */
 export function watchKeys(config: Config): Map<string, { service: string; tags: readonly string[] }> {
   const keys = new Map<string, { service: string; tags: readonly string[] }>();
   for (const r of config.routes)
     if (r.source.kind === 'consul') keys.set(watchKey(r.source.service, r.source.tags), r.source);
+  if (config.fleet) keys.set(watchKey(config.fleet.name, []), { service: config.fleet.name, tags: [] });
   return keys;
+}
+
+/** What a table build needs besides its inputs: pickers' time and randomness, the rate-limit share. */
+export interface TableDeps extends PickerDeps {
+  /** The share of each route's rate limit this process enforces (workers, fleet); default 1. */
+  rateShare?: () => number;
 }
 
 export function buildRouteTable(
   config: Config,
   snapshots: ReadonlyMap<string, InstanceSnapshot>,
-  deps: PickerDeps,
+  deps: TableDeps,
   previous?: RouteTable,
   drained: ReadonlySet<string> = NONE,
 ): RouteTable {
@@ -109,6 +120,9 @@ export function buildRouteTable(
     return route;
   });
 
+  // The share moves with the fleet's size, and routes kept as they were keep their limiters.
+  const share = deps.rateShare?.() ?? 1;
+  for (const r of routes) if (r.guard?.limiter !== undefined && r.guard.limiter.share !== share) r.guard.limiter.share = share;
   return { config, routes, match: routeMatcher(config.routes, routes, matchRoute), stats, nextUnejectAt };
 }
 
@@ -131,7 +145,7 @@ function build(
   snapshot: InstanceSnapshot | undefined,
   before: Route | undefined,
   config: Config,
-  deps: PickerDeps,
+  deps: TableDeps,
   now: number,
   statsFor: StatsFor,
   drainedIds: ReadonlySet<string>,
@@ -154,7 +168,8 @@ function build(
     before && before.budget.ratio === config.retryBudget.ratio && before.budget.minPerSecond === config.retryBudget.minPerSecond
       ? before.budget
       : new RetryBudget(config.retryBudget);
-  return { config: rc, key, snapshot, candidates, idle, upstreams, picker: pickerFor(rc, upstreams, deps), panic, ejected, drained, budget };
+  const guard = guardFor(rc.policy, before?.guard, deps.rateShare?.() ?? 1);
+  return { config: rc, key, snapshot, candidates, idle, upstreams, picker: pickerFor(rc, upstreams, deps), panic, ejected, drained, budget, guard };
 }
 
 /** The counters of every instance `route` knows: candidates and idle (upstreams come from those). */
@@ -255,8 +270,10 @@ export function matchRoute(
   return undefined;
 }
 
-/** The path sent upstream: with the route's prefix removed when stripPrefix is set. */
+/** The path sent upstream: with the route's prefix removed (stripPrefix) or replaced (rewrite.pathPrefix). */
 export function upstreamPath(rc: RouteConfig, url: string): string {
+  const replacement = rc.policy?.rewrite?.pathPrefix;
+  if (replacement !== undefined) return rewritePath(rc.match.pathPrefix, replacement, url);
   if (!rc.stripPrefix || rc.match.pathPrefix === '/') return url;
   const rest = url.slice(rc.match.pathPrefix.length);
   return rest.startsWith('/') ? rest : `/${rest}`;

@@ -37,6 +37,7 @@ export class AccessLog implements RequestObserver {
         ms: Math.round(ex.durationMs * 100) / 100,
         bytes: ex.bytes,
         remote: ex.remoteAddress,
+        ...(ex.policy ? { policy: ex.policy } : {}),
       },
       'request',
     );

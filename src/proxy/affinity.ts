@@ -4,8 +4,12 @@ import type { RouteConfig } from '../core/config.js';
 import { hashString } from '../core/pickers/hash.js';
 import type { ProxyRequest } from './messages.js';
 
-/** The hash of the request's key under `route.hashKey`, or undefined when the request has none. */
-export function affinityHash(route: RouteConfig, req: ProxyRequest): number | undefined {
+/**
+ * The hash of the request's key under `route.hashKey`, or undefined when the request has none.
+ * `client`: the client address after server.trustedProxies (see Forwarder.clientAddress), for
+ * `ip`; behind a trusted load balancer the peer is the balancer, the same for every client.
+ */
+export function affinityHash(route: RouteConfig, req: ProxyRequest, client?: string): number | undefined {
   if (route.strategy !== 'consistent-hash') return undefined;
   const key = route.hashKey;
   let value: string | undefined;
@@ -19,7 +23,7 @@ export function affinityHash(route: RouteConfig, req: ProxyRequest): number | un
       value = cookieValue(req.headers.cookie, key.name);
       break;
     case 'ip':
-      value = req.socket.remoteAddress;
+      value = client ?? req.socket.remoteAddress;
       break;
     case 'path': {
       const url = req.url ?? '/';
@@ -48,4 +52,9 @@ export function cookieValue(header: string | undefined, name: string): string | 
     at = stop + 1;
   }
   return undefined;
+}
+
+/** Whether affinityHash reads the client address (so the caller works it out first). */
+export function hashesClient(route: RouteConfig): boolean {
+  return route.strategy === 'consistent-hash' && route.hashKey.kind === 'ip';
 }

@@ -4,8 +4,9 @@
 // the body (if any) could be buffered, and the route's retry budget allows; every outcome feeds
 // passive outlier detection.
 //
-// One file for the whole exchange (Forwarder, Exchange, Attempt), about 500 lines: the
-// three share every state transition, and splitting them would scatter one flow.
+// One file for the whole exchange (Forwarder, Exchange, Attempt), about 550 lines: the
+// three share every state transition, and splitting them would scatter one flow. (Route policy
+// that answers by itself lives in policy-gate.ts; what shapes an answer in response-policy.ts.)
 //
 // It uses undici's dispatch handler interface in its raw form (onHeaders with Buffer pairs):
 // the newer controller form parses every response's headers into an object first, which a
@@ -13,6 +14,7 @@
 
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Pool } from './undici-pool.js';
 import { CidrSet } from '../core/cidr.js';
@@ -21,14 +23,19 @@ import { ClientGoneError, FairwayError, statusOf, SUPERSEDED, TimeoutError, upst
 import { isEjected, onFailure, onSuccess } from '../core/outlier.js';
 import { upstreamPath, type Route } from '../core/route-table.js';
 import { recordLatency, type Upstream } from '../core/upstream.js';
-import { affinityHash } from './affinity.js';
+import { affinityHash, hashesClient } from './affinity.js';
 import type { RequestClock } from './clock.js';
 import { DeadlineQueue, type Timed } from './deadlines.js';
 import { declaresBody, type ProxyRequest, type ProxyResponse } from './messages.js';
-import { clientResponseHeaders, reasonPhrase, requestIdOf, upstreamRequestHeaders } from './headers.js';
+import { applyHeaderRules } from '../core/policy/header-rules.js';
+import { clientAddressOf, clientResponseHeaders, reasonPhrase, requestIdOf, upstreamRequestHeaders } from './headers.js';
 import { newRequestId } from './request-id.js';
 import type { FinishedExchange, RequestObserver } from './observer.js';
 import { sendError } from './respond.js';
+import { BodyTooLargeError, limitBody } from './body-limit.js';
+import { CLOSE } from './policy-gate.js';
+import { ResponseEncoder, shapeHead } from './response-policy.js';
+import { shapesResponses } from '../core/policy/route-policy.js';
 
 export interface ForwarderOptions {
   log: Logger;
@@ -101,11 +108,23 @@ export class Forwarder {
    * The header list for the upstream (undefined: several Host headers) and the request id.
    * A client's own X-Request-Id is kept only from a trusted proxy.
    */
-  upstreamHeaders(req: ProxyRequest, authority: string | undefined): { headers: string[] | undefined; requestId: string } {
+  upstreamHeaders(req: ProxyRequest, authority: string | undefined, route: Route): { headers: string[] | undefined; requestId: string } {
     const peer = req.socket.remoteAddress ?? '';
     const trusted = this.trustedPeer(peer);
     const requestId = trusted === undefined ? newRequestId() : requestIdOf(req.headers['x-request-id'], newRequestId);
-    return { headers: upstreamRequestHeaders(req.rawHeaders, { peer, proto: 'http', trusted, requestId, authority }), requestId };
+    const policy = route.config.policy;
+    const headers = upstreamRequestHeaders(req.rawHeaders, { peer, proto: 'http', trusted, requestId, authority, upstreamHost: policy?.rewrite?.host });
+    if (headers !== undefined && policy?.requestHeaders !== undefined) applyHeaderRules(headers, policy.requestHeaders);
+    return { headers, requestId };
+  }
+
+  /** The client's address as Fairway believes it: the peer, or what a trusted proxy vouches for. */
+  clientAddress(req: ProxyRequest): string {
+    const peer = req.socket.remoteAddress ?? '';
+    const trusted = this.trustedPeer(peer);
+    if (trusted === undefined) return peer;
+    const xff = req.headers['x-forwarded-for'];
+    return clientAddressOf(Array.isArray(xff) ? xff.join(', ') : xff, peer, trusted);
   }
 
   /**
@@ -114,7 +133,7 @@ export class Forwarder {
    * target's, which replaces Host upstream.
    */
   forward(route: Route, req: ProxyRequest, res: ProxyResponse, stream: IncomingMessage | undefined, authority?: string): void {
-    const { headers, requestId } = this.upstreamHeaders(req, authority);
+    const { headers, requestId } = this.upstreamHeaders(req, authority, route);
     const ex = new Exchange(this, route, req, res, stream, headers ?? [], requestId);
     if (headers === undefined) {
       this.log.info({ route: route.config.name, url: req.url }, 'rejected request with several Host headers');
@@ -197,8 +216,12 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
   errorCode: FairwayErrorCode | undefined;
   bytes = 0;
   durationMs = 0;
-  /** null: no body; the request itself: streamed (not retryable); a Buffer: read whole. */
-  body: IncomingMessage | Buffer | null | typeof BUFFER;
+  /** The route policy that answered or changed this exchange (maxBodySize, compress). */
+  policy: string | undefined;
+  /** Set when the answer is compressed on its way (response-policy.ts). */
+  encoder: ResponseEncoder | undefined;
+  /** null: no body; a stream: the request's, streamed (not retryable); a Buffer: read whole. */
+  body: Readable | Buffer | null | typeof BUFFER;
   readonly hash: number | undefined;
   dueAt = 0;
   prevDue: Exchange | undefined;
@@ -221,13 +244,17 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
     this.remoteAddress = req.socket.remoteAddress;
     const rc = route.config;
     this.path = upstreamPath(rc, req.url ?? '/');
-    this.hash = affinityHash(rc, req);
+    this.hash = affinityHash(rc, req, hashesClient(rc) ? fwd.clientAddress(req) : undefined);
     const retryable = rc.retries > 0 && rc.retryMethods.includes(req.method ?? '');
     const len = req.headers['content-length'];
     if (stream === undefined || !declaresBody(req.headers)) this.body = null;
     else if (retryable && len !== undefined && Number(len) <= RETRY_BUFFER_LIMIT) this.body = BUFFER;
     else this.body = stream;
     this.retriesLeft = retryable && this.body !== stream ? rc.retries : 0;
+    // A body of undeclared length is counted on its way (one of declared length was checked
+    // against maxBodySize before it got here).
+    const max = rc.policy?.maxBodySize;
+    if (max !== undefined && this.body === stream && len === undefined) this.body = limitBody(stream, max);
     route.budget.onRequest(fwd.clock.t);
     fwd.deadlines(rc.timeoutMs).add(this, this.startedAt);
     (res as ExchangeResponse)[kExchange] = this;
@@ -256,11 +283,11 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
   }
 
   /** Ends the exchange with an answer Fairway makes itself. */
-  answer(code: FairwayErrorCode, detail?: string): void {
+  answer(code: FairwayErrorCode, detail?: string, extra?: readonly string[]): void {
     this.end();
     this.errorCode = code;
     this.status = this.res.headersSent ? this.status : statusOf(code);
-    sendError(this.res, code, detail);
+    sendError(this.res, code, detail, extra);
   }
 
   /** Once, when the client connection is done with this response (or gone). */
@@ -300,7 +327,7 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
       method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod,
       path: this.path,
       headers: this.headers,
-      body: this.body as IncomingMessage | Buffer | null,
+      body: this.body as Readable | Buffer | null,
       headersTimeout: rc.headersTimeoutMs,
       bodyTimeout: rc.idleTimeoutMs,
     };
@@ -392,8 +419,17 @@ class Attempt implements Dispatcher.DispatchHandler {
     process.nextTick(uncork, ex.res);
     const res = ex.res;
     const reason = reasonPhrase(status, statusText, STATUS_CODES[status]);
+    const policy = ex.route.config.policy;
     try {
-      if (res.writeUpstreamHead === undefined || !res.writeUpstreamHead(status, reason, raw)) res.writeHead(status, reason, clientResponseHeaders(raw, status));
+      if (shapesResponses(policy)) {
+        const headers = clientResponseHeaders(raw, status);
+        const encoding = shapeHead(policy!, status, headers, ex.method, ex.req.headers['accept-encoding']);
+        if (encoding !== undefined) {
+          ex.policy = 'compress';
+          ex.encoder = new ResponseEncoder(encoding, res, () => this.resume?.(), (n) => (ex.bytes += n));
+        }
+        res.writeHead(status, reason, headers);
+      } else if (res.writeUpstreamHead === undefined || !res.writeUpstreamHead(status, reason, raw)) res.writeHead(status, reason, clientResponseHeaders(raw, status));
     } catch (err) {
       // A head no client may be sent (a control byte in a header, say): Node's writeHead and
       // the fast path's encoder both throw before writing anything. The exchange ends here with
@@ -408,6 +444,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.ex.encoder !== undefined) return this.ex.encoder.write(chunk);
     this.ex.bytes += chunk.length;
     const res = this.ex.res;
     const more = res.write(chunk);
@@ -419,7 +456,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settle();
     this.ex.end();
-    this.ex.res.end();
+    if (this.ex.encoder !== undefined) this.ex.encoder.end();
+    else this.ex.res.end();
   }
 
   onError(err: Error): void {
@@ -427,6 +465,14 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.settle();
     if (err === SUPERSEDED || err instanceof ClientGoneError) return;
     const ex = this.ex;
+    if (err instanceof BodyTooLargeError) {
+      // The client's fault, not the instance's: no outcome counts against it.
+      ex.policy = 'maxBodySize';
+      ex.fwd.log.info({ route: ex.route.config.name, url: ex.url }, 'request body too large; upstream request aborted');
+      ex.encoder?.destroy();
+      ex.answer('body_too_large', err.message, CLOSE);
+      return;
+    }
     if (ex.res.headersSent && bodiless(ex) && (err as { code?: string }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
       // A 204/304 (or an answer to HEAD) that also claimed a Content-Length: undici rejects it
       // after the head, but the client's answer has no body and is already complete.
@@ -444,6 +490,7 @@ class Attempt implements Dispatcher.DispatchHandler {
       // The head may still be held back (Node's until the first body bytes, and corked until
       // the next tick): let it out first, so the client sees a response cut short, not a
       // connection closed on it without a word.
+      ex.encoder?.destroy();
       ex.res.flushHeaders();
       ex.res.uncork();
       ex.res.destroy(err);
@@ -487,6 +534,8 @@ function onClientClose(this: ExchangeResponse): void {
     ex.status = 499;
     attempt?.abort?.(new ClientGoneError());
   }
+  // A compressor still streaming after the upstream's end has no one left to write to.
+  ex.encoder?.destroy();
   ex.finished();
 }
 

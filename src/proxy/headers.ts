@@ -7,18 +7,7 @@
 import type { CidrSet } from '../core/cidr.js';
 import { bytesMatch } from '../core/bytes.js';
 import { InvalidHeaderError } from '../core/errors.js';
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+import { HOP_BY_HOP } from '../core/policy/header-rules.js';
 
 // Request headers this hop replaces, or that undici must not see (it manages `expect` itself).
 const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id', 'expect']);
@@ -86,6 +75,11 @@ export interface ForwardedFor {
   requestId: string;
   /** An absolute-form target's authority: it replaces Host (RFC 9112 §3.2.2). */
   authority?: string | undefined;
+  /**
+   * The route's `rewrite.host`: a name that replaces Host upstream, or null to send none (the
+   * upstream client then sends the instance's host:port). X-Forwarded-Host keeps the client's.
+   */
+  upstreamHost?: string | null | undefined;
 }
 
 /** The client's X-Request-Id when it sent a usable one, else a new random one. */
@@ -141,6 +135,7 @@ export function upstreamRequestHeaders(raw: readonly string[], fwd: ForwardedFor
     if (lower === 'host') {
       if (host !== undefined) return undefined;
       host = value;
+      if (fwd.upstreamHost !== undefined) continue;
       if (fwd.authority !== undefined) {
         out.push(name, fwd.authority);
         continue;
@@ -148,7 +143,8 @@ export function upstreamRequestHeaders(raw: readonly string[], fwd: ForwardedFor
     }
     out.push(name, value);
   }
-  if (fwd.authority !== undefined && host === undefined) out.push('host', fwd.authority);
+  if (typeof fwd.upstreamHost === 'string') out.push('host', fwd.upstreamHost);
+  else if (fwd.authority !== undefined && host === undefined && fwd.upstreamHost === undefined) out.push('host', fwd.authority);
   const peer = fwd.peer;
   out.push('x-forwarded-for', xff === undefined ? peer : `${xff}, ${peer}`);
   out.push('x-forwarded-proto', xfp ?? fwd.proto);

@@ -2,9 +2,11 @@
 // call per finished exchange, reading fields of the exchange itself, so the hot path allocates
 // no event object. Observers must not throw and must not block.
 
-import type { FairwayErrorCode } from '../core/errors.js';
+import { statusOf, type FairwayErrorCode } from '../core/errors.js';
 import type { Route } from '../core/route-table.js';
 import type { Upstream } from '../core/upstream.js';
+import { newRequestId } from './request-id.js';
+import type { ProxyRequest } from './messages.js';
 
 export interface FinishedExchange {
   readonly route: Route | undefined;
@@ -23,6 +25,8 @@ export interface FinishedExchange {
   readonly durationMs: number;
   readonly requestId: string;
   readonly remoteAddress: string | undefined;
+  /** The route policy that answered or changed this exchange (deny, rateLimit, maxBodySize, redirect, compress). */
+  readonly policy?: string | undefined;
 }
 
 export interface RequestObserver {
@@ -55,5 +59,32 @@ export function observers(list: readonly RequestObserver[], onError: (err: unkno
         }
       }
     },
+  };
+}
+
+/**
+ * An exchange Fairway answered itself, without an upstream: before any route (code undefined:
+ * OPTIONS *), or by a route's policy (`policy` says which; `status` when it is no error).
+ */
+export function localAnswer(
+  req: ProxyRequest | undefined,
+  socket: { readonly remoteAddress?: string | undefined },
+  code: FairwayErrorCode | undefined,
+  by?: { route: Route; policy: string; status?: number },
+): FinishedExchange {
+  return {
+    route: by?.route,
+    upstream: undefined,
+    method: req?.method ?? '',
+    host: req?.headers.host,
+    url: req?.url ?? '',
+    status: by?.status ?? (code === undefined ? 200 : statusOf(code)),
+    errorCode: code,
+    attempts: 0,
+    bytes: 0,
+    durationMs: 0,
+    requestId: newRequestId(),
+    remoteAddress: socket.remoteAddress,
+    policy: by?.policy,
   };
 }

@@ -6,7 +6,8 @@ import type { Socket } from 'node:net';
 import { messageOf, statusOf, type FairwayErrorCode } from '../core/errors.js';
 import type { ProxyResponse } from './messages.js';
 
-export function sendError(res: ProxyResponse, code: FairwayErrorCode, detail?: string): void {
+/** `extra`: more header lines for this answer ([name, value, ...]: Retry-After, Connection: close). */
+export function sendError(res: ProxyResponse, code: FairwayErrorCode, detail?: string, extra?: readonly string[]): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -24,6 +25,21 @@ export function sendError(res: ProxyResponse, code: FairwayErrorCode, detail?: s
     code,
     'cache-control',
     'no-store',
+    ...(extra ?? []),
+  ]);
+  res.end(body);
+}
+
+/** A route's `redirect` answer: never proxied, a short body for clients that do not follow it. */
+export function sendRedirect(res: ProxyResponse, status: number, location: string): void {
+  const body = `${status} ${STATUS_CODES[status]}: ${location}\n`;
+  res.writeHead(status, STATUS_CODES[status]!, [
+    'location',
+    location,
+    'content-type',
+    'text/plain; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(body)),
   ]);
   res.end(body);
 }
@@ -41,15 +57,21 @@ export function sendOptions(res: ProxyResponse): void {
  */
 export const LINGER_MS = 2_000;
 
-/** The same answer written straight to a socket, for requests Node's parser rejected. */
-export function sendSocketError(socket: Socket, code: FairwayErrorCode): void {
+/** The same answer written straight to a socket, for requests Node's parser rejected (and refused upgrades). */
+export function sendSocketError(socket: Socket, code: FairwayErrorCode, detail?: string, extra: readonly string[] = []): void {
   const status = statusOf(code);
-  const body = `${status} ${code}: ${messageOf(code)}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-      `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `x-fairway-error: ${code}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  sendSocketAnswer(socket, status, `${status} ${code}: ${detail ?? messageOf(code)}\n`, ['x-fairway-error', code, ...extra]);
+}
+
+/** A redirect written straight to a socket (a WebSocket upgrade to a redirect route). */
+export function sendSocketRedirect(socket: Socket, status: number, location: string): void {
+  sendSocketAnswer(socket, status, `${status} ${STATUS_CODES[status]}: ${location}\n`, ['location', location]);
+}
+
+function sendSocketAnswer(socket: Socket, status: number, body: string, headers: readonly string[]): void {
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] !== 'connection') head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  socket.end(`${head}connection: close\r\n\r\n${body}`);
   lingerThenClose(socket);
 }
 

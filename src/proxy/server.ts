@@ -10,15 +10,15 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
-import { statusOf, type FairwayErrorCode } from '../core/errors.js';
+import type { FairwayErrorCode } from '../core/errors.js';
 import type { RouteTable } from '../core/route-table.js';
 import { admit, ASTERISK, isRefused } from './admit.js';
 import { FastPath } from './fast-path.js';
 import { declaresBody, type ProxyRequest, type ProxyResponse } from './messages.js';
 import type { Forwarder } from './forwarder.js';
 import { afterSent, owe, unfinishedRequest } from './pipeline.js';
-import { newRequestId } from './request-id.js';
-import type { FinishedExchange, RequestObserver } from './observer.js';
+import { localAnswer, type RequestObserver } from './observer.js';
+import { passesPolicy } from './policy-gate.js';
 import { sendError, sendOptions, sendSocketError } from './respond.js';
 import { createUpgradeHandler } from './upgrade.js';
 
@@ -51,6 +51,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { forwarder, log, table, observer } = opts;
   let settings = opts.settings;
 
+  const gate = { forwarder, log, observer };
   const refuse = (req: ProxyRequest, res: ProxyResponse, code: FairwayErrorCode, detail: string): void => {
     log.info({ method: req.method, host: req.headers.host, url: req.url, code, detail }, 'refused request');
     sendError(res, code, detail);
@@ -75,6 +76,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       observer.onExchange(localAnswer(req, req.socket, 'no_route'));
       return;
     }
+    if (route.config.policy !== undefined && !passesPolicy(gate, route, req, res, admitted.authority)) return;
     forwarder.forward(route, req, res, stream, admitted.authority);
   };
 
@@ -159,7 +161,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     });
   });
 
-  const upgrades = createUpgradeHandler({ table, log, forwarder, http: server, settings: () => ({ server: settings, upstream: opts.upstream() }) });
+  const upgrades = createUpgradeHandler({ table, log, forwarder, http: server, observer, settings: () => ({ server: settings, upstream: opts.upstream() }) });
   server.on('upgrade', upgrades);
 
   const front = createTcpServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
@@ -190,22 +192,4 @@ function applyServerSettings(server: HttpServer, settings: Config['server']): vo
   server.headersTimeout = settings.headersTimeoutMs;
   server.requestTimeout = settings.requestTimeoutMs;
   server.keepAliveTimeout = settings.keepAliveTimeoutMs;
-}
-
-/** An exchange Fairway answered itself before any route or upstream was involved (code undefined: OPTIONS *). */
-function localAnswer(req: ProxyRequest | undefined, socket: { readonly remoteAddress?: string | undefined }, code: FairwayErrorCode | undefined): FinishedExchange {
-  return {
-    route: undefined,
-    upstream: undefined,
-    method: req?.method ?? '',
-    host: req?.headers.host,
-    url: req?.url ?? '',
-    status: code === undefined ? 200 : statusOf(code),
-    errorCode: code,
-    attempts: 0,
-    bytes: 0,
-    durationMs: 0,
-    requestId: newRequestId(),
-    remoteAddress: socket.remoteAddress,
-  };
 }

@@ -23,11 +23,13 @@ import type { Config } from '../core/config.js';
 import type { FairwayErrorCode } from '../core/errors.js';
 import { upstreamPath, type RouteTable } from '../core/route-table.js';
 import { admit, isRefused, ASTERISK } from './admit.js';
-import { affinityHash } from './affinity.js';
+import { affinityHash, hashesClient } from './affinity.js';
 import type { Forwarder } from './forwarder.js';
 import { declaresBody } from './messages.js';
 import { afterClosed } from './pipeline.js';
-import { lingerThenClose, sendSocketError } from './respond.js';
+import { policyAnswer } from './policy-gate.js';
+import type { RequestObserver } from './observer.js';
+import { lingerThenClose, sendSocketError, sendSocketRedirect } from './respond.js';
 
 export interface UpgradeOptions {
   table: () => RouteTable;
@@ -36,6 +38,7 @@ export interface UpgradeOptions {
   /** Node's server, which takes back an upgrade offer that is served as a plain request. */
   http: HttpServer;
   settings: () => Pick<Config, 'server' | 'upstream'>;
+  observer: RequestObserver;
 }
 
 export interface UpgradeHandler {
@@ -103,7 +106,14 @@ export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
       refuse(socket, 'no_route', 'no route for upgrade', { host: req.headers.host, url: req.url });
       return;
     }
-    const upstream = route.picker.pick(affinityHash(route.config, req));
+    // The same policy gate as plain requests: no allow list or limit is stepped around by upgrading.
+    const answer = route.config.policy === undefined ? undefined : policyAnswer({ forwarder, log, observer: opts.observer }, route, req, admitted.authority);
+    if (answer !== undefined) {
+      if (answer.code === undefined) sendSocketRedirect(socket as Socket, answer.status, answer.location);
+      else sendSocketError(socket as Socket, answer.code, answer.detail, answer.headers);
+      return;
+    }
+    const upstream = route.picker.pick(affinityHash(route.config, req, hashesClient(route.config) ? forwarder.clientAddress(req) : undefined));
     if (upstream === undefined) {
       refuse(socket, 'no_healthy_upstream', 'no healthy upstream for upgrade', { route: route.config.name });
       return;
@@ -114,7 +124,7 @@ export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
       refuse(socket, 'upstream_busy', 'upgrade refused: the instance has upstream.maxConnections tunnels open', { upstream: upstream.id });
       return;
     }
-    const { headers } = forwarder.upstreamHeaders(req, admitted.authority);
+    const { headers } = forwarder.upstreamHeaders(req, admitted.authority, route);
     if (headers === undefined) {
       refuse(socket, 'bad_request', 'rejected upgrade request with several Host headers', { url: req.url });
       return;

@@ -11,19 +11,7 @@ import type { Fairway } from '../../src/app.js';
 import { startBackend, startBackends, type Backend } from '../support/backends.js';
 import { baseConfig, Client, startFairway } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
-
-/** Sends raw bytes and returns everything the server wrote before closing (or 2 s). */
-function raw(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    let out = '';
-    s.on('data', (d) => (out += d.toString('latin1')));
-    s.on('error', reject);
-    s.on('close', () => resolve(out));
-    s.setTimeout(2_000, () => s.destroy());
-    s.write(text);
-  });
-}
+import { sendRaw as raw } from '../support/raw-client.js';
 
 describe('proxy behaviour', () => {
   let backends: Backend[];

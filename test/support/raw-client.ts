@@ -297,3 +297,16 @@ export function requestText(method: string, target: string, host: string | undef
   if (body.length > 0 && !extra.some((l) => /^(content-length|transfer-encoding):/i.test(l))) lines.push(`Content-Length: ${Buffer.byteLength(body, 'latin1')}`);
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
+
+/** Sends raw bytes and returns everything the server wrote before closing (or 2 s). */
+export function sendRaw(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let out = '';
+    s.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    s.on('error', reject);
+    s.on('close', () => resolve(out));
+    s.setTimeout(2_000, () => s.destroy());
+    s.write(text);
+  });
+}

@@ -87,6 +87,7 @@ const FULL_EXPECTED: Config = {
       retries: 0,
       retryMethods: ['GET', 'HEAD', 'OPTIONS', 'TRACE'],
       panicThreshold: 0,
+      policy: undefined,
     },
     {
       name: 'route-1',
@@ -109,6 +110,7 @@ const FULL_EXPECTED: Config = {
       retries: 2,
       retryMethods: ['GET', 'HEAD', 'OPTIONS', 'TRACE'],
       panicThreshold: 0,
+      policy: undefined,
     },
   ],
 };

@@ -90,7 +90,7 @@ describe('loadConfig: one problem, placed at its value', () => {
 
 describe('loadConfig: cross-field rules', () => {
   it.each([
-    { why: 'a route with neither service nor endpoints is reported at the route', text: 'routes:\n  - name: a\n', line: '2:5 routes[0]: expected `service` or `endpoints`' },
+    { why: 'a route with neither service nor endpoints is reported at the route', text: 'routes:\n  - name: a\n', line: '2:5 routes[0]: expected `service` or `endpoints` (or `redirect`)' },
     {
       why: 'a route with both service and endpoints is reported at endpoints',
       text: 'routes:\n  - service: web\n    endpoints: [a:1]\n',
@@ -217,12 +217,12 @@ describe('loadConfig: several problems', () => {
     expect(lines(text)).toEqual([
       '1:9 listen: expected host:port, e.g. 127.0.0.1:8080',
       '2:1 foo: unknown key',
-      '4:5 routes[0]: expected `service` or `endpoints`',
+      '4:5 routes[0]: expected `service` or `endpoints` (or `redirect`)',
       '5:14 routes[0].retries: expected a whole number from 0 to 10',
       '6:26 routes[0].match.pathPrefix: expected a path starting with /',
       '6:31 routes[0].match.hots: unknown key',
       '8:16 routes[1].endpoints: expected `service` or `endpoints`, not both',
-      '9:5 routes[2]: expected `service` or `endpoints`',
+      '9:5 routes[2]: expected `service` or `endpoints` (or `redirect`)',
       '10:11 routes[2].tags: `tags` filters Consul instances; it needs `service`',
     ]);
   });
@@ -248,7 +248,7 @@ describe('loadConfig: several problems', () => {
       why: 'a bad strategy does not hide a route without service or endpoints',
       text: 'routes:\n  - name: a\n    strategy: fastest\n',
       lines: [
-        '2:5 routes[0]: expected `service` or `endpoints`',
+        '2:5 routes[0]: expected `service` or `endpoints` (or `redirect`)',
         '3:15 routes[0].strategy: expected one of round-robin, random, weighted, least-request, ewma, consistent-hash, failover',
       ],
     },

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { crossFieldProblems, serviceProblems } from '../../src/core/config-rules.js';
 
 const BOTH = 'expected `service` or `endpoints`, not both';
-const NEITHER = 'expected `service` or `endpoints`';
+const NEITHER = 'expected `service` or `endpoints` (or `redirect`)';
 const NO_ROUTE = 'expected at least one route (or consulTags, for routes from Consul tags)';
 const NO_TOKEN = 'expected a token (here or in $FAIRWAY_ADMIN_TOKEN) when admin.listen is not a loopback address (anyone who can reach it could drain instances)';
 /** A route, for cases about other keys: a config without one has a problem of its own. */

@@ -35,7 +35,7 @@ ${ports.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
 }
 
 /** Fairway's gzip level (src/proxy/response-policy.ts), which the nginx row uses too, for the compression table. */
-const GZIP_LEVEL = 5;
+const GZIP_LEVEL = 1;
 
 export async function startNginxProxy({ tmp, children, plan, ports }) {
   const port = await freePort();

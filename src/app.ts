@@ -13,7 +13,9 @@ import type { Logger } from 'pino';
 import { Metrics } from './admin/metrics.js';
 import { adminBackend, createAdminServer } from './admin/server.js';
 import { formatHostPort, type HostPort } from './core/address.js';
-import { formatProblem, loadConfig, type Config, type ConfigProblem, type ServiceRegistration } from './core/config.js';
+import { formatProblem, loadConfig, placeProblems, type Config, type ConfigProblem, type RouteConfig, type ServiceRegistration } from './core/config.js';
+import { kvClashes, kvLabel, loadKvRoutes, type KvStatus } from './core/kv-routes.js';
+import type { KvEntry } from './discovery/consul-client.js';
 import { fleetRegistration, fleetSize, rateShare } from './core/fleet.js';
 import { watchKey } from './core/instance.js';
 import { watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
@@ -70,6 +72,13 @@ export class Fairway {
   /** The catalog's services and tags, when routes from tags are on. */
   #catalog: Readonly<Record<string, readonly string[]>> | undefined;
   #tagRoutes: TagRoutes = { routes: [], conflicts: [] };
+  /** Routes from Consul KV (fleet.configKey) in force, and how the last read of the key went. */
+  #kvRoutes: readonly RouteConfig[] = [];
+  #kvStatus: KvStatus | undefined;
+  /** The file's config with the KV routes added, remade only when either changes (#withKv). */
+  #withKvCache: { file: Config; kv: readonly RouteConfig[]; config: Config } | undefined;
+  /** The file-plus-KV config the running one was made from (tag routes come on top). */
+  #base: Config | undefined;
   #configHash = '';
   /** The route table in force and its rebuilds. */
   #tables!: TableController;
@@ -177,6 +186,7 @@ export class Fairway {
     await this.#consul.registrar?.sync(config.services);
     await this.#consul.discovery?.sync(watchKeys(config));
     await this.#watchTags(config);
+    await this.#watchKv(config);
     this.#tables.now();
 
     this.#proxy = createProxyServer({
@@ -244,6 +254,13 @@ export class Fairway {
     }
     const result = loadConfig(text, this.configPath, this.#env);
     if (!result.ok) return this.#rejected(at, result.problems.map(formatProblem));
+    if (result.config.fleet?.configKey !== this.#fileConfig.fleet?.configKey) {
+      // Another key (or none): its routes come from its own watch, started below.
+      this.#kvRoutes = [];
+      this.#kvStatus = undefined;
+    }
+    const clashes = kvClashes(result.config, this.#kvRoutes);
+    if (clashes.length > 0) return this.#rejected(at, placeProblems(text, this.configPath, clashes).map(formatProblem));
     const next = this.#withTagRoutes(result.config);
     if (!sameAddress(next.listen, this.#config.listen) || !sameAddress(next.admin.listen, this.#config.admin.listen))
       this.log.warn('listen addresses changed in the config; they take effect on restart');
@@ -258,27 +275,78 @@ export class Fairway {
     // Start the new watches and give them a moment to answer before the new routes go live,
     // so a route added by this reload does not answer 503 while its first query is in flight;
     // watches only the old config uses stop after the swap.
-    const keys = watchKeys(next);
-    const discovery = this.#consul.discovery;
-    if (discovery) {
-      await discovery.sync(new Map([...watchKeys(this.#config), ...keys]));
-      const giveUp = new AbortController();
-      await Promise.race([discovery.settled(), delay(SETTLE_ON_RELOAD_MS, undefined, { signal: giveUp.signal }).catch(() => undefined)]);
-      giveUp.abort();
-    }
+    await this.#prepareWatches(next);
     if (this.#draining) return this.#lastReload!;
     this.#proxy.applySettings(next.server);
     this.#fileConfig = result.config;
     this.#config = next;
     this.#configHash = h;
     this.#tables.now();
-    await this.#consul.discovery?.sync(keys);
+    await this.#consul.discovery?.sync(watchKeys(next));
     await this.#watchTags(next);
+    await this.#watchKv(next);
     void this.#consul.closeRetired();
     this.#lastReload = { ok: true, at, problems: [] };
     this.metrics.onReload(true);
     this.log.info({ routes: next.routes.length }, 'config reloaded');
     return this.#lastReload;
+  }
+
+  /**
+   * Starts the watches `next` adds and gives them a moment to answer before its routes go live,
+   * so a route added by a reload does not answer 503 while its first query is in flight;
+   * watches only the old config uses stop after the swap.
+   */
+  async #prepareWatches(next: Config): Promise<void> {
+    const discovery = this.#consul.discovery;
+    if (!discovery) return;
+    await discovery.sync(new Map([...watchKeys(this.#config), ...watchKeys(next)]));
+    const giveUp = new AbortController();
+    await Promise.race([discovery.settled(), delay(SETTLE_ON_RELOAD_MS, undefined, { signal: giveUp.signal }).catch(() => undefined)]);
+    giveUp.abort();
+  }
+
+  /** Starts, moves or stops the watch on fleet.configKey, as the config says. */
+  async #watchKv(config: Config): Promise<void> {
+    const key = config.fleet?.configKey;
+    await this.#consul.discovery?.watchKv(key, key === undefined ? undefined : (entry) => void this.#onKv(key, entry));
+  }
+
+  /** A new value of fleet.configKey (null: no such key): its routes replace the KV routes in force, if they pass. */
+  #onKv(key: string, entry: KvEntry | null): Promise<unknown> {
+    const run = async (): Promise<ReloadResult> => {
+      if (this.#draining || this.#fileConfig.fleet?.configKey !== key) return this.#lastReload!;
+      const at = new Date().toISOString();
+      const index = entry?.modifyIndex ?? null;
+      const loaded = entry === null ? { ok: true as const, routes: [] } : loadKvRoutes(entry.text, kvLabel(key), this.#fileConfig.routes, this.#env);
+      if (!loaded.ok) {
+        const problems = loaded.problems.map(formatProblem);
+        this.#kvStatus = { key, ok: false, at, index, routes: this.#kvRoutes.length, problems };
+        this.metrics.onReload(false);
+        this.log.error({ key, index, problems }, 'routes from Consul KV rejected; keeping the running ones');
+        return this.#lastReload!;
+      }
+      this.#kvRoutes = loaded.routes;
+      this.#kvStatus = { key, ok: true, at, index, routes: loaded.routes.length, problems: [] };
+      const next = this.#withTagRoutes(this.#fileConfig);
+      if (next === this.#config) return this.#lastReload!;
+      await this.#prepareWatches(next);
+      if (this.#draining) return this.#lastReload!;
+      this.#config = next;
+      this.#tables.now();
+      await this.#consul.discovery?.sync(watchKeys(next));
+      this.metrics.onReload(true);
+      this.log.info({ key, index, routes: loaded.routes.map((r) => r.name) }, 'routes from Consul KV applied');
+      return this.#lastReload!;
+    };
+    return this.#serialized(run, (err) => {
+      this.log.error({ err: err.message, key }, 'applying routes from Consul KV failed');
+      return this.#lastReload!;
+    });
+  }
+
+  get fleetConfig(): KvStatus | undefined {
+    return this.#kvStatus;
   }
 
   /** Starts or stops watching the catalog for routes from tags, as the config says. */
@@ -307,12 +375,24 @@ export class Fairway {
     });
   }
 
-  /** `file` plus routes from tags; the running config itself when neither changed. */
+  /** `file` plus routes from Consul KV and from tags; the running config itself when none changed. */
   #withTagRoutes(file: Config): Config {
-    const merged = withTagRoutes(file, this.#catalog, this.#tagRoutes);
+    const base = this.#withKv(file);
+    const merged = withTagRoutes(base, this.#catalog, this.#tagRoutes);
     this.#tagRoutes = merged.tagRoutes;
-    if (file === this.#fileConfig && !merged.changed && this.#config !== undefined) return this.#config;
+    if (base === this.#base && !merged.changed && this.#config !== undefined) return this.#config;
+    this.#base = base;
     return merged.config;
+  }
+
+  /** `file` with the KV routes in force after its own (the same object while neither changes). */
+  #withKv(file: Config): Config {
+    if (this.#kvRoutes.length === 0) return file;
+    const c = this.#withKvCache;
+    if (c?.file === file && c.kv === this.#kvRoutes) return c.config;
+    const config = Object.freeze({ ...file, routes: Object.freeze([...file.routes, ...this.#kvRoutes]) });
+    this.#withKvCache = { file, kv: this.#kvRoutes, config };
+    return config;
   }
 
   get tagRoutes(): { prefix: string; routes: string[]; conflicts: string[] } | undefined {

@@ -24,6 +24,8 @@ export interface AdminSource {
   readonly tagRoutes?: { prefix: string; routes: string[]; conflicts: string[] } | undefined;
   /** With `fleet:`: the fleet service, its passing Fairways and this process's rate-limit share. */
   readonly fleet?: { name: string; instances: number; rateShare: number } | undefined;
+  /** With `fleet.configKey`: how the last read of the key went. */
+  readonly fleetConfig?: object | undefined;
 }
 
 /** Recent traffic of one route's endpoint (the metrics module keeps it). */
@@ -142,6 +144,7 @@ export function statusView(app: AdminSource): Record<string, unknown> {
     routes: app.table.routes.length,
     tagRoutes: app.tagRoutes ?? null,
     fleet: app.fleet ?? null,
+    fleetConfig: app.fleetConfig ?? null,
     process: processView(),
   };
 }

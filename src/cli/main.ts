@@ -18,6 +18,7 @@ import { keepMemoryReducerWorking } from './memory-reducer.js';
 import { VERSION } from '../version.js';
 import { registrationFromFlags, type RegisterFlags } from './register-flags.js';
 import { explainQuery, fetchExplain, renderExplain } from './explain.js';
+import { DEFAULT_KEY, pullConfig, pushConfig } from './fleet-config.js';
 import { renderStatus } from './status.js';
 import { runPrimary } from '../cluster/primary.js';
 import { answerPrimary, tellReady } from '../cluster/worker.js';
@@ -32,6 +33,10 @@ Usage:
                    [--interval 1s] [--timeout 1s] [--deregister-after 1m] [--consul URL] [--token T]
   fairway deregister --id ID [--consul URL] [--token T]
   fairway status [--admin URL] [--json]   routes and endpoints of a running Fairway
+  fairway config push -c FILE [--key fairway/config] [--cas INDEX] [--consul URL] [--token T]
+                   validate FILE (routes only) and write it to Consul KV with check-and-set
+  fairway config pull [--key fairway/config] [--consul URL] [--token T]
+                   print the routes document in Consul KV (its index on stderr)
   fairway explain URL [-H name:value ...] [-X METHOD] [--client IP] [--admin URL] [--json]
                    which route, policies and instance a running Fairway would give this request
                    (sends nothing upstream, takes no rate-limit token; the pick is a real one)
@@ -74,6 +79,7 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
   },
   deregister: { ...COMMON, id: { type: 'string' }, consul: { type: 'string' }, token: { type: 'string' } },
   status: { ...COMMON, admin: { type: 'string' }, json: { type: 'boolean' } },
+  config: { ...COMMON, config: { type: 'string', short: 'c' }, key: { type: 'string' }, cas: { type: 'string' }, consul: { type: 'string' }, token: { type: 'string' } },
   explain: {
     ...COMMON,
     header: { type: 'string', short: 'H', multiple: true },
@@ -98,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
   let values: Values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: argv.slice(1), options, strict: true, allowPositionals: command === 'explain' }) as { values: Values; positionals: string[] });
+    ({ values, positionals } = parseArgs({ args: argv.slice(1), options, strict: true, allowPositionals: command === 'explain' || command === 'config' }) as { values: Values; positionals: string[] });
   } catch (err) {
     throw new UserError(`${command}: ${(err as Error).message}`);
   }
@@ -118,6 +124,8 @@ async function main(argv: string[]): Promise<number> {
       return status(values);
     case 'explain':
       return explain(values, positionals);
+    case 'config':
+      return fleetConfig(values, positionals);
   }
   return 1;
 }
@@ -232,6 +240,32 @@ async function explain(values: Values, positionals: string[]): Promise<number> {
   });
   const report = await fetchExplain(adminOf(values), query);
   return print(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderExplain(report));
+}
+
+async function fleetConfig(values: Values, positionals: string[]): Promise<number> {
+  const [sub, ...rest] = positionals;
+  if ((sub !== 'push' && sub !== 'pull') || rest.length > 0) throw new UserError('config: expected `config push -c FILE` or `config pull`');
+  const key = (values.key as string | undefined) ?? DEFAULT_KEY;
+  const client = consulFrom(values);
+  try {
+    if (sub === 'pull') {
+      const { text, index } = await pullConfig(client, key);
+      process.stderr.write(`# ${key} at index ${index}\n`);
+      return print(text.endsWith('\n') ? text : `${text}\n`);
+    }
+    const file = values.config as string | undefined;
+    if (file === undefined) throw new UserError('config push: -c FILE is required');
+    const casText = values.cas as string | undefined;
+    if (casText !== undefined && !/^\d+$/.test(casText)) throw new UserError(`config push: --cas expected a whole number (an index from config pull), got "${casText}"`);
+    const pushed = await pushConfig(client, file, key, casText === undefined ? undefined : Number(casText));
+    if (!pushed.ok) {
+      process.stderr.write(pushed.problems.map((p) => `${p}\n`).join(''));
+      return 1;
+    }
+    return print(pushed.text);
+  } finally {
+    await client.close();
+  }
 }
 
 async function status(values: Values): Promise<number> {

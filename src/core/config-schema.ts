@@ -405,6 +405,11 @@ export const configSchema = z
         name: name.default('fairway').describe('the Consul service every Fairway of the fleet registers itself as (check: its own /-/ready)'),
         address: z.string({ error: 'expected an address' }).min(1, { error: 'expected an address' }).optional().describe("address registered for this instance (default: listen's host; for a wildcard listener, the Consul node's)"),
         checkInterval: duration.default('2s').describe('how often Consul checks /-/ready of each instance'),
+        configKey: z
+          .string({ error: 'expected a Consul KV key' })
+          .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, { error: 'expected a Consul KV key such as fairway/config' })
+          .optional()
+          .describe('Consul KV key whose routes (YAML or JSON, `routes:` only) every instance adds after its file\'s; written with `fairway config push`'),
       })
       .optional()
       .describe('many Fairways, one Consul: each registers itself and enforces 1 / (passing instances) of every rate limit'),

@@ -96,7 +96,7 @@ export interface Config {
   metrics: { enabled: boolean };
   consulTags?: { prefix: string };
   /** This instance registers itself in the fleet service and shares rate limits with it. */
-  fleet?: { name: string; address?: string; checkInterval: string };
+  fleet?: { name: string; address?: string; checkInterval: string; configKey?: string };
   services: readonly ServiceRegistration[];
   routes: readonly RouteConfig[];
 }
@@ -198,7 +198,14 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
     metrics: { enabled: raw.metrics.enabled },
     ...(raw.consulTags ? { consulTags: { prefix: raw.consulTags.prefix } } : {}),
     ...(raw.fleet
-      ? { fleet: { name: raw.fleet.name, checkInterval: raw.fleet.checkInterval, ...(raw.fleet.address === undefined ? {} : { address: raw.fleet.address }) } }
+      ? {
+          fleet: {
+            name: raw.fleet.name,
+            checkInterval: raw.fleet.checkInterval,
+            ...(raw.fleet.address === undefined ? {} : { address: raw.fleet.address }),
+            ...(raw.fleet.configKey === undefined ? {} : { configKey: raw.fleet.configKey }),
+          },
+        }
       : {}),
     services: raw.services.map(toRegistration),
     routes,
@@ -316,6 +323,13 @@ function fromIssue(issue: Issue): Found {
       atKey: true,
     };
   return { path, message: issue.message, atKey: false, typeError: issue.code === 'invalid_type' };
+}
+
+/** Problems found by a caller's own rules, placed in `text` like loadConfig's (key path → line, column). */
+export function placeProblems(text: string, file: string, found: ReadonlyArray<{ path: Array<string | number>; message: string; atKey?: boolean }>): ConfigProblem[] {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  return found.map((f) => locate({ path: f.path, message: f.message, atKey: f.atKey ?? false }, doc, lines, file));
 }
 
 function locate(found: Found, doc: Document, lines: LineCounter, file: string): ConfigProblem {

@@ -111,6 +111,20 @@ export class ConsulClient {
     }
   }
 
+  /** The value at `key` in Consul KV as text, null when there is no such key (blocking when index > 0). */
+  kvGet(key: string, options: ReadOptions): Promise<Read<KvEntry | null>> {
+    return this.#read(`/v1/kv/${kvPath(key)}`, new URLSearchParams(), options, kvEntryOf);
+  }
+
+  /**
+   * Writes `text` at `key` with check-and-set: `cas` 0 writes only if the key does not exist,
+   * any other index only if the key's ModifyIndex is still that. False when the check failed.
+   */
+  async kvPut(key: string, text: string, cas: number, signal?: AbortSignal): Promise<boolean> {
+    const { body } = await this.#call('PUT', `/v1/kv/${kvPath(key)}?cas=${cas}`, Buffer.from(text, 'utf8'), 10_000, signal);
+    return body === true;
+  }
+
   async registerService(s: ServiceRegistration, signal?: AbortSignal): Promise<void> {
     await this.#call('PUT', '/v1/agent/service/register', registrationBody(s), 10_000, signal);
   }
@@ -139,8 +153,14 @@ export class ConsulClient {
     const opts: Dispatcher.DispatchOptions = {
       method,
       path,
-      headers: method === 'GET' ? this.#getHeaders : json === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' },
-      body: json === undefined ? null : JSON.stringify(json),
+      headers:
+        method === 'GET'
+          ? this.#getHeaders
+          : json === undefined
+            ? this.#headers
+            : { ...this.#headers, 'content-type': Buffer.isBuffer(json) ? 'application/octet-stream' : 'application/json' },
+      // A Buffer goes as it is (a KV value); anything else as JSON.
+      body: json === undefined ? null : Buffer.isBuffer(json) ? json : JSON.stringify(json),
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     };
@@ -167,6 +187,8 @@ function decodeAnswer(method: string, path: string, res: Answer): { body: unknow
     }
   }
   const text = bytes.toString('utf8');
+  // A KV key that does not exist is an answer (with its index, so a watch can block on it).
+  if (res.status === 404 && method === 'GET' && path.startsWith('/v1/kv/')) return { body: null, index, receivedAt };
   if (res.status >= 400) {
     const hint = res.status === 403 ? ' (check the ACL token: consul.token or CONSUL_HTTP_TOKEN)' : '';
     throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered ${res.status}: ${text.trim().slice(0, 200)}${hint}`, res.status);
@@ -180,6 +202,26 @@ function decodeAnswer(method: string, path: string, res: Answer): { body: unknow
     }
   }
   return { body, index, receivedAt };
+}
+
+/** One KV entry: its value as text and the index a check-and-set write must name. */
+export interface KvEntry {
+  readonly text: string;
+  readonly modifyIndex: number;
+}
+
+/** `a/b c` → `a/b%20c`: each segment encoded, the slashes kept. */
+function kvPath(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}
+
+/** A KV read's answer (an array of one entry, its Value base64) as text; null for no key. */
+function kvEntryOf(body: unknown): KvEntry | null {
+  if (body === null) return null;
+  const entry = Array.isArray(body) ? (body[0] as { Value?: unknown; ModifyIndex?: unknown } | undefined) : undefined;
+  if (entry === undefined) return null;
+  const text = typeof entry.Value === 'string' ? Buffer.from(entry.Value, 'base64').toString('utf8') : '';
+  return { text, modifyIndex: Number(entry.ModifyIndex) };
 }
 
 /** The catalog's service list: each name with its tags (non-strings dropped). */

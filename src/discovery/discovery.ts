@@ -4,11 +4,18 @@
 
 import type { Logger } from 'pino';
 import { fingerprint, type Instance, type InstanceSnapshot } from '../core/instance.js';
-import type { ConsulClient } from './consul-client.js';
+import type { ConsulClient, KvEntry } from './consul-client.js';
 import { ConsulWatch, type WatchOptions, type WatchState } from './consul-watch.js';
 
 /** The key of the catalog watch (routes from tags) among the health watches. */
 export const CATALOG_KEY = '(catalog)';
+/** Watch keys of KV watches: `(kv:fairway/config)`. */
+const KV_PREFIX = '(kv:';
+
+/** Watches that are no service's: service names never start with '('. */
+function isSpecial(key: string): boolean {
+  return key.startsWith('(');
+}
 
 /**
  * `unreachable`: no answer at all (down, wrong address); `error`: Consul answered with an
@@ -63,7 +70,7 @@ export class Discovery {
   async sync(keys: ReadonlyMap<string, { service: string; tags: readonly string[] }>): Promise<void> {
     const stopping: Promise<void>[] = [];
     for (const [key, watch] of this.#watches) {
-      if (keys.has(key) || key === CATALOG_KEY) continue;
+      if (keys.has(key) || isSpecial(key)) continue;
       this.#watches.delete(key);
       this.#snapshots.delete(key);
       stopping.push(watch.stop());
@@ -91,19 +98,38 @@ export class Discovery {
    * stops doing so when `onServices` is undefined.
    */
   async watchCatalog(onServices: ((services: Readonly<Record<string, readonly string[]>>) => void) | undefined): Promise<void> {
-    const running = this.#watches.get(CATALOG_KEY);
-    if (onServices === undefined) {
-      if (!running) return;
-      this.#watches.delete(CATALOG_KEY);
-      await running.stop();
-      return;
-    }
-    if (running) return;
-    this.#start(CATALOG_KEY, {
+    await this.#special(CATALOG_KEY, onServices && {
       query: (index, waitMs, signal) => this.#client.catalogServices({ index, waitMs, signal }),
       fingerprint: (services: Record<string, string[]>) => JSON.stringify(Object.entries(services).sort(([a], [b]) => (a < b ? -1 : 1))),
       onValue: onServices,
     });
+  }
+
+  /**
+   * Watches one Consul KV key (routes from `fleet.configKey`): `onEntry` gets its text and
+   * ModifyIndex, or null while there is no such key. Undefined stops the watch.
+   */
+  async watchKv(key: string | undefined, onEntry: ((entry: KvEntry | null) => void) | undefined): Promise<void> {
+    for (const k of this.#watches.keys()) if (k.startsWith(KV_PREFIX) && k !== `${KV_PREFIX}${key})`) await this.#special(k, undefined);
+    if (key === undefined) return;
+    await this.#special(`${KV_PREFIX}${key})`, onEntry && {
+      query: (index, waitMs, signal) => this.#client.kvGet(key, { index, waitMs, signal }),
+      fingerprint: (entry: KvEntry | null) => (entry === null ? '' : `${entry.modifyIndex} ${entry.text}`),
+      onValue: onEntry,
+    });
+  }
+
+  /** Starts a watch that is no service's (catalog, KV) unless running, or stops it (spec undefined). */
+  async #special<T>(key: string, spec: Pick<WatchOptions<T>, 'query' | 'fingerprint' | 'onValue'> | undefined): Promise<void> {
+    const running = this.#watches.get(key);
+    if (spec === undefined) {
+      if (!running) return;
+      this.#watches.delete(key);
+      await running.stop();
+      return;
+    }
+    if (running) return;
+    this.#start(key, spec);
   }
 
   #start<T>(key: string, spec: Pick<WatchOptions<T>, 'query' | 'fingerprint' | 'onValue'>): void {

@@ -17,6 +17,7 @@
 
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { HeaderRules } from '../core/policy/header-rules.js';
 import { encodeResponseHead, reasonPhrase, type HeadFramer } from './headers.js';
 import { parseRequestHead, type RequestHead } from './http1.js';
 import type { ProxyRequest, ProxyResponse } from './messages.js';
@@ -243,12 +244,12 @@ export class FastResponse implements ProxyResponse, HeadFramer {
    * Starts the response from the upstream's head as undici gave it (raw Buffer pairs), encoded
    * without decoding each header. False when that head needs the general path (writeHead).
    */
-  writeUpstreamHead(status: number, statusText: string, raw: readonly Buffer[]): boolean {
+  writeUpstreamHead(status: number, statusText: string, raw: readonly Buffer[], rules?: HeaderRules): boolean {
     this.#status = status;
     // The forwarder has checked the phrase already; this file writes latin1, so it checks again
     // rather than trust every caller (a stray U+010A would be LF on the wire).
     const reason = reasonPhrase(status, statusText, STATUS_CODES[status]);
-    const head = encodeResponseHead(`HTTP/1.1 ${status} ${reason}\r\n`, status, raw, this);
+    const head = encodeResponseHead(`HTTP/1.1 ${status} ${reason}\r\n`, status, raw, this, rules);
     if (head === undefined) return false;
     this.headersSent = true;
     this.#send(head);

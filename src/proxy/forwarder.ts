@@ -35,7 +35,6 @@ import { sendError } from './respond.js';
 import { BodyTooLargeError, limitBody } from './body-limit.js';
 import { CLOSE } from './policy-gate.js';
 import { ResponseEncoder, shapeHead } from './response-policy.js';
-import { shapesResponses } from '../core/policy/route-policy.js';
 
 export interface ForwarderOptions {
   log: Logger;
@@ -421,15 +420,19 @@ class Attempt implements Dispatcher.DispatchHandler {
     const reason = reasonPhrase(status, statusText, STATUS_CODES[status]);
     const policy = ex.route.config.policy;
     try {
-      if (shapesResponses(policy)) {
+      if (policy?.compress) {
+        // Compression changes the head beyond what the raw encoder does (length, encoding, Vary).
         const headers = clientResponseHeaders(raw, status);
-        const encoding = shapeHead(policy!, status, headers, ex.method, ex.req.headers['accept-encoding']);
+        const encoding = shapeHead(policy, status, headers, ex.method, ex.req.headers['accept-encoding']);
         if (encoding !== undefined) {
           ex.policy = 'compress';
           ex.encoder = new ResponseEncoder(encoding, res, () => this.resume?.(), (n) => (ex.bytes += n));
         }
         res.writeHead(status, reason, headers);
-      } else if (res.writeUpstreamHead === undefined || !res.writeUpstreamHead(status, reason, raw)) res.writeHead(status, reason, clientResponseHeaders(raw, status));
+      } else if (res.writeUpstreamHead === undefined || !res.writeUpstreamHead(status, reason, raw, policy?.responseHeaders)) {
+        const headers = clientResponseHeaders(raw, status);
+        res.writeHead(status, reason, policy?.responseHeaders === undefined ? headers : applyHeaderRules(headers, policy.responseHeaders));
+      }
     } catch (err) {
       // A head no client may be sent (a control byte in a header, say): Node's writeHead and
       // the fast path's encoder both throw before writing anything. The exchange ends here with

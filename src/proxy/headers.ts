@@ -7,7 +7,7 @@
 import type { CidrSet } from '../core/cidr.js';
 import { bytesMatch } from '../core/bytes.js';
 import { InvalidHeaderError } from '../core/errors.js';
-import { HOP_BY_HOP } from '../core/policy/header-rules.js';
+import { HOP_BY_HOP, type HeaderRules } from '../core/policy/header-rules.js';
 
 // Request headers this hop replaces, or that undici must not see (it manages `expect` itself).
 const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id', 'expect']);
@@ -222,6 +222,23 @@ export function clientResponseHeaders(raw: readonly Buffer[], status: number): s
   return kept;
 }
 
+/** Whether `remove` (lower-cased names) has `name` (raw bytes, any case): lengths first. */
+function ruleRemoves(remove: readonly string[], name: Buffer): boolean {
+  for (const n of remove) if (n.length === name.length && name.toString('latin1').toLowerCase() === n) return true;
+  return false;
+}
+
+/** The `set` lines of a rule set, made once per rule set (rules are frozen config). */
+const setLines = new WeakMap<HeaderRules, string>();
+function ruleLines(rules: HeaderRules): string {
+  let lines = setLines.get(rules);
+  if (lines === undefined) {
+    lines = rules.set.map(([n, v]) => `${n}: ${v}\r\n`).join('');
+    setLines.set(rules, lines);
+  }
+  return lines;
+}
+
 /** Says how a response body is framed, once it is known whether Content-Length came. */
 export interface HeadFramer {
   /** The header lines (each ending in CRLF) that frame the body; '' for none. */
@@ -233,12 +250,12 @@ let keepScratch = new Uint8Array(64);
 
 /**
  * The response head for the client, encoded straight from the upstream's raw header bytes,
- * with no string per header: the status line, what clientResponseHeaders keeps, the framer's
- * lines and the blank line. Undefined when a Connection header names headers beyond
- * keep-alive/close: clientResponseHeaders handles that. Throws InvalidHeaderError as
- * clientResponseHeaders does.
+ * with no string per header: the status line, what clientResponseHeaders keeps, the route's
+ * `responseHeaders` rules (removed names skipped, set ones added), the framer's lines and the
+ * blank line. Undefined when a Connection header names headers beyond keep-alive/close:
+ * clientResponseHeaders handles that. Throws InvalidHeaderError as clientResponseHeaders does.
  */
-export function encodeResponseHead(statusLine: string, status: number, raw: readonly Buffer[], framer: HeadFramer): Buffer | undefined {
+export function encodeResponseHead(statusLine: string, status: number, raw: readonly Buffer[], framer: HeadFramer, rules?: HeaderRules): Buffer | undefined {
   const pairs = raw.length >> 1;
   if (keepScratch.length < pairs) keepScratch = new Uint8Array(pairs * 2);
   const keep = keepScratch;
@@ -263,9 +280,13 @@ export function encodeResponseHead(statusLine: string, status: number, raw: read
       if (lower === 'connection' && !namesNoHeader(value.toString('latin1'))) return undefined;
       continue;
     }
+    if (rules !== undefined && ruleRemoves(rules.remove, name)) {
+      keep[p] = 0;
+      continue;
+    }
     size += name.length + value.length + 4;
   }
-  const tail = `${framer.framing(sized)}\r\n`;
+  const tail = `${rules === undefined ? '' : ruleLines(rules)}${framer.framing(sized)}\r\n`;
   const bytes = Buffer.allocUnsafe(statusLine.length + size + tail.length);
   let at = bytes.write(statusLine, 0, 'latin1');
   for (let p = 0; p < pairs; p++) {

@@ -3,6 +3,7 @@
 // implement too, so one forwarder serves both paths without depending on either.
 
 import type { IncomingHttpHeaders } from 'node:http';
+import type { HeaderRules } from '../core/policy/header-rules.js';
 
 /** What the forwarder reads of a client request (IncomingMessage has it too). */
 export interface ProxyRequest {
@@ -22,8 +23,8 @@ export interface ProxyResponse {
   sendDate: boolean;
   writeHead(status: number, statusText: string, headers: string[]): unknown;
   writeHead(status: number, headers: Record<string, string | number>): unknown;
-  /** Optional shortcut for the upstream's raw head; false: use writeHead instead. */
-  writeUpstreamHead?(status: number, statusText: string, raw: readonly Buffer[]): boolean;
+  /** Optional shortcut for the upstream's raw head, with the route's response header rules; false: use writeHead instead. */
+  writeUpstreamHead?(status: number, statusText: string, raw: readonly Buffer[], rules?: HeaderRules): boolean;
   write(chunk: Buffer): boolean;
   /** Puts a head given to writeHead on the socket now (Node's waits for the first body bytes). */
   flushHeaders(): void;

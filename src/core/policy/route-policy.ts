@@ -59,11 +59,6 @@ export function policyOf(r: RawRoute): RoutePolicy | undefined {
   return any ? policy : undefined;
 }
 
-/** Whether the route's answers pass through the response-side policy (headers, compression). */
-export function shapesResponses(p: RoutePolicy | undefined): boolean {
-  return p !== undefined && (p.responseHeaders !== undefined || p.compress);
-}
-
 /** The path sent upstream for `rewrite.pathPrefix`: the matched prefix replaced. */
 export function rewritePath(matched: string, replacement: string, url: string): string {
   const rest = url.slice(matched.length);

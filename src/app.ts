@@ -21,7 +21,6 @@ import { watchKey } from './core/instance.js';
 import { watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
 import { withTagRoutes, type TagRoutes } from './core/tag-routes.js';
 import type { WatchState } from './discovery/consul-watch.js';
-import type { Discovery } from './discovery/discovery.js';
 import { loadConfigFile, readConfigText } from './config-source/config-file.js';
 import { FileWatcher } from './config-source/file-watcher.js';
 import { ConsulSession } from './app/consul-session.js';
@@ -492,8 +491,8 @@ export class Fairway {
     return this.#consul.state;
   }
 
-  get discovery(): Discovery | undefined {
-    return this.#consul.discovery;
+  get consulAddress(): string | undefined {
+    return this.#consul.discovery?.client.address;
   }
 
   /** What the registrar keeps in Consul: the config's services, and this instance in its fleet. */

@@ -15,7 +15,10 @@ export interface AdminSource {
   readonly startedAt: number;
   readonly lastReload: { ok: boolean; at: string; problems: string[] } | undefined;
   readonly consulState: string;
-  readonly discovery: { watchStates(): WatchState[]; client: { address: string } } | undefined;
+  /** The Consul agent in use, or undefined when the config needs none. */
+  readonly consulAddress: string | undefined;
+  /** The blocking-query watches, with their health. */
+  watchStates(): WatchState[];
   /** The clock ejections are measured on. */
   now(): number;
   /** Instance IDs drained by hand. */
@@ -128,8 +131,8 @@ export function statusView(app: AdminSource): Record<string, unknown> {
     configFile: app.configPath,
     lastReload: app.lastReload ?? null,
     consul: app.consulState,
-    consulAddress: app.discovery?.client.address ?? null,
-    watches: (app.discovery?.watchStates() ?? []).map((w) => ({
+    consulAddress: app.consulAddress ?? null,
+    watches: app.watchStates().map((w) => ({
       key: w.key,
       synced: w.synced,
       failing: w.failing,

@@ -21,14 +21,15 @@ import type HttpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import type { FairwayErrorCode } from '../core/errors.js';
-import { upstreamPath, type RouteTable } from '../core/route-table.js';
+import { upstreamPath, type Route, type RouteTable } from '../core/route-table.js';
+import type { Upstream } from '../core/upstream.js';
 import { admit, isRefused, ASTERISK } from './admit.js';
 import { affinityHash, hashesClient } from './affinity.js';
 import type { Forwarder } from './forwarder.js';
 import { declaresBody } from './messages.js';
 import { afterClosed } from './pipeline.js';
 import { policyAnswer } from './policy-gate.js';
-import type { RequestObserver } from './observer.js';
+import { localAnswer, type RequestObserver } from './observer.js';
 import { lingerThenClose, sendSocketError, sendSocketRedirect } from './respond.js';
 
 export interface UpgradeOptions {
@@ -58,8 +59,14 @@ export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
     // Headers are made by the same rules as for plain requests (see wsHeaders), so http-proxy's
     // own xfwd stays off.
     proxy = httpProxy.createProxyServer({ ws: true });
-    proxy.on('error', (err, _req, target) => {
+    proxy.on('error', (err, req, target) => {
       log.warn({ err: (err as NodeJS.ErrnoException).code ?? err.message }, 'websocket upstream failed');
+      const tunnel = (req as TunnelRequest)[kTunnel];
+      if (tunnel !== undefined && !tunnel.failed) {
+        // Passive health counts a failed upgrade like a failed request.
+        tunnel.failed = true;
+        forwarder.outcome(tunnel.route, tunnel.upstream, false);
+      }
       failSocket(target as Socket | undefined);
     });
     return proxy;
@@ -68,9 +75,11 @@ export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
   /** Open tunnels per instance origin. */
   const open = new Map<string, number>();
 
-  const refuse = (socket: Duplex, code: FairwayErrorCode, why: string, fields: object): void => {
+  /** Refuses an upgrade with Fairway's own answer; observers see it like any refused request. */
+  const refuse = (req: IncomingMessage, socket: Duplex, code: FairwayErrorCode, why: string, fields: object, route?: Route): void => {
     log.info({ ...fields, code }, why);
     sendSocketError(socket as Socket, code);
+    opts.observer.onExchange(localAnswer(req, socket as Socket, code, route && { route }));
   };
 
   const handler = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -93,17 +102,17 @@ export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
     }
     const settings = opts.settings();
     if (req.method !== 'GET' || declaresBody(req.headers)) {
-      refuse(socket, 'bad_request', 'rejected websocket upgrade that is not a body-less GET', { method: req.method });
+      refuse(req, socket, 'bad_request', 'rejected websocket upgrade that is not a body-less GET', { method: req.method });
       return;
     }
     const admitted = admit(req, settings.server.maxHeaders);
     if (admitted === ASTERISK || isRefused(admitted)) {
-      refuse(socket, admitted === ASTERISK ? 'bad_request' : admitted.code, 'rejected websocket upgrade', { url: req.url });
+      refuse(req, socket, admitted === ASTERISK ? 'bad_request' : admitted.code, 'rejected websocket upgrade', { url: req.url });
       return;
     }
     const route = table().match(admitted.host, req.url ?? '/', req.headers);
     if (route === undefined) {
-      refuse(socket, 'no_route', 'no route for upgrade', { host: req.headers.host, url: req.url });
+      refuse(req, socket, 'no_route', 'no route for upgrade', { host: req.headers.host, url: req.url });
       return;
     }
     // The same policy gate as plain requests: no allow list or limit is stepped around by upgrading.
@@ -111,31 +120,51 @@ export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
     if (answer !== undefined) {
       if (answer.code === undefined) sendSocketRedirect(socket as Socket, answer.status, answer.location);
       else sendSocketError(socket as Socket, answer.code, answer.detail, answer.headers);
+      opts.observer.onExchange(localAnswer(req, socket as Socket, answer.code, { route, policy: answer.policy, ...(answer.code === undefined ? { status: answer.status } : {}) }));
       return;
     }
     const upstream = route.picker.pick(affinityHash(route.config, req, hashesClient(route.config) ? forwarder.clientAddress(req) : undefined));
     if (upstream === undefined) {
-      refuse(socket, 'no_healthy_upstream', 'no healthy upstream for upgrade', { route: route.config.name });
+      refuse(req, socket, 'no_healthy_upstream', 'no healthy upstream for upgrade', { route: route.config.name }, route);
       return;
     }
     const origin = upstream.origin;
     const count = open.get(origin) ?? 0;
     if (count >= settings.upstream.maxConnections) {
-      refuse(socket, 'upstream_busy', 'upgrade refused: the instance has upstream.maxConnections tunnels open', { upstream: upstream.id });
+      refuse(req, socket, 'upstream_busy', 'upgrade refused: the instance has upstream.maxConnections tunnels open', { upstream: upstream.id }, route);
       return;
     }
-    const { headers } = forwarder.upstreamHeaders(req, admitted.authority, route);
+    const { headers, requestId } = forwarder.upstreamHeaders(req, admitted.authority, route);
     if (headers === undefined) {
-      refuse(socket, 'bad_request', 'rejected upgrade request with several Host headers', { url: req.url });
+      refuse(req, socket, 'bad_request', 'rejected upgrade request with several Host headers', { url: req.url });
       return;
     }
     open.set(origin, count + 1);
     tunnels.add(socket);
+    const tunnel: Tunnel = { route, upstream, failed: false };
+    (req as TunnelRequest)[kTunnel] = tunnel;
+    const startedAt = performance.now();
+    const url = req.url ?? '/';
     socket.once('close', () => {
       tunnels.delete(socket);
       const left = (open.get(origin) ?? 1) - 1;
       if (left === 0) open.delete(origin);
       else open.set(origin, left);
+      // One exchange per tunnel, when it closes: metrics and the access log see WebSockets too.
+      opts.observer.onExchange({
+        route,
+        upstream,
+        method: 'GET',
+        host: req.headers.host,
+        url,
+        status: tunnel.failed ? 502 : 101,
+        errorCode: tunnel.failed ? 'upstream_error' : undefined,
+        attempts: 1,
+        bytes: (socket as Socket).bytesWritten,
+        durationMs: performance.now() - startedAt,
+        requestId,
+        remoteAddress: (socket as Socket).remoteAddress,
+      });
     });
     req.headers = wsHeaders(headers);
     req.url = upstreamPath(route.config, req.url ?? '/');
@@ -150,6 +179,17 @@ export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
   };
   return Object.assign(handler, { tunnels });
 }
+
+const kTunnel = Symbol('fairway.tunnel');
+
+/** What an upgrade request carries into http-proxy's error event: whose tunnel it was. */
+interface Tunnel {
+  readonly route: Route;
+  readonly upstream: Upstream;
+  failed: boolean;
+}
+
+type TunnelRequest = IncomingMessage & { [kTunnel]?: Tunnel };
 
 /** Whether an Upgrade value offers WebSocket (a list of protocols, case-insensitive). */
 function offersWebSocket(upgrade: string | undefined): boolean {

@@ -71,7 +71,7 @@ describe('Consul-discovered instances', () => {
   });
 
   it('shares one watch between routes that use the same service and tags', () => {
-    const keys = app.discovery!.watchStates().map((w) => w.key).sort();
+    const keys = app.watchStates().map((w) => w.key).sort();
     expect(keys).toEqual([service, `${service}?tag=v2`]);
   });
 

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { promisify } from 'node:util';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
@@ -52,6 +52,10 @@ describe('route traffic policy', () => {
       });
     });
     json = await startBackend('json', (_req, res) => res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(JSON_BODY));
+    plain.server.on('upgrade', (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.pipe(socket);
+    });
     encoded = await startBackend('encoded', (_req, res) =>
       res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' }).end(Buffer.from('not really gzip, but the upstream says so')),
     );
@@ -60,6 +64,7 @@ describe('route traffic policy', () => {
         server: { trustedProxies: ['127.0.0.2'] },
         routes: [
           { name: 'allowed', match: { pathPrefix: '/allowed' }, endpoints: [plain.address], allow: ['127.0.0.0/8', '::1'] },
+          { name: 'ws', match: { pathPrefix: '/ws' }, endpoints: [plain.address], allow: ['127.0.0.0/8'] },
           { name: 'outsiders', match: { pathPrefix: '/outsiders' }, endpoints: [plain.address], allow: ['10.0.0.0/8'] },
           { name: 'denied', match: { pathPrefix: '/denied' }, endpoints: [plain.address], deny: ['127.0.0.1'] },
           { name: 'limited', match: { pathPrefix: '/limited' }, endpoints: [plain.address], rateLimit: { rate: '1/m', burst: 3 } },
@@ -125,6 +130,27 @@ describe('route traffic policy', () => {
         s.write('GET /outsiders HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.1.2.3\r\nConnection: close\r\n\r\n');
       });
       expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    });
+
+    it('a WebSocket tunnel the policy lets through is counted when it closes (metrics see upgrades too)', async () => {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const s = connect(port, '127.0.0.1');
+        let out = '';
+        s.on('data', (d) => {
+          out += d.toString('latin1');
+          if (out.includes('ping')) s.end();
+          else if (out.includes('\r\n\r\n')) s.write('ping');
+        });
+        s.on('close', () => resolve(out));
+        s.on('error', reject);
+        s.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 101 /);
+      const counted = async (): Promise<boolean> =>
+        /fairway_requests_total\{route="ws",endpoint="[^"]+",addr="[^"]+",class="1xx"\} 1\n/.test(await (await fetch(`${app.adminUrl}/metrics`)).text());
+      const deadline = Date.now() + 5_000;
+      while (!(await counted()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await counted()).toBe(true);
     });
 
     it('a WebSocket upgrade cannot step around the allow list', async () => {

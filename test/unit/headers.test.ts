@@ -1,6 +1,7 @@
 // Header rewriting between client and upstream: hop-by-hop removal, X-Forwarded-* and the
 // trust model, duplicate Host, and the checks on upstream response heads.
 
+import { applyHeaderRules, headerRules } from '../../src/core/policy/header-rules.js';
 import { describe, expect, it } from 'vitest';
 import { CidrSet, parseCidr } from '../../src/core/cidr.js';
 import { InvalidHeaderError } from '../../src/core/errors.js';
@@ -310,6 +311,17 @@ describe('encodeResponseHead', () => {
 
   it('gives up (undefined) when Connection names a header to drop', () => {
     expect(encodeResponseHead('HTTP/1.1 200 OK\r\n', 200, buffers('Connection: X-Secret', 'X-Secret: s'), framer(''))).toBeUndefined();
+  });
+
+  it.each([
+    { why: 'removed names go in any case, set ones come after the kept headers', in: ['Server: nginx', 'X-A: 1', 'SERVER: again'], set: { 'x-hsts': 'max-age=1' }, remove: ['server'] },
+    { why: 'a set name replaces every line the upstream sent of it', in: ['X-Env: dev', 'X-Env: test', 'X-B: 2'], set: { 'x-env': 'prod' }, remove: [] },
+    { why: 'names that only share a length with a rule are kept', in: ['X-Bebug: 1', 'X-Debug: 2'], set: {}, remove: ['x-debug'] },
+  ] as Array<{ why: string; in: string[]; set: Record<string, string>; remove: string[] }>)('applies the route\'s response header rules as applyHeaderRules does: $why', ({ in: lines, set, remove }) => {
+    const rules = headerRules(set, remove)!;
+    const got = encodeResponseHead('HTTP/1.1 200 OK\r\n', 200, buffers(...lines), framer('x-framing: yes\r\n'), rules)?.toString('latin1');
+    const kept = pairs(applyHeaderRules(clientResponseHeaders(buffers(...lines), 200), rules))!;
+    expect(got).toBe(`HTTP/1.1 200 OK\r\n${kept.map((l) => `${l}\r\n`).join('')}x-framing: yes\r\n\r\n`);
   });
 
   it('handles more header pairs than its scratch space holds at first', () => {

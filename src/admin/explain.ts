@@ -389,7 +389,7 @@ function gateSteps(route: Route, req: ExplainRequest, t: Target, headers: Incomi
 
 function rateStep(limiter: RateLimiter, client: string, headers: IncomingHttpHeaders, now: number): PolicyStep {
   const { rate, burst, by } = limiter.settings;
-  const key = rateKeyOf(limiter, client, (name) => headers[name]);
+  const key = rateKeyOf(limiter, client, headers);
   const d = limiter.peek(key, now);
   // peek answers for this request: `remaining` is what is left after it.
   const left = d.allowed ? d.remaining + 1 : 0;

@@ -28,10 +28,18 @@ export function parseCidr(text: string): Cidr | undefined {
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
+const MEMO_SIZE = 4096;
+
 /** A set of CIDR blocks: `has(ip)` for any address form a socket reports. */
 export class CidrSet {
   readonly size: number;
   readonly #list = new BlockList();
+  /**
+   * Answers already worked out, by address. BlockList.check makes a native SocketAddress per
+   * call (about a microsecond); a route's allow list asks on every request, mostly for the same
+   * few clients. The set never changes, so a remembered answer stays right.
+   */
+  readonly #memo = new Map<string, boolean>();
 
   constructor(blocks: readonly Cidr[]) {
     this.size = blocks.length;
@@ -40,7 +48,14 @@ export class CidrSet {
 
   has(ip: string | undefined): boolean {
     if (this.size === 0 || ip === undefined) return false;
-    const version = isIP(ip);
-    return version !== 0 && this.#list.check(ip, version === 4 ? 'ipv4' : 'ipv6');
+    let found = this.#memo.get(ip);
+    if (found === undefined) {
+      const version = isIP(ip);
+      found = version !== 0 && this.#list.check(ip, version === 4 ? 'ipv4' : 'ipv6');
+      // Bounded: a flood of distinct addresses empties it now and then, never grows it.
+      if (this.#memo.size >= MEMO_SIZE) this.#memo.clear();
+      this.#memo.set(ip, found);
+    }
+    return found;
   }
 }

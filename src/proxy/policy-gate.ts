@@ -38,7 +38,7 @@ export function policyAnswer(gate: PolicyGate, route: Route, req: ProxyRequest, 
   const guard = route.guard;
   if (guard !== undefined) {
     const client = gate.forwarder.clientAddress(req);
-    const verdict = admitClient(guard, client, rateKeyOf(guard.limiter, client, (name) => req.headers[name]), gate.forwarder.clock.tick());
+    const verdict = admitClient(guard, client, rateKeyOf(guard.limiter, client, req.headers), gate.forwarder.clock.tick());
     if (verdict?.code === 'forbidden') {
       gate.log.info({ route: route.config.name, client, url: req.url }, 'client refused by allow/deny');
       return { policy: 'allow/deny', code: 'forbidden', detail: verdict.detail, headers: [] };

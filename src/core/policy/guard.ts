@@ -55,14 +55,10 @@ export function admitClient(guard: RouteGuard, client: string, keyValue: string,
 }
 
 /** The bucket key of a request: the client address, a header's value ('' when absent), or '' for the route. */
-export function rateKeyOf(
-  limiter: RateLimiter | undefined,
-  client: string,
-  header: (name: string) => string | string[] | undefined,
-): string {
+export function rateKeyOf(limiter: RateLimiter | undefined, client: string, headers: Readonly<Record<string, string | string[] | undefined>>): string {
   const by = limiter?.settings.by;
   if (by === undefined || by.kind === 'route') return '';
   if (by.kind === 'ip') return client;
-  const v = header(by.name);
+  const v = headers[by.name];
   return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v;
 }

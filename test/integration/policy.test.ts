@@ -203,6 +203,28 @@ describe('route traffic policy', () => {
       expect(plain.hits).toBe(hits);
     });
 
+    it('with Expect: 100-continue, a body over the limit is refused before the client is asked for it', async () => {
+      const out = await raw(port, 'POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\nExpect: 100-continue\r\n\r\n');
+      expect(out).toMatch(/^HTTP\/1\.1 413 Payload Too Large\r\n/);
+      expect(out).not.toContain('100 Continue');
+    });
+
+    it('with Expect: 100-continue, a body within the limit is asked for and relayed', async () => {
+      const out = await new Promise<string>((resolve, reject) => {
+        const sock = connect(port, '127.0.0.1');
+        let text = '';
+        sock.on('data', (d) => {
+          text += d.toString('latin1');
+          if (text.startsWith('HTTP/1.1 100 Continue\r\n\r\n') && !text.includes('200')) sock.write('x'.repeat(10));
+          if (text.includes('plain 10')) sock.end();
+        });
+        sock.on('close', () => resolve(text));
+        sock.on('error', reject);
+        sock.write('POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n');
+      });
+      expect(out).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    });
+
     it('a chunked body is cut when it passes the limit: 413, and the instance is not penalised', async () => {
       const r = await chunkedPost(port, '/small', 10, 300);
       expect(r.status).toBe(413);

@@ -5,6 +5,7 @@ import { isEjected } from '../core/outlier.js';
 import type { RouteTable } from '../core/route-table.js';
 import type { Upstream, UpstreamStats } from '../core/upstream.js';
 import type { WatchState } from '../discovery/consul-watch.js';
+import type { ListenerStatus } from '../proxy/listeners.js';
 import { VERSION } from '../version.js';
 
 /** What the admin views read from the running proxy; nothing else reaches them. */
@@ -24,6 +25,8 @@ export interface AdminSource {
   readonly tagRoutes?: { prefix: string; routes: string[]; conflicts: string[] } | undefined;
   /** With `fleet:`: the fleet service, its passing Fairways and this process's rate-limit share. */
   readonly fleet?: { name: string; instances: number; rateShare: number } | undefined;
+  /** The client-facing listeners and their certificates. */
+  listeners?(): ListenerStatus[];
 }
 
 /** Recent traffic of one route's endpoint (the metrics module keeps it). */
@@ -142,6 +145,7 @@ export function statusView(app: AdminSource): Record<string, unknown> {
     routes: app.table.routes.length,
     tagRoutes: app.tagRoutes ?? null,
     fleet: app.fleet ?? null,
+    listeners: app.listeners?.() ?? [],
     process: processView(),
   };
 }

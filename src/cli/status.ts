@@ -59,6 +59,9 @@ export function renderStatus(status: StatusView, routes: RouteView[]): string {
 
 /** One line per listener, one more per certificate: names, expiry, days left, a failed reload. */
 function listenerLines(listeners: NonNullable<StatusView['listeners']>): string[] {
+  // `listen:` alone (one plain listener) says nothing the config line does not.
+  const only = listeners[0];
+  if (listeners.length === 1 && only !== undefined && !only.tls && !only.redirectToHttps) return [];
   const out: string[] = [];
   for (const l of listeners) {
     const kind = l.tls ? `https  handshake errors: ${l.handshakeErrors}` : l.redirectToHttps ? 'http  redirects to https' : 'http';

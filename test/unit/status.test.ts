@@ -131,6 +131,11 @@ describe('renderStatus', () => {
     ]);
   });
 
+  it('one plain listener (listen: alone) adds no line', () => {
+    const status: StatusView = { ...STATUS, listeners: [{ address: '127.0.0.1:8080', tls: false, redirectToHttps: false, handshakeErrors: 0, certificates: [] }] };
+    expect(renderStatus(status, [])).toBe(renderStatus(STATUS, []));
+  });
+
   it('no routes: the header row alone, trailing spaces trimmed', () => {
     const lines = renderStatus(STATUS, []).split('\n');
     expect(lines[3]).toBe('ROUTE  STRATEGY  ENDPOINT  ID  STATUS  WEIGHT  INFLIGHT  REQUESTS  FAILURES  RPS  P50  P99  EWMA');

@@ -2,12 +2,13 @@
 // Fairway in-process, a real backend, node:tls / node:https clients and curl.
 
 import { execFile } from 'node:child_process';
-import { copyFileSync, renameSync } from 'node:fs';
+import { copyFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
@@ -281,6 +282,39 @@ describe('TLS listeners: stop', () => {
       agent.destroy();
       raw.destroy();
       await slow.close();
+    }
+  });
+});
+
+describe('TLS listeners: config reload', () => {
+  it('a reload applies a new certificate list; one naming a missing file is rejected at its line and the old list serves', async () => {
+    ca ??= makeCa();
+    const c = ca.issue('r1', ['one.test']);
+    const d = ca.issue('r2', ['two.test']);
+    const backend = await startBackend('r');
+    const config = (certs: Array<{ cert: string; key: string }>) => ({
+      admin: { listen: '127.0.0.1:0' },
+      listeners: [{ address: '127.0.0.1:0', tls: { certificates: certs } }],
+      routes: [{ endpoints: [backend.address] }],
+    });
+    const app = await startFairway(config([{ cert: c.cert, key: c.key }]));
+    try {
+      const tlsPort = Number(new URL(app.proxyUrls[0]!).port);
+      expect((await handshake(tlsPort, 'two.test')).serial).toBe(c.serial);
+      writeFileSync(app.configPath, stringify(config([{ cert: c.cert, key: c.key }, { cert: d.cert, key: d.key }])));
+      expect((await app.reload()).ok).toBe(true);
+      expect((await handshake(tlsPort, 'two.test')).serial).toBe(d.serial);
+      expect(Number(new URL(app.proxyUrls[0]!).port)).toBe(tlsPort);
+
+      writeFileSync(app.configPath, stringify(config([{ cert: c.cert, key: c.key }, { cert: '/nonexistent/three.pem', key: d.key }])));
+      const rejected = await app.reload();
+      expect(rejected.ok).toBe(false);
+      expect(rejected.problems).toEqual([`${app.configPath}:9:17 listeners[0].tls.certificates[1].cert: cannot read /nonexistent/three.pem: no such file`]);
+      expect((await handshake(tlsPort, 'two.test')).serial).toBe(d.serial);
+      expect((await get(tlsPort, 'two.test')).body).toBe('r');
+    } finally {
+      await app.stop();
+      await backend.close();
     }
   });
 });

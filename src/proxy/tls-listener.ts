@@ -176,27 +176,29 @@ export class TlsListener {
     }
   }
 
+  /** Reads a slot's changed files; true when the new pair is in service. */
   async #reread(slot: Slot): Promise<boolean> {
-    const r = await readCertificate(slot.pair);
-    let why: string | undefined;
-    if (isProblem(r)) why = r.message;
-    else if (r.notAfter <= this.#now()) why = `${r.cert} expired on ${new Date(r.notAfter).toISOString()}`;
-    let context: SecureContext | undefined;
-    if (why === undefined && !isProblem(r)) {
-      try {
-        context = createSecureContext({ cert: r.certPem, key: r.keyPem, minVersion: this.#tls.minVersion });
-      } catch (err) {
-        why = `OpenSSL refuses the pair: ${(err as Error).message}`;
-      }
-    }
-    if (why !== undefined || context === undefined || isProblem(r)) {
-      slot.error = why;
-      this.#log.warn({ listener: this.name, cert: slot.pair.cert, key: slot.pair.key, err: why }, 'new certificate files not usable; keeping the one in service');
+    const next = await this.#usable(slot.pair);
+    if (typeof next === 'string') {
+      slot.error = next;
+      this.#log.warn({ listener: this.name, cert: slot.pair.cert, key: slot.pair.key, err: next }, 'new certificate files not usable; keeping the one in service');
       return false;
     }
-    Object.assign(slot, { current: r, context, loadedAt: this.#now(), error: undefined, seen: r.look });
-    this.#log.info({ listener: this.name, cert: r.cert, names: r.names, notAfter: new Date(r.notAfter).toISOString() }, 'certificate reloaded');
+    Object.assign(slot, { current: next.loaded, context: next.context, loadedAt: this.#now(), error: undefined, seen: next.loaded.look });
+    this.#log.info({ listener: this.name, cert: next.loaded.cert, names: next.loaded.names, notAfter: new Date(next.loaded.notAfter).toISOString() }, 'certificate reloaded');
     return true;
+  }
+
+  /** A replacement pair and its context, or why it must not replace the one in service. */
+  async #usable(pair: { cert: string; key: string }): Promise<{ loaded: LoadedCertificate; context: SecureContext } | string> {
+    const loaded = await readCertificate(pair);
+    if (isProblem(loaded)) return loaded.message;
+    if (loaded.notAfter <= this.#now()) return `${loaded.cert} expired on ${new Date(loaded.notAfter).toISOString()}`;
+    try {
+      return { loaded, context: createSecureContext({ cert: loaded.certPem, key: loaded.keyPem, minVersion: this.#tls.minVersion }) };
+    } catch (err) {
+      return `OpenSSL refuses the pair: ${(err as Error).message}`;
+    }
   }
 
   /** Puts `slots` in service: SNI names, and the default context for clients without SNI. */

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { makeCa, type IssuedCertificate, type TestCa } from '../support/certs.js';
-import { runCli, startFairway, until, writeConfig } from '../support/fairway.js';
+import { runCli, spawnFairway, startFairway, until, writeConfig } from '../support/fairway.js';
+import { freePort } from '../support/ports.js';
 
 interface Seen {
   serial: string;
@@ -314,6 +315,37 @@ describe('TLS listeners: config reload', () => {
       expect((await get(tlsPort, 'two.test')).body).toBe('r');
     } finally {
       await app.stop();
+      await backend.close();
+    }
+  });
+});
+
+describe('TLS listeners: workers', () => {
+  it('two workers serve one TLS listener; the primary shows its certificate in /api/status and /metrics', async () => {
+    ca ??= makeCa();
+    const c = ca.issue('w', ['w.test']);
+    const backend = await startBackend('w');
+    const [tlsPort, admin] = [await freePort(), await freePort()];
+    const file = writeConfig({
+      admin: { listen: `127.0.0.1:${admin}` },
+      consul: { address: inject('consulAddress') },
+      workers: 2,
+      listeners: [{ address: `127.0.0.1:${tlsPort}`, tls: { certificates: [{ cert: c.cert, key: c.key }] } }],
+      routes: [{ endpoints: [backend.address] }],
+    });
+    const adminUrl = `http://127.0.0.1:${admin}`;
+    const { child } = await spawnFairway(file, adminUrl);
+    try {
+      for (let i = 0; i < 6; i++) expect((await get(tlsPort, 'w.test', `/${i}`)).body).toBe('w');
+      expect(backend.hits).toBe(6);
+      const st = (await (await fetch(`${adminUrl}/api/status`)).json()) as { listeners: Array<{ certificates: Array<{ names: string[] }> }> };
+      expect(st.listeners[0]!.certificates[0]!.names).toEqual(['w.test']);
+      const metrics = await (await fetch(`${adminUrl}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`fairway_tls_certificate_expiry_seconds\\{listener="127.0.0.1:${tlsPort}",certificate="${c.cert}"\\} \\d+`));
+    } finally {
+      const exited = new Promise<number | null>((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
       await backend.close();
     }
   });

@@ -112,7 +112,13 @@ export class Listeners {
     if (!same) this.#opts.log.warn('listeners changed in the config (addresses, tls on or off, redirectToHttps); they take effect on restart');
     for (const [i, c] of configs.entries()) {
       const b = this.#bound[i];
-      if (b?.tls !== undefined && c.tls !== undefined && b.config.name === c.name) await b.tls.reconfigure(c.tls);
+      if (b?.tls === undefined || c.tls === undefined || b.config.name !== c.name) continue;
+      try {
+        await b.tls.reconfigure(c.tls);
+      } catch (err) {
+        // Checked moments ago by the reload; a file changed since. The running pairs stay.
+        this.#opts.log.error({ listener: c.name, err: (err as Error).message }, 'new TLS certificates not usable; keeping the ones in service');
+      }
     }
   }
 

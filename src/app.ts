@@ -16,11 +16,13 @@ import { formatHostPort, type HostPort } from './core/address.js';
 import { formatProblem, loadConfig, placeProblems, type Config, type ConfigProblem, type RouteConfig, type ServiceRegistration } from './core/config.js';
 import { kvClashes, kvLabel, loadKvRoutes, type KvStatus } from './core/kv-routes.js';
 import type { KvEntry } from './discovery/consul-client.js';
+import { UserError } from './core/errors.js';
 import { fleetRegistration, fleetSize, rateShare } from './core/fleet.js';
 import { watchKey } from './core/instance.js';
 import { watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
 import { withTagRoutes, type TagRoutes } from './core/tag-routes.js';
 import type { WatchState } from './discovery/consul-watch.js';
+import { certificateProblems } from './config-source/certificates.js';
 import { loadConfigFile, readConfigText } from './config-source/config-file.js';
 import { FileWatcher } from './config-source/file-watcher.js';
 import { ConsulSession } from './app/consul-session.js';
@@ -30,6 +32,7 @@ import { AccessLog } from './proxy/access-log.js';
 import { RequestClock } from './proxy/clock.js';
 import { observers, type RequestObserver } from './proxy/observer.js';
 import { Forwarder } from './proxy/forwarder.js';
+import { Listeners, type ListenerStatus } from './proxy/listeners.js';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
 
 const SETTLE_ON_RELOAD_MS = 2_000;
@@ -87,6 +90,8 @@ export class Fairway {
   readonly metrics: Metrics;
   readonly #observer: RequestObserver;
   #proxy!: ProxyServer;
+  /** The client-facing listeners feeding #proxy. */
+  #listeners: Listeners | undefined;
   #admin: HttpServer | undefined;
   #watcher: FileWatcher | undefined;
   #ready = false;
@@ -150,6 +155,8 @@ export class Fairway {
   static async start(options: FairwayOptions): Promise<Fairway> {
     const app = new Fairway(options);
     const { config, text } = await loadConfigFile(options.configPath, app.#env);
+    const unusable = await certificateProblems(config, text, options.configPath);
+    if (unusable.length > 0) throw new UserError(unusable.map(formatProblem).join('\n'));
     app.#fileConfig = config;
     app.#config = config;
     app.#configHash = hash(text);
@@ -196,7 +203,8 @@ export class Fairway {
       upstream: () => this.#config.upstream,
       observer: this.#observer,
     });
-    await listen(this.#proxy, config.listen);
+    this.#listeners = new Listeners({ proxy: this.#proxy, log: this.log.child({ part: 'listener' }), handshakeTimeoutMs: config.server.headersTimeoutMs });
+    await this.#listeners.start(config.listeners);
     if (this.#role !== 'worker') {
       this.#admin = createAdminServer({ backend: adminBackend(this), log: this.log.child({ part: 'admin' }) });
       await listen(this.#admin, config.admin.listen);
@@ -260,9 +268,10 @@ export class Fairway {
     }
     const clashes = kvClashes(result.config, this.#kvRoutes);
     if (clashes.length > 0) return this.#rejected(at, placeProblems(text, this.configPath, clashes).map(formatProblem));
+    const unusable = await certificateProblems(result.config, text, this.configPath);
+    if (unusable.length > 0) return this.#rejected(at, unusable.map(formatProblem));
     const next = this.#withTagRoutes(result.config);
-    if (!sameAddress(next.listen, this.#config.listen) || !sameAddress(next.admin.listen, this.#config.admin.listen))
-      this.log.warn('listen addresses changed in the config; they take effect on restart');
+    if (!sameAddress(next.admin.listen, this.#config.admin.listen)) this.log.warn('admin.listen changed in the config; it takes effect on restart');
     if (next.server.maxHeaderSize !== this.#config.server.maxHeaderSize)
       this.log.warn('server.maxHeaderSize changed in the config; it takes effect on restart');
     if (next.server.fastPath !== this.#config.server.fastPath)
@@ -277,6 +286,7 @@ export class Fairway {
     await this.#prepareWatches(next);
     if (this.#draining) return this.#lastReload!;
     this.#proxy.applySettings(next.server);
+    await this.#listeners?.apply(next.listeners);
     this.#fileConfig = result.config;
     this.#config = next;
     this.#configHash = h;
@@ -417,9 +427,8 @@ export class Fairway {
     // A reload or tag change under way finishes first (each checks #draining after its waits).
     await this.#reloading;
     const drainMs = this.#config?.drainTimeoutMs ?? 10_000;
-    if (this.#proxy?.listening) {
-      const closed = once(this.#proxy, 'close');
-      this.#proxy.close();
+    if (this.#listeners?.listening) {
+      const closed = this.#listeners.close();
       // Keep-alive connections go as soon as their last response is out, not after
       // keepAliveTimeout; whatever is still busy at the drain timeout is cut.
       this.#proxy.closeIdleConnections();
@@ -433,6 +442,7 @@ export class Fairway {
       clearInterval(sweep);
       clearTimeout(timer);
     }
+    this.#proxy?.close();
     await this.#consul.close();
     await this.#forwarder.close();
     if (this.#admin?.listening) {
@@ -497,7 +507,8 @@ export class Fairway {
 
   /** What the registrar keeps in Consul: the config's services, and this instance in its fleet. */
   #registrations(config: Config): ServiceRegistration[] {
-    const self = this.#admin?.listening ? fleetRegistration(config, boundAddress(this.#proxy), boundAddress(this.#admin), hostname()) : undefined;
+    const proxy = this.#listeners?.servers[0];
+    const self = this.#admin?.listening && proxy ? fleetRegistration(config, boundAddress(proxy), boundAddress(this.#admin), hostname()) : undefined;
     return self === undefined ? [...config.services] : [...config.services, self];
   }
 
@@ -512,8 +523,19 @@ export class Fairway {
     return fleet === undefined ? 1 : fleetSize(this.#consul.snapshots.get(watchKey(fleet.name, [])));
   }
 
+  /** The first listener's URL. */
   get proxyUrl(): string {
-    return urlOf(this.#proxy);
+    return this.#listeners?.urls()[0] ?? '';
+  }
+
+  /** Every listener's URL (https:// for TLS ones), in config order. */
+  get proxyUrls(): string[] {
+    return this.#listeners?.urls() ?? [];
+  }
+
+  /** The listeners, their certificates and handshake failures (admin views, metrics). */
+  listeners(): ListenerStatus[] {
+    return this.#listeners?.status() ?? [];
   }
 
   get adminUrl(): string {

@@ -375,9 +375,10 @@ function gateSteps(route: Route, req: ExplainRequest, t: Target, headers: Incomi
   }
   if (p.redirect !== undefined) {
     const q = t.path!.indexOf('?');
-    // As policy-gate.ts: the listener is plain HTTP, and the host is the one the client sent.
+    // As policy-gate.ts: an https:// URL stands for a TLS listener, and the host is the one
+    // the client sent.
     const location = expandTemplate(p.redirect.to, {
-      scheme: 'http',
+      scheme: /^https:/i.test(req.url) ? 'https' : 'http',
       host: t.sentHost,
       path: q === -1 ? t.path! : t.path!.slice(0, q),
       query: q === -1 ? '' : t.path!.slice(q),

@@ -11,6 +11,7 @@ import { knownStats, type Route, type RouteTable } from '../core/route-table.js'
 import { formatHostPort } from '../core/address.js';
 import { type Upstream, type UpstreamStats } from '../core/upstream.js';
 import type { WatchState } from '../discovery/consul-watch.js';
+import type { ListenerStatus } from '../proxy/listeners.js';
 import type { FinishedExchange, RequestObserver } from '../proxy/observer.js';
 
 /** Latency histogram bounds, in seconds: 1 ms to 30 s. */
@@ -46,6 +47,7 @@ export interface MetricsSource {
   now(): number;
   watchStates(): WatchState[];
   drained(): ReadonlySet<string>;
+  listeners?(): ListenerStatus[];
 }
 
 const NO_ENDPOINT = '-';
@@ -131,6 +133,17 @@ export class Metrics implements RequestObserver {
           .map((w) => ({ labels: { watch: w.key }, value: (Date.now() - w.lastSuccessAt!) / 1000 })),
       'max',
     );
+    this.#collector('fairway_tls_handshake_errors_total', 'TLS handshakes that failed, by listener', 'counter', () =>
+      (this.#source?.listeners?.() ?? []).filter((l) => l.tls).map((l) => ({ labels: { listener: l.address }, value: l.handshakeErrors })),
+    );
+    // Every worker reads the same files: the latest notAfter of them, not a sum.
+    this.#collector(
+      'fairway_tls_certificate_expiry_seconds',
+      'Unix time when the certificate in service expires (notAfter), by listener and certificate file',
+      'gauge',
+      () => (this.#source?.listeners?.() ?? []).flatMap((l) => l.certificates.map((c) => ({ labels: { listener: l.address, certificate: c.cert }, value: c.notAfterSeconds }))),
+      'max',
+    );
     // Every worker of a cluster reloads the same file: the count is the same in each, not a sum.
     this.#collector(
       'fairway_config_reloads_total',
@@ -205,7 +218,8 @@ export class Metrics implements RequestObserver {
       }
       for (const stats of byEndpoint.keys()) if (stats !== null && !set.has(stats)) byEndpoint.delete(stats);
     }
-    for (const [key, { route }] of this.#policy) if (!live.has(route)) this.#policy.delete(key);
+    // Answers made before any route (a listener's redirectToHttps) stay counted.
+    for (const [key, { route }] of this.#policy) if (route !== NO_ENDPOINT && !live.has(route)) this.#policy.delete(key);
   }
 
   #each(fn: (route: string, endpoint: string, addr: string, c: EndpointCounters) => void): void {

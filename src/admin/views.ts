@@ -5,6 +5,7 @@ import { isEjected } from '../core/outlier.js';
 import type { RouteTable } from '../core/route-table.js';
 import type { Upstream, UpstreamStats } from '../core/upstream.js';
 import type { WatchState } from '../discovery/consul-watch.js';
+import type { ListenerStatus } from '../proxy/listeners.js';
 import { VERSION } from '../version.js';
 
 /** What the admin views read from the running proxy; nothing else reaches them. */
@@ -29,6 +30,8 @@ export interface AdminSource {
   readonly fleet?: { name: string; instances: number; rateShare: number } | undefined;
   /** With `fleet.configKey`: how the last read of the key went. */
   readonly fleetConfig?: object | undefined;
+  /** The client-facing listeners and their certificates. */
+  listeners?(): ListenerStatus[];
 }
 
 /** Recent traffic of one route's endpoint (the metrics module keeps it). */
@@ -148,6 +151,7 @@ export function statusView(app: AdminSource): Record<string, unknown> {
     tagRoutes: app.tagRoutes ?? null,
     fleet: app.fleet ?? null,
     fleetConfig: app.fleetConfig ?? null,
+    listeners: app.listeners?.() ?? [],
     process: processView(),
   };
 }

@@ -8,6 +8,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Fairway } from '../app.js';
+import { certificateProblems } from '../config-source/certificates.js';
 import { loadConfigFile, readConfigText } from '../config-source/config-file.js';
 import { consulAddressFromEnv, formatProblem, loadConfig } from '../core/config.js';
 import { UserError } from '../core/errors.js';
@@ -137,8 +138,10 @@ function configDefault(): string {
 async function validate(file: string): Promise<number> {
   const text = await readConfigText(file);
   const result = loadConfig(text, file, process.env);
-  if (!result.ok) {
-    process.stderr.write(result.problems.map((p) => `${formatProblem(p)}\n`).join(''));
+  // Certificate files are read only once the config itself is valid (it names them).
+  const problems = result.ok ? await certificateProblems(result.config, text, file) : result.problems;
+  if (!result.ok || problems.length > 0) {
+    process.stderr.write(problems.map((p) => `${formatProblem(p)}\n`).join(''));
     return 1;
   }
   const c = result.config;
@@ -188,9 +191,15 @@ async function start(file: string, level: string | undefined): Promise<number> {
   });
 }
 
-/** How many proxy processes the config asks for (`workers`, auto: one per core). */
+/**
+ * How many proxy processes the config asks for (`workers`, auto: one per core). Unusable
+ * certificate files stop a start here, before any worker is forked.
+ */
 async function workersOf(file: string): Promise<number> {
-  const w = (await loadConfigFile(file, process.env)).config.workers;
+  const { config, text } = await loadConfigFile(file, process.env);
+  const unusable = await certificateProblems(config, text, file);
+  if (unusable.length > 0) throw new UserError(unusable.map(formatProblem).join('\n'));
+  const w = config.workers;
   return w === 'auto' ? availableParallelism() : w;
 }
 

@@ -10,6 +10,14 @@ interface StatusView {
   consul: string;
   configFile: string;
   lastReload: { ok: boolean; at: string; problems: string[] } | null;
+  /** Absent from a Fairway older than TLS listeners. */
+  listeners?: Array<{
+    address: string;
+    tls: boolean;
+    redirectToHttps: boolean;
+    handshakeErrors: number;
+    certificates: Array<{ cert: string; names: string[]; notAfter: string; daysLeft: number; lastReloadError: string | null }>;
+  }>;
 }
 
 export function renderStatus(status: StatusView, routes: RouteView[]): string {
@@ -20,6 +28,7 @@ export function renderStatus(status: StatusView, routes: RouteView[]): string {
     `config ${status.configFile}  last reload: ${reload}`,
   );
   if (status.lastReload && !status.lastReload.ok) for (const p of status.lastReload.problems) lines.push(`  ${p}`);
+  lines.push(...listenerLines(status.listeners ?? []));
   lines.push('');
   const rows: string[][] = [['ROUTE', 'STRATEGY', 'ENDPOINT', 'ID', 'STATUS', 'WEIGHT', 'INFLIGHT', 'REQUESTS', 'FAILURES', 'RPS', 'P50', 'P99', 'EWMA']];
   for (const r of routes) {
@@ -46,6 +55,24 @@ export function renderStatus(status: StatusView, routes: RouteView[]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) lines.push(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
   return `${lines.join('\n')}\n`;
+}
+
+/** One line per listener, one more per certificate: names, expiry, days left, a failed reload. */
+function listenerLines(listeners: NonNullable<StatusView['listeners']>): string[] {
+  // `listen:` alone (one plain listener) says nothing the config line does not.
+  const only = listeners[0];
+  if (listeners.length === 1 && only !== undefined && !only.tls && !only.redirectToHttps) return [];
+  const out: string[] = [];
+  for (const l of listeners) {
+    const kind = l.tls ? `https  handshake errors: ${l.handshakeErrors}` : l.redirectToHttps ? 'http  redirects to https' : 'http';
+    out.push(`listener ${l.address}  ${kind}`);
+    for (const c of l.certificates) {
+      const days = c.daysLeft < 0 ? `EXPIRED ${-c.daysLeft} days ago` : `${c.daysLeft} days left`;
+      out.push(`  ${c.names.join(', ') || '(no DNS names)'}  expires ${c.notAfter}  ${days}  ${c.cert}`);
+      if (c.lastReloadError !== null) out.push(`    new files NOT in use: ${c.lastReloadError}`);
+    }
+  }
+  return out;
 }
 
 function ms(v: number | null | undefined): string {

@@ -47,6 +47,7 @@ export function crossFieldProblems(data: unknown, env: Readonly<Record<string, s
       out.push({ path: ['server', 'headersTimeout'], message: 'expected at most server.requestTimeout (the headers are part of the request)' });
   }
   if (isObj(data.admin)) out.push(...adminProblems(data.admin, env.FAIRWAY_ADMIN_TOKEN));
+  out.push(...listenerProblems(data));
   const services = Array.isArray(data.services) ? data.services : [];
   const ids = new Map<string, number>();
   services.forEach((s: unknown, i) => {
@@ -112,4 +113,28 @@ export function serviceProblems(s: Obj): RuleProblem[] {
   if (!isObj(s.check)) return [];
   const kinds = ['http', 'tcp', 'ttl'].filter((k) => has(s.check as Obj, k)).length;
   return kinds === 1 ? [] : [{ path: ['check'], message: 'expected exactly one of http, tcp, ttl' }];
+}
+
+// `listen:` is the one-plain-listener shorthand; with `listeners:` too, which one would the
+// fleet register and which would bind? Neither guess is safe, so both is an error.
+function listenerProblems(data: Obj): RuleProblem[] {
+  if (!Array.isArray(data.listeners)) return [];
+  const out: RuleProblem[] = [];
+  if (has(data, 'listen'))
+    out.push({ path: ['listen'], message: 'expected `listen` or `listeners`, not both (`listen: X` is `listeners: [{ address: X }]`)' });
+  const addresses = new Map<string, number>();
+  data.listeners.forEach((l: unknown, i) => {
+    if (!isObj(l)) return;
+    if (l.http2 === true) out.push({ path: ['listeners', i, 'http2'], message: 'HTTP/2 is not built yet; leave http2 out (or false)' });
+    if (l.redirectToHttps === true && has(l, 'tls'))
+      out.push({ path: ['listeners', i, 'redirectToHttps'], message: 'redirectToHttps is for plain listeners; this one has tls' });
+    const at = typeof l.address === 'string' ? parseHostPort(l.address) : undefined;
+    if (at === undefined) return;
+    const key = `${at.host.toLowerCase()}:${at.port}`;
+    const first = addresses.get(key);
+    // Port 0 binds a fresh port each time: several are fine (tests use them).
+    if (first !== undefined && at.port !== 0) out.push({ path: ['listeners', i, 'address'], message: `duplicate listener address ${l.address} (first at listeners[${first}])` });
+    else addresses.set(key, i);
+  });
+  return out;
 }

@@ -283,9 +283,50 @@ export const serviceSchema = z.strictObject({
   check: check.optional().describe('health check, exactly one of http | tcp | ttl'),
 });
 
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+
+const filePath = z.string({ error: 'expected a file path' }).min(1, { error: 'expected a file path' });
+
+const listenerSchema = z
+  .strictObject({
+    address: hostPort.describe('host:port this listener binds'),
+    tls: z
+      .strictObject({
+        certificates: z
+          .array(
+            z.strictObject({
+              cert: filePath.describe('PEM certificate file (the chain may follow the certificate)'),
+              key: filePath.describe('PEM private key file of that certificate (unencrypted)'),
+            }),
+            { error: 'expected a list of { cert, key }' },
+          )
+          .min(1, { error: 'expected at least one certificate' })
+          .describe('chosen by SNI against each certificate\'s DNS names (exact or *.suffix); the first is the default; files reloaded when they change'),
+        minVersion: z
+          .enum(TLS_VERSIONS, { error: `expected one of ${TLS_VERSIONS.join(', ')}` })
+          .default('TLSv1.2')
+          .describe('oldest TLS version accepted'),
+      })
+      .optional()
+      .describe('terminate TLS on this listener (ALPN http/1.1); X-Forwarded-Proto is then https'),
+    redirectToHttps: z
+      .boolean({ error: 'expected true or false' })
+      .default(false)
+      .describe('plain listeners only: answer 308 to https://host/path (the first TLS listener\'s port unless 443), except under /.well-known/acme-challenge/'),
+    http2: z
+      .boolean({ error: 'expected true or false' })
+      .default(false)
+      .describe('reserved: HTTP/2 is not built yet, so only false is accepted'),
+  });
+
 export const configSchema = z
   .strictObject({
-    listen: hostPort.default('127.0.0.1:8080').describe('the proxy endpoint clients use'),
+    listen: hostPort.default('127.0.0.1:8080').describe('the proxy endpoint clients use (one plain HTTP/1.1 listener; or use `listeners`)'),
+    listeners: z
+      .array(listenerSchema, { error: 'expected a list of listeners' })
+      .min(1, { error: 'expected at least one listener' })
+      .optional()
+      .describe('instead of `listen`: several listeners, plain or TLS'),
     admin: z
       .strictObject({
         listen: hostPort.default('127.0.0.1:8081').describe('admin API, metrics and dashboard'),
@@ -419,4 +460,5 @@ export const configSchema = z
 
 export type RawConfig = z.output<typeof configSchema>;
 export type RawRoute = z.output<typeof routeSchema>;
+export type RawListener = z.output<typeof listenerSchema>;
 export type TierStrategy = (typeof TIER_STRATEGIES)[number];

@@ -1,12 +1,13 @@
 // Config loading as a function of its inputs: file text, file name and environment in; a
 // normalized, frozen Config or the full list of problems out, each with line, column and key path.
 
+import { dirname, isAbsolute, join } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { parseHostPort, type HostPort } from './address.js';
 import { parseCidr, type Cidr } from './cidr.js';
 import { crossFieldProblems } from './config-rules.js';
-import { configSchema, type RawConfig, type RawRoute, type Strategy, type TierStrategy } from './config-schema.js';
+import { configSchema, type RawConfig, type RawListener, type RawRoute, type Strategy, type TierStrategy } from './config-schema.js';
 import { parseDuration } from './duration.js';
 import { parseJsonObject } from './json-text.js';
 import type { OutlierOptions } from './outlier.js';
@@ -71,8 +72,21 @@ export interface ServiceRegistration {
   };
 }
 
+/** One client-facing listener (from `listeners:`, or the single plain one `listen:` makes). */
+export interface ListenerConfig {
+  /** The address as written: the listener's name in logs, metrics and status. */
+  name: string;
+  address: HostPort;
+  /** Certificate and key paths resolved against the config file's folder. */
+  tls?: { certificates: ReadonlyArray<{ cert: string; key: string }>; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+  redirectToHttps: boolean;
+}
+
 export interface Config {
+  /** The first listener's address (the fleet registers it). */
   listen: HostPort;
+  /** Every client-facing listener; `listen:` alone is one plain listener. */
+  listeners: readonly ListenerConfig[];
   admin: { listen: HostPort; token: string };
   consul: { address: string; token: string; datacenter: string; stale: boolean; waitMs: number };
   drainTimeoutMs: number;
@@ -130,7 +144,7 @@ export function loadConfig(text: string, file: string, env: Readonly<Record<stri
   const json = parseJsonObject(text);
   if (json !== undefined) {
     const parsed = configSchema.safeParse(json);
-    if (parsed.success && crossFieldProblems(json, env).length === 0) return { ok: true, config: normalize(parsed.data, env) };
+    if (parsed.success && crossFieldProblems(json, env).length === 0) return { ok: true, config: normalize(parsed.data, env, file) };
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -154,14 +168,16 @@ export function loadConfig(text: string, file: string, env: Readonly<Record<stri
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
     return { ok: false, problems };
   }
-  return { ok: true, config: normalize(parsed.data, env) };
+  return { ok: true, config: normalize(parsed.data, env, file) };
 }
 
-function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefined>>): Config {
+function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefined>>, file: string): Config {
   const routes = raw.routes.map(normalizeRoute);
   dedupeNames(routes, raw.routes.map((r) => r.name));
+  const listeners = raw.listeners?.map((l) => normalizeListener(l, file)) ?? [{ name: raw.listen, address: parseHostPort(raw.listen)!, redirectToHttps: false }];
   return deepFreeze({
-    listen: parseHostPort(raw.listen)!,
+    listen: listeners[0]!.address,
+    listeners,
     admin: { listen: parseHostPort(raw.admin.listen)!, token: raw.admin.token === '' ? (env.FAIRWAY_ADMIN_TOKEN ?? '') : raw.admin.token },
     consul: {
       address: (raw.consul.address ?? consulAddressFromEnv(env)).replace(/\/+$/, ''),
@@ -210,6 +226,17 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
     services: raw.services.map(toRegistration),
     routes,
   });
+}
+
+function normalizeListener(l: RawListener, file: string): ListenerConfig {
+  // Relative certificate paths are the config file's neighbours, wherever Fairway was started.
+  const near = (p: string): string => (isAbsolute(p) ? p : join(dirname(file), p));
+  return {
+    name: l.address,
+    address: parseHostPort(l.address)!,
+    ...(l.tls ? { tls: { certificates: l.tls.certificates.map((c) => ({ cert: near(c.cert), key: near(c.key) })), minVersion: l.tls.minVersion } } : {}),
+    redirectToHttps: l.redirectToHttps,
+  };
 }
 
 /** One validated route as the route table takes it (also used for routes from Consul tags). */

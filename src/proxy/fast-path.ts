@@ -20,7 +20,7 @@ import type { Socket } from 'node:net';
 import type { HeaderRules } from '../core/policy/header-rules.js';
 import { encodeResponseHead, reasonPhrase, type HeadFramer } from './headers.js';
 import { parseRequestHead, type RequestHead } from './http1.js';
-import type { ProxyRequest, ProxyResponse } from './messages.js';
+import { kHttpsRedirect, type Edge, type ProxyRequest, type ProxyResponse } from './messages.js';
 
 export interface FastPathOptions {
   /** Node's server, which takes every connection the fast path hands over. */
@@ -75,7 +75,7 @@ export class FastPath {
 class FastConnection {
   readonly path: FastPath;
   readonly socket: Socket;
-  readonly peer: { readonly remoteAddress: string | undefined };
+  readonly peer: Edge;
   /** Bytes read and not yet served (a pipelined request, or the start of one). */
   buf: Buffer | undefined;
   current: FastResponse | undefined;
@@ -88,7 +88,10 @@ class FastConnection {
   constructor(path: FastPath, socket: Socket) {
     this.path = path;
     this.socket = socket;
-    this.peer = { remoteAddress: socket.remoteAddress };
+    // What the pipeline reads of the connection, once per connection (a TLSSocket says
+    // `encrypted`; listeners.ts marks redirecting ones).
+    const edge = socket as Socket & Edge;
+    this.peer = { remoteAddress: socket.remoteAddress, encrypted: edge.encrypted === true, [kHttpsRedirect]: edge[kHttpsRedirect] };
     for (const [event, listener] of this.#listeners()) socket.on(event, listener);
     socket.setTimeout(path.options.keepAliveTimeoutMs());
   }
@@ -201,9 +204,9 @@ export class FastRequest implements ProxyRequest {
   url: string;
   readonly headers: Record<string, string>;
   readonly rawHeaders: string[];
-  readonly socket: { readonly remoteAddress: string | undefined };
+  readonly socket: Edge;
 
-  constructor(head: RequestHead, peer: { readonly remoteAddress: string | undefined }) {
+  constructor(head: RequestHead, peer: Edge) {
     this.method = head.method;
     this.url = head.url;
     this.headers = head.headers;

@@ -112,7 +112,7 @@ export class Forwarder {
     const trusted = this.trustedPeer(peer);
     const requestId = trusted === undefined ? newRequestId() : requestIdOf(req.headers['x-request-id'], newRequestId);
     const policy = route.config.policy;
-    const headers = upstreamRequestHeaders(req.rawHeaders, { peer, proto: 'http', trusted, requestId, authority, upstreamHost: policy?.rewrite?.host });
+    const headers = upstreamRequestHeaders(req.rawHeaders, { peer, proto: req.socket.encrypted === true ? 'https' : 'http', trusted, requestId, authority, upstreamHost: policy?.rewrite?.host });
     if (headers !== undefined && policy?.requestHeaders !== undefined) applyHeaderRules(headers, policy.requestHeaders);
     return { headers, requestId };
   }

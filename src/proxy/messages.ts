@@ -14,7 +14,27 @@ export interface ProxyRequest {
   readonly httpVersion?: string;
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[];
-  readonly socket: { readonly remoteAddress?: string | undefined };
+  readonly socket: Edge;
+}
+
+/**
+ * Where a request came in, as far as the pipeline cares: Node's path reads it off the socket
+ * itself (a TLSSocket says `encrypted`), the fast path off its per-connection peer object.
+ */
+export interface Edge {
+  readonly remoteAddress?: string | undefined;
+  /** Set on a TLS listener's connections: X-Forwarded-Proto and {scheme} are https. */
+  readonly encrypted?: boolean;
+  /** Set on a `redirectToHttps` listener's connections (listeners.ts). */
+  readonly [kHttpsRedirect]?: HttpsRedirect;
+}
+
+/** Marks a connection whose requests are answered with a redirect to https (SPEC: redirectToHttps). */
+export const kHttpsRedirect: unique symbol = Symbol('fairway.httpsRedirect');
+
+export interface HttpsRedirect {
+  /** ':8443' when the first TLS listener is not on 443; '' otherwise. Known once it is bound. */
+  portSuffix: string;
 }
 
 /** What the forwarder does to a client response (ServerResponse does it too). */

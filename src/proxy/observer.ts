@@ -64,13 +64,14 @@ export function observers(list: readonly RequestObserver[], onError: (err: unkno
 
 /**
  * An exchange Fairway answered itself, without an upstream: before any route (code undefined:
- * OPTIONS *), or for a route (`policy` says which policy answered; `status` when it is no error).
+ * OPTIONS *), for a route (`policy` says which policy answered, if one did; `status` when it is
+ * no error), or by the listener itself (policy `redirectToHttps`, no route).
  */
 export function localAnswer(
   req: ProxyRequest | undefined,
   socket: { readonly remoteAddress?: string | undefined },
   code: FairwayErrorCode | undefined,
-  by?: { route: Route; policy?: string; status?: number },
+  by?: { route?: Route | undefined; policy?: string; status?: number },
 ): FinishedExchange {
   return {
     route: by?.route,

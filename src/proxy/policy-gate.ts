@@ -59,7 +59,7 @@ export function policyAnswer(gate: PolicyGate, route: Route, req: ProxyRequest, 
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const location = expandTemplate(policy.redirect.to, {
-      scheme: 'http',
+      scheme: req.socket.encrypted === true ? 'https' : 'http',
       host: authority ?? headerText(req.headers.host),
       path: q === -1 ? url : url.slice(0, q),
       query: q === -1 ? '' : url.slice(q),

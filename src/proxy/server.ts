@@ -1,12 +1,13 @@
-// The client-facing HTTP listener: match a route in the current table, hand the request to the
+// The client-facing HTTP pipeline: match a route in the current table, hand the request to the
 // forwarder, proxy WebSocket upgrades, and answer malformed requests itself.
 //
-// One TCP listener takes every connection. Plain body-less requests are served by the fast
-// path (fast-path.ts) off the raw socket; it hands any other connection to a Node HTTP server
-// that never listens itself, so both paths share one port, one handler and one shutdown.
+// The listeners (listeners.ts: plain TCP, or TLS) hand every connection to `accept`. Plain
+// body-less requests are served by the fast path (fast-path.ts) off the socket; it hands any
+// other connection to a Node HTTP server that never listens itself, so both paths share every
+// listener, one handler and one shutdown. A TLSSocket goes the same way as a TCP one.
 
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
@@ -14,12 +15,12 @@ import type { FairwayErrorCode } from '../core/errors.js';
 import type { RouteTable } from '../core/route-table.js';
 import { admit, ASTERISK, isRefused } from './admit.js';
 import { FastPath } from './fast-path.js';
-import { declaresBody, type ProxyRequest, type ProxyResponse } from './messages.js';
+import { declaresBody, kHttpsRedirect, type HttpsRedirect, type ProxyRequest, type ProxyResponse } from './messages.js';
 import type { Forwarder } from './forwarder.js';
 import { afterSent, owe, unfinishedRequest } from './pipeline.js';
 import { localAnswer, type RequestObserver } from './observer.js';
 import { passesPolicy } from './policy-gate.js';
-import { sendError, sendOptions, sendSocketError } from './respond.js';
+import { sendError, sendOptions, sendRedirect, sendSocketError } from './respond.js';
 import { createUpgradeHandler } from './upgrade.js';
 
 export interface ProxyServerOptions {
@@ -33,8 +34,12 @@ export interface ProxyServerOptions {
   observer: RequestObserver;
 }
 
-/** The proxy listener: a TCP server, with what shutdown needs of both paths. */
-export interface ProxyServer extends TcpServer {
+/** The pipeline every listener feeds, with what shutdown needs of both paths. */
+export interface ProxyServer {
+  /** Serves a new client connection (TCP or TLS, handshake done). */
+  accept(socket: Socket): void;
+  /** Every listener has closed: stops Node's server (its timeout checks). */
+  close(): void;
   /** Open upgrade tunnels (WebSockets), which no server tracks. */
   readonly tunnels: ReadonlySet<Duplex>;
   /**
@@ -69,6 +74,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       refuse(req, res, admitted.code, admitted.detail);
       return;
     }
+    const https = req.socket[kHttpsRedirect];
+    if (https !== undefined && !(req.url ?? '/').startsWith(ACME_CHALLENGE)) {
+      redirectToHttps(req, res, admitted.host, https);
+      return;
+    }
     const route = table().match(admitted.host, req.url ?? '/', req.headers);
     if (route === undefined) {
       log.info({ method: req.method, host: req.headers.host, url: req.url }, 'no route');
@@ -78,6 +88,16 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
     if (route.config.policy !== undefined && !passesPolicy(gate, route, req, res, admitted.authority)) return;
     forwarder.forward(route, req, res, stream, admitted.authority);
+  };
+
+  // Not an error (no x-fairway-error): counted and logged like a route's redirect policy.
+  const redirectToHttps = (req: ProxyRequest, res: ProxyResponse, host: string | undefined, https: HttpsRedirect): void => {
+    if (host === undefined) {
+      refuse(req, res, 'bad_request', 'a redirect to https needs a Host');
+      return;
+    }
+    sendRedirect(res, 308, `https://${host}${https.portSuffix}${req.url ?? '/'}`);
+    observer.onExchange(localAnswer(req, req.socket, undefined, { policy: 'redirectToHttps', status: 308 }));
   };
 
   function onNodeRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -166,14 +186,16 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const upgrades = createUpgradeHandler({ table, log, forwarder, http: server, observer, settings: () => ({ server: settings, upstream: opts.upstream() }) });
   server.on('upgrade', upgrades);
 
-  const front = createTcpServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    if (fast) fast.accept(socket);
-    else server.emit('connection', socket);
-  });
   // Node's server starts tracking connections (idle closing, header timeouts) on 'listening'.
-  front.on('listening', () => server.emit('listening'));
-  front.on('close', () => server.close());
-  return Object.assign(front, {
+  server.emit('listening');
+  return {
+    accept(socket: Socket): void {
+      if (fast) fast.accept(socket);
+      else server.emit('connection', socket);
+    },
+    close(): void {
+      server.close();
+    },
     tunnels: upgrades.tunnels,
     closeIdleConnections(): void {
       fast?.closeIdle();
@@ -187,8 +209,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       settings = next;
       applyServerSettings(server, next);
     },
-  });
+  };
 }
+
+/** ACME HTTP-01 challenges must be answered over plain HTTP (RFC 8555 §8.3): never redirected. */
+const ACME_CHALLENGE = '/.well-known/acme-challenge/';
 
 function applyServerSettings(server: HttpServer, settings: Config['server']): void {
   server.headersTimeout = settings.headersTimeoutMs;

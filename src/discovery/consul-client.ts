@@ -101,7 +101,10 @@ export class ConsulClient {
     }
     if (this.#datacenter) q.set('dc', this.#datacenter);
     if (this.#stale) q.set('stale', '');
-    const timeout = blocking ? options.waitMs + Math.ceil(options.waitMs / 16) + 5_000 : 10_000;
+    // Consul may hold a blocking read for wait + wait/16, and while the cluster has no leader
+    // up to its rpc_hold_timeout (7 s) more before answering "No cluster leader": the margin
+    // covers both, so that answer arrives instead of a timeout that reads as "unreachable".
+    const timeout = blocking ? options.waitMs + Math.ceil(options.waitMs / 16) + 10_000 : 10_000;
     if (!blocking) await this.#firstReads.acquire();
     try {
       const { body, index, receivedAt } = await this.#call('GET', `${path}?${q}`, undefined, timeout, options.signal, blocking ? options.index : undefined);

@@ -106,11 +106,15 @@ export class ConsulWatch<T> {
       const previous = lastSent;
       lastSent = sent;
       try {
-        const res = await this.#opts.query(sent, this.#waitFor(sent, previous, rng), signal);
+        // Right after a failed read the wait is short: an answer with nothing new still shows
+        // within a second that Consul answers again, instead of a whole wait later.
+        const waitMs = failures > 0 ? Math.min(RECOVERY_WAIT_MS, this.#opts.waitMs) : this.#waitFor(sent, previous, rng);
+        const res = await this.#opts.query(sent, waitMs, signal);
         failures = 0;
         this.state.index = nextIndex(sent, res.index);
         this.state.failing = false;
         this.state.lastError = undefined;
+        this.state.lastErrorStatus = undefined;
         this.state.lastSuccessAt = Date.now();
         // No value: the index sent came back, so nothing changed (only ever after a success).
         if (res.value !== undefined) {
@@ -134,8 +138,11 @@ export class ConsulWatch<T> {
         this.state.failing = true;
         this.state.lastError = (err as Error).message;
         this.state.lastErrorStatus = err instanceof ConsulError ? err.status : undefined;
-        // After an outage the agent may be a new one with a lower index; start over.
-        this.state.index = 0;
+        // After a connection failure the agent may be a new one with a lower index: start over.
+        // An HTTP error answer (a 500 while the cluster has no leader, say) came from the same
+        // agent, so the index stays: a fresh read would need the leader again, keeping a watch
+        // failing for the whole election, and nextIndex resets it anyway if it went backwards.
+        if (!(err instanceof ConsulError) || err.status === undefined) this.state.index = 0;
         this.#opts.onState(this.state, err as Error);
         const auth = this.state.lastErrorStatus === 401 || this.state.lastErrorStatus === 403;
         await sleep(backoffDelay(failures, rng, auth ? AUTH_BACKOFF : (this.#opts.backoff ?? DEFAULT_BACKOFF)), undefined, { signal });
@@ -143,6 +150,9 @@ export class ConsulWatch<T> {
     }
   }
 }
+
+/** The wait of the first blocking read after a failed one (see #loop). */
+const RECOVERY_WAIT_MS = 1_000;
 
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64');

@@ -99,7 +99,8 @@ describe('ConsulWatch after a failed read', () => {
       onState: (s) => states.push({ ...s }),
     });
     watch.start();
-    for (let t = 0; t < 200 && sent.length < 4; t++) await new Promise((r) => setImmediate(r));
+    // The retry comes after a backoff timer (0 ms here, but a timer): wait for it, within reason.
+    for (let t = 0; t < 2_000 && sent.length < 4; t++) await new Promise((r) => setTimeout(r, 1));
     void watch.stop();
     return { sent, waits, states };
   }

@@ -177,7 +177,7 @@ function sizesTable({ sizes }) {
 
 function compressionTable({ compression: c }) {
   const lines = [`## Compression: ${c.label}, maximum req/s`, '', headroomLine(c.headroom), ''];
-  lines.push('Direct and Fairway (static) pass the 8 KiB through uncompressed; the other rows gzip it at level 1 (nginx's default, and Fairway's).', '');
+  lines.push('Direct and Fairway (static) pass the 8 KiB through uncompressed; the other rows gzip it at level 1 (the default of nginx and of Fairway).', '');
   lines.push('| row | req/s | p50 ms | p99 ms |', '|---|---:|---:|---:|');
   for (const r of c.rows) lines.push(`| ${r.name} | ${int(r.rps)} | ${ms(r.p50)} | ${ms(r.p99)} |${r.errors ? ` ${r.errors} errors` : ''}`);
   return lines;

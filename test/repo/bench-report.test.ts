@@ -1,0 +1,51 @@
+// The benchmark's report is pure code over a results object: render one made up here, so a
+// broken bench/ module (a syntax error, a renamed field) fails the suite instead of the next
+// 20-minute `npm run bench`.
+
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: plain JavaScript (bench/ is not type-checked)
+import { DIRECT, FAIRWAY, FAIRWAY_POLICIES, goals, headroom, readmeTable, REF, renderMarkdown, summariseRounds } from '../../bench/report.mjs';
+
+const round = (rps: number) => ({ rps, p50: 1, p99: 2, errors: 0, rssMB: 50 });
+
+function results() {
+  const rounds = {
+    [DIRECT]: [round(40_000), round(42_000)],
+    [REF]: [round(20_000), round(22_000)],
+    [FAIRWAY]: [round(10_000), round(11_000)],
+    [FAIRWAY_POLICIES]: [round(9_500), round(10_450)],
+  };
+  const rows = summariseRounds(rounds);
+  const table = { label: '8 KiB text, Accept-Encoding: gzip', rows: [{ name: DIRECT, rps: 30_000, p50: 1, p99: 2, errors: 0 }, { name: FAIRWAY, rps: 6_000, p50: 1, p99: 2, errors: 0 }] };
+  return {
+    skipped: {},
+    small: { rows, headroom: headroom(rows) },
+    compression: { ...table, headroom: headroom(table.rows) },
+    meta: {
+      date: '2026-12-02 00:00', machine: 'test', mode: 'full run', node: 'v20', nodeFlags: '', backends: 'nginx', saturator: 'wrk',
+      rounds: 2, seconds: 5, warmup: 3, cpuSplit: 'pinned', versions: { node: 'v20' },
+    },
+  };
+}
+
+describe('bench/report.mjs', () => {
+  it('pairs each round with the reference of the same round', () => {
+    const fairway = summariseRounds({ [REF]: [round(20_000), round(10_000)], [FAIRWAY]: [round(10_000), round(6_000)] }).find((r: { name: string }) => r.name === FAIRWAY);
+    // Ratios 0.5 and 0.6: the median of two is the upper one here (index length/2).
+    expect(fairway.vsRef).toBe(0.6);
+  });
+
+  it('states the policy cost goal from the paired ratio', () => {
+    const g = goals(results()).find((x: { text: string }) => x.text.startsWith('policies on'));
+    expect(g).toMatchObject({ met: true, valid: true });
+    expect(g.value).toMatch(/^5\.0 % /);
+  });
+
+  it('renders every table it has data for, with the headroom verdicts', () => {
+    const md = renderMarkdown(results());
+    expect(md).toContain('## Small response (13 bytes)');
+    expect(md).toContain('Headroom ok: direct 42,000 req/s');
+    expect(md).toContain('## Compression: 8 KiB text, Accept-Encoding: gzip');
+    expect(readmeTable(results())).not.toContain(FAIRWAY_POLICIES);
+  });
+});

@@ -2,6 +2,7 @@
 // sees an error, and passive ejection takes it out of rotation before Consul's check notices.
 
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, inject, it } from 'vitest';
 import { startBackends } from '../support/backends.js';
@@ -35,6 +36,17 @@ it('8 keep-alive clients for 8 s see zero errors while a backend is killed; ejec
     const load = startLoad(`http://127.0.0.1:${listen}`, { clients: 8, durationMs: 8_000 });
     await sleep(2_000);
     const victim = backends[1]!;
+    // Killed just after Consul's check has run (interval 1 s), so the check's own schedule
+    // cannot decide the race: a kill that happened to land just before a check let Consul see
+    // it within 62 ms (one CI run), before the failures that eject it had come in.
+    await new Promise<void>((resolve) => {
+      const onRequest = (req: IncomingMessage): void => {
+        if (req.url !== '/health') return;
+        victim.server.off('request', onRequest);
+        setTimeout(resolve, 20);
+      };
+      victim.server.on('request', onRequest);
+    });
     victim.kill();
     const killedAt = load.elapsed();
 

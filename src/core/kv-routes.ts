@@ -34,12 +34,7 @@ export function loadKvRoutes(
     }
   const loaded = loadConfig(text, label, env);
   const problems = loaded.ok ? [] : [...loaded.problems];
-  if (loaded.ok) {
-    const taken = new Set(fileRoutes.map((r) => r.name));
-    loaded.config.routes.forEach((r, i) => {
-      if (taken.has(r.name)) own.push({ path: ['routes', i, 'name'], message: `route name "${r.name}" is already a route in this instance's file` });
-    });
-  }
+  if (loaded.ok) own.push(...nameClashes(loaded.config.routes, fileRoutes, "a route in this instance's file"));
   problems.push(...placeProblems(text, label, own));
   if (problems.length > 0 || !loaded.ok) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -62,10 +57,15 @@ export interface KvStatus {
 
 /** Routes of a new file whose names the KV routes in force already use (a file route may not take one). */
 export function kvClashes(file: { routes: readonly RouteConfig[] }, kvRoutes: readonly RouteConfig[]): Array<{ path: Array<string | number>; message: string }> {
-  const kv = new Set(kvRoutes.map((r) => r.name));
+  return nameClashes(file.routes, kvRoutes, 'a route from Consul KV');
+}
+
+/** `routes` (by position) whose names `taken` already has: the one rule both sources follow. */
+function nameClashes(routes: readonly RouteConfig[], taken: readonly RouteConfig[], where: string): Array<{ path: Array<string | number>; message: string }> {
+  const names = new Set(taken.map((r) => r.name));
   const out: Array<{ path: Array<string | number>; message: string }> = [];
-  file.routes.forEach((r, i) => {
-    if (kv.has(r.name)) out.push({ path: ['routes', i, 'name'], message: `route name "${r.name}" is already a route from Consul KV` });
+  routes.forEach((r, i) => {
+    if (names.has(r.name)) out.push({ path: ['routes', i, 'name'], message: `route name "${r.name}" is already ${where}` });
   });
   return out;
 }

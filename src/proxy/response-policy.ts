@@ -10,10 +10,13 @@
 // static files compressed once).
 
 import { brotliCompressSync, constants, createBrotliCompress, createGzip, gzipSync, type BrotliCompress, type Gzip } from 'node:zlib';
-import { applyHeaderRules } from '../core/policy/header-rules.js';
+import { applyHeaderRules, removeHeaders } from '../core/policy/header-rules.js';
 import { compressionFor, MIN_COMPRESS_SIZE, varyWithAcceptEncoding, type Encoding } from '../core/policy/compression.js';
 import type { RoutePolicy } from '../core/policy/route-policy.js';
 import type { ProxyResponse } from './messages.js';
+
+const VARY = ['vary'];
+const LENGTH_AND_ENCODING = ['content-length', 'content-encoding'];
 
 const GZIP_LEVEL = 1;
 const BROTLI_QUALITY = 4;
@@ -50,12 +53,11 @@ export function shapeHead(
   // Caches must keep the variants apart whether or not this answer was compressed.
   // Every Vary line counts: a cache that lost one would mix answers it must keep apart.
   const vary = valuesOf(headers, 'vary');
-  remove(headers, 'vary');
+  removeHeaders(headers, VARY);
   headers.push('vary', varyWithAcceptEncoding(vary));
   if (encoding === undefined) return undefined;
-  remove(headers, 'content-length');
   // An `identity` (or empty) Content-Encoding is no encoding: it gives way to the real one.
-  remove(headers, 'content-encoding');
+  removeHeaders(headers, LENGTH_AND_ENCODING);
   headers.push('content-encoding', encoding);
   return encoding;
 }
@@ -72,16 +74,6 @@ function valuesOf(list: readonly string[], name: string): string | undefined {
   for (let i = 0; i < list.length; i += 2)
     if (list[i]!.length === name.length && list[i]!.toLowerCase() === name) out = out === undefined ? list[i + 1]! : `${out}, ${list[i + 1]!}`;
   return out;
-}
-
-function remove(list: string[], name: string): void {
-  let w = 0;
-  for (let r = 0; r < list.length; r += 2) {
-    if (list[r]!.length === name.length && list[r]!.toLowerCase() === name) continue;
-    list[w++] = list[r]!;
-    list[w++] = list[r + 1]!;
-  }
-  list.length = w;
 }
 
 /** Bytes an answer may bring in one go and still be compressed in one synchronous call. */

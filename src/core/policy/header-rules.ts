@@ -61,16 +61,21 @@ export function headerRules(set: Readonly<Record<string, string>> | undefined, r
 
 /** `list` with the rules applied, in place (it is the caller's fresh array). */
 export function applyHeaderRules(list: string[], rules: HeaderRules): string[] {
-  const remove = rules.remove;
+  removeHeaders(list, rules.remove);
+  for (const [name, value] of rules.set) list.push(name, value);
+  return list;
+}
+
+/** `list` without any line whose name is in `names` (lower-cased), in place. */
+export function removeHeaders(list: string[], names: readonly string[]): string[] {
   let w = 0;
   for (let r = 0; r < list.length; r += 2) {
     const name = list[r]!;
-    if (removes(remove, name)) continue;
+    if (removes(names, name)) continue;
     list[w++] = name;
     list[w++] = list[r + 1]!;
   }
   list.length = w;
-  for (const [name, value] of rules.set) list.push(name, value);
   return list;
 }
 

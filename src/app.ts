@@ -22,6 +22,7 @@ import { watchKey } from './core/instance.js';
 import { watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
 import { withTagRoutes, type TagRoutes } from './core/tag-routes.js';
 import type { WatchState } from './discovery/consul-watch.js';
+import type { WatchSource } from './discovery/watch-source.js';
 import { certificateProblems } from './config-source/certificates.js';
 import { loadConfigFile, readConfigText } from './config-source/config-file.js';
 import { FileWatcher } from './config-source/file-watcher.js';
@@ -49,6 +50,8 @@ export interface FairwayOptions {
    * primary runs the admin listener and registers services, so a worker does neither.
    */
   role?: 'single' | 'worker';
+  /** A worker's discovery: the primary's, relayed (cluster/remote-discovery.ts). Default: its own. */
+  remoteDiscovery?: (onChange: () => void) => WatchSource;
   /** Called once, when first discovery has finished. */
   onReady?: () => void;
 }
@@ -132,6 +135,7 @@ export class Fairway {
       rng: this.#rng,
       registers: this.#role !== 'worker',
       onChange: () => this.#tables.soon(),
+      ...(options.remoteDiscovery ? { remote: options.remoteDiscovery } : {}),
     });
     this.#forwarder = new Forwarder({
       log: this.log.child({ part: 'proxy' }),
@@ -502,7 +506,7 @@ export class Fairway {
   }
 
   get consulAddress(): string | undefined {
-    return this.#consul.discovery?.client.address;
+    return this.#consul.discovery?.address;
   }
 
   /** What the registrar keeps in Consul: the config's services, and this instance in its fleet. */

@@ -22,7 +22,7 @@ import { explainQuery, fetchExplain, renderExplain } from './explain.js';
 import { DEFAULT_KEY, pullConfig, pushConfig } from './fleet-config.js';
 import { renderStatus } from './status.js';
 import { runPrimary } from '../cluster/primary.js';
-import { answerPrimary, tellReady } from '../cluster/worker.js';
+import { answerPrimary, primaryDiscovery, tellReady } from '../cluster/worker.js';
 
 const USAGE = `fairway ${VERSION} — a Consul-native HTTP load balancer
 
@@ -156,10 +156,11 @@ async function start(file: string, level: string | undefined): Promise<number> {
     const workers = await workersOf(file);
     if (workers > 1) return runPrimary(file, workers, log);
   }
+  const appLog = worker ? log.child({ worker: cluster.worker?.id }) : log;
   const app = await Fairway.start({
     configPath: file,
-    log: worker ? log.child({ worker: cluster.worker?.id }) : log,
-    ...(worker ? { role: 'worker' as const, onReady: tellReady } : {}),
+    log: appLog,
+    ...(worker ? { role: 'worker' as const, onReady: tellReady, remoteDiscovery: primaryDiscovery(appLog.child({ part: 'discovery' })) } : {}),
   });
   if (worker) answerPrimary(app);
   return new Promise<number>((resolve) => {

@@ -2,13 +2,13 @@
 // the shared listener, node:cluster handing out connections), runs the one admin listener,
 // and registers the config's services. It serves no traffic itself.
 //
-// Discovery runs in each worker, not here: each keeps its own blocking queries to Consul.
-// That costs Consul one query per service per worker (cheap: they are blocking queries that
-// mostly wait), and buys isolation: a worker needs nothing from the primary to keep routing,
-// so a primary busy with an admin request, or a worker that restarts, never delays another
-// worker's view of Consul. The admin API asks every ready worker and adds their answers up
-// (an explain asks one, and says which); drains by hand are kept here too, and given to a
-// worker that (re)starts.
+// Discovery runs here, once (cluster/discovery-hub.ts): each worker says what it wants watched
+// and gets the snapshots over IPC, so Consul sees one set of blocking queries whatever
+// `workers` is, and a worker that restarts routes on the current snapshots at once. A worker
+// still routes on its own: a primary busy with an admin request delays only news from Consul,
+// never a request. The admin API asks every ready worker and adds their answers up (an explain
+// asks one, and says which); drains by hand are kept here too, and given to a worker that
+// (re)starts.
 
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
@@ -28,6 +28,7 @@ import { Registrar } from '../discovery/registrar.js';
 import { loadConfigFile } from '../config-source/config-file.js';
 import { FileWatcher } from '../config-source/file-watcher.js';
 import { listen } from '../listen.js';
+import { DiscoveryHub } from './discovery-hub.js';
 import { isMessage, type Ask, type Question } from './ipc.js';
 
 const ASK_TIMEOUT_MS = 3_000;
@@ -80,6 +81,10 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
     worker.on('error', (err: NodeJS.ErrnoException) => log.warn({ pid: worker.process.pid, err: err.code ?? err.message }, 'worker channel error'));
     worker.on('message', (m: unknown) => {
       if (!isMessage(m)) return;
+      if (m.type === 'watch') {
+        hub.demand(worker.id, m, (news) => worker.isConnected() && worker.send(news));
+        return;
+      }
       if (m.type === 'ready') {
         member.ready = true;
         everReady = true;
@@ -95,6 +100,7 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
     });
     worker.on('exit', (code, signal) => {
       members.delete(worker.id);
+      hub.leave(worker.id);
       for (const p of member.pending.values()) {
         clearTimeout(p.timer);
         p.reject(new Error(`worker ${worker.process.pid} exited`));
@@ -154,6 +160,7 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
   const admin = createAdminServer({ backend, log: log.child({ part: 'admin' }) });
   await listen(admin, config.admin.listen);
 
+  const hub = new DiscoveryHub(config.consul, log.child({ part: 'discovery' }));
   let consulSettings = JSON.stringify(config.consul);
   let registrar = new Registrar(new ConsulClient(config.consul), log.child({ part: 'registrar' }));
   // The fleet registration names the shared proxy port and this admin listener.
@@ -169,6 +176,7 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
       async ({ config: next }) => {
         if (stopping) return;
         config = next;
+        hub.reconfigure(next.consul);
         if (JSON.stringify(next.consul) !== consulSettings) {
           consulSettings = JSON.stringify(next.consul);
           const old = registrar;
@@ -207,6 +215,7 @@ export async function runPrimary(configPath: string, workers: number, log: Logge
     }, config.drainTimeoutMs + 5_000);
     await Promise.all(exits);
     clearTimeout(deadline);
+    await hub.close();
     registrar.close();
     if (!(await registrar.sync([]))) log.warn('could not deregister every service; Consul may still list them');
     admin.close();

@@ -2,9 +2,12 @@
 // questions about its routes, status and metrics, explaining requests, and applying drains
 // it is told about.
 
+import type { Logger } from 'pino';
 import type { Fairway } from '../app.js';
 import { adminBackend } from '../admin/server.js';
+import type { WatchSource } from '../discovery/watch-source.js';
 import { isQuestion, type Message, type Question } from './ipc.js';
+import { RemoteDiscovery } from './remote-discovery.js';
 
 export function answerPrimary(app: Fairway): void {
   const backend = adminBackend(app);
@@ -30,6 +33,20 @@ export function answerPrimary(app: Fairway): void {
         return backend.explain(q.request);
     }
   }
+}
+
+/** This worker's discovery: the primary's, over the IPC channel. */
+export function primaryDiscovery(log: Logger): (onChange: () => void) => WatchSource {
+  return (onChange) =>
+    new RemoteDiscovery({
+      onChange,
+      log,
+      send: (demand) => send(demand),
+      subscribe: (onMessage) => {
+        process.on('message', onMessage);
+        return () => process.off('message', onMessage);
+      },
+    });
 }
 
 export function tellReady(): void {

@@ -6,28 +6,32 @@ import type { Logger } from 'pino';
 import { fingerprint, type Instance, type InstanceSnapshot } from '../core/instance.js';
 import type { ConsulClient, KvEntry } from './consul-client.js';
 import { ConsulWatch, type WatchOptions, type WatchState } from './consul-watch.js';
+import type { CatalogListener, ConsulState, KvListener, WatchKeys, WatchSource } from './watch-source.js';
+
+export type { ConsulState } from './watch-source.js';
 
 /** The key of the catalog watch (routes from tags) among the health watches. */
 export const CATALOG_KEY = '(catalog)';
 /** Watch keys of KV watches: `(kv:fairway/config)`. */
 const KV_PREFIX = '(kv:';
 
+/** The watch key of the KV watch on `key`. */
+export function kvWatchKey(key: string): string {
+  return `${KV_PREFIX}${key})`;
+}
+
 /** Watches that are no service's: service names never start with '('. */
 function isSpecial(key: string): boolean {
   return key.startsWith('(');
 }
-
-/**
- * `unreachable`: no answer at all (down, wrong address); `error`: Consul answered with an
- * error (a 403 for a bad ACL token, a 500 without a leader); the watch's lastError says which.
- */
-export type ConsulState = 'unused' | 'connecting' | 'connected' | 'unreachable' | 'error';
 
 export interface DiscoveryOptions {
   waitMs: number;
   minIntervalMs?: number;
   rng?: () => number;
   onChange: (key: string) => void;
+  /** A watch finished an attempt (its state changed), successful or not. */
+  onState?: (key: string) => void;
   log: Logger;
 }
 
@@ -37,7 +41,7 @@ interface RunningWatch {
   stop(): Promise<void>;
 }
 
-export class Discovery {
+export class Discovery implements WatchSource {
   /** The latest instances per watch key. Each snapshot is frozen; the map only ever changes here. */
   readonly #snapshots = new Map<string, InstanceSnapshot>();
   readonly #watches = new Map<string, RunningWatch>();
@@ -61,13 +65,17 @@ export class Discovery {
     return this.#snapshots;
   }
 
+  get address(): string {
+    return this.#client.address;
+  }
+
   /** Starts from what a replaced Discovery knew, until this one's own watches answer. */
   seed(previous: ReadonlyMap<string, InstanceSnapshot>): void {
     for (const [key, snapshot] of previous) if (!this.#snapshots.has(key)) this.#snapshots.set(key, snapshot);
   }
 
   /** Make the running watches exactly `keys`. Snapshots of dropped keys are forgotten. */
-  async sync(keys: ReadonlyMap<string, { service: string; tags: readonly string[] }>): Promise<void> {
+  async sync(keys: WatchKeys): Promise<void> {
     const stopping: Promise<void>[] = [];
     for (const [key, watch] of this.#watches) {
       if (keys.has(key) || isSpecial(key)) continue;
@@ -97,7 +105,7 @@ export class Discovery {
    * Watches the catalog's list of services and their tags (for routes from Consul tags), or
    * stops doing so when `onServices` is undefined.
    */
-  async watchCatalog(onServices: ((services: Readonly<Record<string, readonly string[]>>) => void) | undefined): Promise<void> {
+  async watchCatalog(onServices: CatalogListener | undefined): Promise<void> {
     await this.#special(CATALOG_KEY, onServices && {
       query: (index, waitMs, signal) => this.#client.catalogServices({ index, waitMs, signal }),
       fingerprint: (services: Record<string, string[]>) => JSON.stringify(Object.entries(services).sort(([a], [b]) => (a < b ? -1 : 1))),
@@ -109,10 +117,10 @@ export class Discovery {
    * Watches one Consul KV key (routes from `fleet.configKey`): `onEntry` gets its text and
    * ModifyIndex, or null while there is no such key. Undefined stops the watch.
    */
-  async watchKv(key: string | undefined, onEntry: ((entry: KvEntry | null) => void) | undefined): Promise<void> {
-    for (const k of this.#watches.keys()) if (k.startsWith(KV_PREFIX) && k !== `${KV_PREFIX}${key})`) await this.#special(k, undefined);
+  async watchKv(key: string | undefined, onEntry: KvListener | undefined): Promise<void> {
+    for (const k of this.#watches.keys()) if (k.startsWith(KV_PREFIX) && k !== (key === undefined ? undefined : kvWatchKey(key))) await this.#special(k, undefined);
     if (key === undefined) return;
-    await this.#special(`${KV_PREFIX}${key})`, onEntry && {
+    await this.#special(kvWatchKey(key), onEntry && {
       query: (index, waitMs, signal) => this.#client.kvGet(key, { index, waitMs, signal }),
       fingerprint: (entry: KvEntry | null) => (entry === null ? '' : `${entry.modifyIndex} ${entry.text}`),
       onValue: onEntry,
@@ -170,6 +178,12 @@ export class Discovery {
     return anySynced ? 'connected' : 'connecting';
   }
 
+  /** One watch's state (a copy), or undefined when no such watch runs. */
+  stateOf(key: string): WatchState | undefined {
+    const w = this.#watches.get(key);
+    return w && { ...w.state };
+  }
+
   watchStates(): WatchState[] {
     return [...this.#watches.values()].map((w) => ({ ...w.state }));
   }
@@ -196,6 +210,7 @@ export class Discovery {
     }
     this.#lastFailing.set(watch, state.failing);
     this.#tried.add(watch);
+    this.#opts.onState?.(state.key);
     this.#wake();
   }
 

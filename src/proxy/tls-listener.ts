@@ -155,7 +155,6 @@ export class TlsListener {
     if (this.#polling) return;
     this.#polling = true;
     try {
-      let changed = false;
       for (const slot of this.#slots) {
         const look = await lookAtPair(slot.pair);
         if (look === slot.seen) {
@@ -168,9 +167,10 @@ export class TlsListener {
         }
         slot.pending = undefined;
         slot.seen = look;
-        changed = (await this.#reread(slot)) || changed;
+        // At once, before the next slot's look: SNI handshakes read the slot's new context right
+        // away, so the default (no-SNI) context must not lag behind it.
+        if (await this.#reread(slot)) this.#use(this.#slots);
       }
-      if (changed) this.#use(this.#slots);
     } finally {
       this.#polling = false;
     }

@@ -85,7 +85,7 @@ export class ConsulSession {
     const client = new ConsulClient(config.consul);
     const { log, rng, onChange } = this.#opts;
     this.#client = client;
-    const discovery = new Discovery(client, { waitMs: config.consul.waitMs, rng, log: log.child({ part: 'discovery' }), onChange });
+    const discovery = new Discovery(client, { waitMs: config.consul.waitMs, maxWatches: config.consul.maxWatches, rng, log: log.child({ part: 'discovery' }), onChange });
     this.#discovery = discovery;
     this.#registrar = this.#opts.registers ? new Registrar(client, log.child({ part: 'registrar' })) : undefined;
     if (old.client !== undefined && old.discovery !== undefined) {

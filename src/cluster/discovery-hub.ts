@@ -100,6 +100,7 @@ export class DiscoveryHub {
     this.#client = new ConsulClient(this.#config);
     this.#discovery = new Discovery(this.#client, {
       waitMs: this.#config.waitMs,
+      maxWatches: this.#config.maxWatches,
       log: this.#log,
       onChange: (key) => this.#mark(this.#changed, key),
       onState: (key) => this.#mark(this.#stateChanged, key),

@@ -348,8 +348,11 @@ export const configSchema = z
           .refine((d) => (parseDuration(d) ?? 1_000) >= 1_000, { error: 'expected a duration of at least 1s' })
           .default('30s')
           .describe('how long one blocking query may wait for a change (at least 1s)'),
+        maxWatches: wholeNumber(0, 100_000)
+          .default(64)
+          .describe('up to this many watched services, one blocking query each; above it, two cluster-wide queries and bounded reads (docs/operations.md, "Discovery at scale")'),
       })
-      .default({ datacenter: '', stale: false, wait: '30s' }),
+      .default({ datacenter: '', stale: false, wait: '30s', maxWatches: 64 }),
     drainTimeout: duration.default('10s').describe('on SIGTERM, how long in-flight requests may take to finish'),
     workers: z
       .union([z.literal('auto'), wholeNumber(1, 64)], { error: 'expected auto or a whole number from 1 to 64' })

@@ -88,7 +88,7 @@ export interface Config {
   /** Every client-facing listener; `listen:` alone is one plain listener. */
   listeners: readonly ListenerConfig[];
   admin: { listen: HostPort; token: string };
-  consul: { address: string; token: string; datacenter: string; stale: boolean; waitMs: number };
+  consul: { address: string; token: string; datacenter: string; stale: boolean; waitMs: number; maxWatches: number };
   drainTimeoutMs: number;
   /** Proxy processes: 1 runs everything in one process. */
   workers: number | 'auto';
@@ -185,6 +185,7 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
       datacenter: raw.consul.datacenter,
       stale: raw.consul.stale,
       waitMs: parseDuration(raw.consul.wait)!,
+      maxWatches: raw.consul.maxWatches,
     },
     drainTimeoutMs: parseDuration(raw.drainTimeout)!,
     workers: raw.workers,

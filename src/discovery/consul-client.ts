@@ -11,6 +11,7 @@ import { Pool } from '../proxy/undici-pool.js';
 import type { ServiceRegistration } from '../core/config.js';
 import { bytesMatch } from '../core/bytes.js';
 import { ConsulError } from '../core/errors.js';
+import type { CheckStatus } from '../core/feed-diff.js';
 import { parseHealthEntries, type Instance } from '../core/instance.js';
 import { Slots } from './slots.js';
 
@@ -23,6 +24,9 @@ import { Slots } from './slots.js';
  * recovering agent the stampede of every watch at once.
  */
 const FIRST_READS = 16;
+
+/** Connections for reads that do not block, and writes. */
+const SHORT_CONNECTIONS = 8;
 
 export interface ConsulOptions {
   address: string;
@@ -50,7 +54,10 @@ export interface ReadOptions {
 
 export class ConsulClient {
   readonly address: string;
+  /** Blocking reads: one connection each, for as long as Consul holds it. */
   readonly #pool: Pool;
+  /** Everything else (first reads, the feed's reads, writes): a few connections, reused. */
+  readonly #shortPool: Pool;
   readonly #headers: Record<string, string>;
   readonly #getHeaders: Record<string, string>;
   readonly #datacenter: string;
@@ -61,6 +68,9 @@ export class ConsulClient {
     this.address = options.address.replace(/\/+$/, '');
     // One connection per blocking query in flight; Consul holds each open for up to `wait`.
     this.#pool = new Pool(this.address, { connections: null, keepAliveTimeout: 60_000 });
+    // Bounded, so reads that follow each other closely (a thousand first reads, the feed's
+    // passes) cannot open a connection each while the last one's is not yet back in the pool.
+    this.#shortPool = new Pool(this.address, { connections: SHORT_CONNECTIONS, keepAliveTimeout: 60_000 });
     this.#headers = options.token ? { 'x-consul-token': options.token } : {};
     // Reads ask for gzip: a health answer for ten instances is ~26 KB of JSON and ~1.2 KB
     // gzipped. Most answers of a blocking query come back unchanged and are dropped unread,
@@ -76,6 +86,24 @@ export class ConsulClient {
     const q = new URLSearchParams();
     for (const t of tags) q.append('tag', t);
     return this.#read(`/v1/health/service/${encodeURIComponent(service)}`, q, options, parseHealthEntries);
+  }
+
+  /**
+   * Every check in the datacenter that is not passing (blocking when index > 0). Consul wakes
+   * this read on any change to any check, and the answer stays small while most pass.
+   */
+  checksNotPassing(options: ReadOptions): Promise<Read<CheckStatus[]>> {
+    return this.#read('/v1/health/state/any', new URLSearchParams({ filter: 'Status != "passing"' }), options, checksOf);
+  }
+
+  /**
+   * Per service, a digest of what the catalog says of it as a whole: instance count, check
+   * counts by status, nodes and tags (a read that answers at once). From Consul's UI endpoint
+   * /v1/internal/ui/services, the one answer that counts instances per service; being
+   * internal, it may go: a 404 or 405 says so (ConsulError.status).
+   */
+  serviceCensus(signal?: AbortSignal): Promise<Read<Map<string, string>>> {
+    return this.#read('/v1/internal/ui/services', new URLSearchParams(), { index: 0, waitMs: 0, ...(signal ? { signal } : {}) }, censusOf);
   }
 
   /** Every service in the catalog with the union of its instances' tags (blocking when index > 0). */
@@ -136,8 +164,8 @@ export class ConsulClient {
     await this.#call('PUT', `/v1/agent/service/deregister/${encodeURIComponent(id)}`, undefined, 10_000, signal);
   }
 
-  close(): Promise<void> {
-    return this.#pool.destroy();
+  async close(): Promise<void> {
+    await Promise.all([this.#pool.destroy(), this.#shortPool.destroy()]);
   }
 
   /**
@@ -167,7 +195,7 @@ export class ConsulClient {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     };
-    return new Exchange(signal, sentIndex).send(this.#pool, opts).then(
+    return new Exchange(signal, sentIndex).send(sentIndex === undefined ? this.#shortPool : this.#pool, opts).then(
       (answer) => decodeAnswer(method, path, answer),
       (err: unknown) => {
         if (signal?.aborted) throw err;
@@ -228,6 +256,22 @@ function kvEntryOf(body: unknown): KvEntry | null {
 }
 
 /** The catalog's service list: each name with its tags (non-strings dropped). */
+function censusOf(body: unknown): Map<string, string> {
+  if (!Array.isArray(body)) throw new TypeError('expected a JSON array from /v1/internal/ui/services');
+  const out = new Map<string, string>();
+  for (const s of body as Array<Record<string, unknown> | null>) {
+    if (typeof s?.Name !== 'string') continue;
+    out.set(s.Name, JSON.stringify([s.InstanceCount, s.ChecksPassing, s.ChecksWarning, s.ChecksCritical, s.Nodes, s.Tags]));
+  }
+  return out;
+}
+
+function checksOf(body: unknown): CheckStatus[] {
+  if (!Array.isArray(body)) throw new TypeError('expected a JSON array from /v1/health/state/any');
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  return (body as Array<Record<string, unknown> | null>).map((c) => ({ node: str(c?.Node), checkId: str(c?.CheckID), status: str(c?.Status), service: str(c?.ServiceName) }));
+}
+
 function servicesOf(body: unknown): Record<string, string[]> {
   const services: Record<string, string[]> = {};
   for (const [name, tags] of Object.entries((body ?? {}) as Record<string, unknown>))

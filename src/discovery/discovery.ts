@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { fingerprint, type Instance, type InstanceSnapshot } from '../core/instance.js';
 import type { ConsulClient, KvEntry } from './consul-client.js';
 import { ConsulWatch, type WatchOptions, type WatchState } from './consul-watch.js';
+import type { CheckStatus } from '../core/feed-diff.js';
+import { ConsulFeed, FEED_CHECKS_KEY, FEED_SERVICES_KEY } from './feed.js';
 import type { CatalogListener, ConsulState, KvListener, WatchKeys, WatchSource } from './watch-source.js';
 
 export type { ConsulState } from './watch-source.js';
@@ -32,6 +34,8 @@ export interface DiscoveryOptions {
   onChange: (key: string) => void;
   /** A watch finished an attempt (its state changed), successful or not. */
   onState?: (key: string) => void;
+  /** Above this many service watches, the feed replaces them (discovery/feed.ts); default: never. */
+  maxWatches?: number;
   log: Logger;
 }
 
@@ -51,6 +55,8 @@ export class Discovery implements WatchSource {
   /** Watches that finished at least one attempt. */
   #tried = new WeakSet<RunningWatch>();
   #lastFailing = new WeakMap<RunningWatch, boolean>();
+  /** Set while more services are watched than maxWatches. */
+  #feed: ConsulFeed | undefined;
 
   constructor(client: ConsulClient, options: DiscoveryOptions) {
     this.#client = client;
@@ -77,16 +83,75 @@ export class Discovery implements WatchSource {
   /** Make the running watches exactly `keys`. Snapshots of dropped keys are forgotten. */
   async sync(keys: WatchKeys): Promise<void> {
     const stopping: Promise<void>[] = [];
+    const feedMode = keys.size > (this.#opts.maxWatches ?? Number.POSITIVE_INFINITY);
+    if (feedMode !== (this.#feed !== undefined)) stopping.push(this.#switchMode(feedMode, keys.size));
     for (const [key, watch] of this.#watches) {
       if (keys.has(key) || isSpecial(key)) continue;
       this.#watches.delete(key);
       this.#snapshots.delete(key);
       stopping.push(watch.stop());
-      this.#opts.log.info({ watch: key }, 'consul watch stopped');
+      if (!feedMode) this.#opts.log.info({ watch: key }, 'consul watch stopped');
     }
-    for (const [key, { service, tags }] of keys) {
+    for (const [key, source] of keys) {
       if (this.#watches.has(key)) continue;
-      this.#start(key, {
+      if (this.#feed) this.#track(this.#feed, key, source);
+      else this.#watchService(key, source);
+    }
+    // Snapshots no watch feeds any more (seeded from a replaced client, say) go too.
+    for (const key of [...this.#snapshots.keys()]) if (!keys.has(key) && !this.#watches.has(key)) this.#snapshots.delete(key);
+    await Promise.all(stopping);
+    this.#wake();
+  }
+
+  /**
+   * Between one blocking query per service and the feed (discovery/feed.ts): every service
+   * watch stops (their snapshots stay in use until the new mode's reads answer).
+   */
+  async #switchMode(feedMode: boolean, keys: number): Promise<void> {
+    const stopping: Promise<void>[] = [];
+    for (const [key, watch] of this.#watches) {
+      if (isSpecial(key)) continue;
+      this.#watches.delete(key);
+      stopping.push(watch.stop());
+    }
+    if (feedMode) {
+      const feed = new ConsulFeed(this.#client, this.#opts.rng ?? Math.random, this.#opts.log);
+      this.#feed = feed;
+      this.#start<CheckStatus[]>(FEED_CHECKS_KEY, {
+        query: (index, waitMs, signal) => this.#client.checksNotPassing({ index, waitMs, signal }),
+        fingerprint: (checks) => JSON.stringify(checks.map((c) => `${c.node} ${c.checkId} ${c.status} ${c.service}`).sort()),
+        onValue: (checks) => feed.onChecks(checks),
+      });
+      this.#start<{ services: Record<string, string[]>; index: number }>(FEED_SERVICES_KEY, {
+        query: (index, waitMs, signal) =>
+          this.#client.catalogServices({ index, waitMs, signal }).then((r) => ({ ...r, value: r.value && { services: r.value, index: r.index } })),
+        fingerprint: (v) => String(v.index),
+        onValue: (v) => feed.onCatalog(v.services, v.index),
+      });
+    } else {
+      this.#feed?.stop();
+      this.#feed = undefined;
+      for (const key of [FEED_CHECKS_KEY, FEED_SERVICES_KEY]) stopping.push(this.#special(key, undefined));
+    }
+    this.#opts.log.info({ services: keys, maxWatches: this.#opts.maxWatches }, feedMode ? 'discovery: two cluster-wide watches and bounded reads (feed)' : 'discovery: one blocking query per service');
+    await Promise.all(stopping);
+  }
+
+  /** A service read by the feed, as a watch among the others (state, settled, logging). */
+  #track(feed: ConsulFeed, key: string, source: { service: string; tags: readonly string[] }): void {
+    const running: RunningWatch = feed.track(key, source, {
+      onValue: (instances) => {
+        if (this.#watches.get(key) !== running) return;
+        this.#snapshots.set(key, { key, instances: Object.freeze(instances) });
+        this.#opts.onChange(key);
+      },
+      onState: (state, error) => this.#onState(running, state, error),
+    });
+    this.#watches.set(key, running);
+  }
+
+  #watchService(key: string, { service, tags }: { service: string; tags: readonly string[] }): void {
+    this.#start(key, {
         query: (index, waitMs, signal) => this.#client.healthService(service, tags, { index, waitMs, signal }),
         fingerprint,
         onValue: (instances: Instance[]) => {
@@ -94,11 +159,6 @@ export class Discovery implements WatchSource {
           this.#opts.onChange(key);
         },
       });
-    }
-    // Snapshots no watch feeds any more (seeded from a replaced client, say) go too.
-    for (const key of [...this.#snapshots.keys()]) if (!keys.has(key) && !this.#watches.has(key)) this.#snapshots.delete(key);
-    await Promise.all(stopping);
-    this.#wake();
   }
 
   /**
@@ -189,6 +249,7 @@ export class Discovery implements WatchSource {
   }
 
   async close(): Promise<void> {
+    this.#feed?.stop();
     await Promise.all([...this.#watches.values()].map((w) => w.stop()));
     this.#watches.clear();
     this.#wake();

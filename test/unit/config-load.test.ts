@@ -14,6 +14,7 @@ consul:
   datacenter: dc2
   stale: true
   wait: 1m
+  maxWatches: 500
 drainTimeout: 2500ms
 services:
   - name: web
@@ -58,7 +59,7 @@ const FULL_EXPECTED: Config = {
   listen: { host: '0.0.0.0', port: 80 },
   listeners: [{ name: '0.0.0.0:80', address: { host: '0.0.0.0', port: 80 }, redirectToHttps: false }],
   admin: { listen: { host: '::1', port: 9000 }, token: 's3cret' },
-  consul: { address: 'https://consul.internal:8501', token: 'file-token', datacenter: 'dc2', stale: true, waitMs: 60_000 },
+  consul: { address: 'https://consul.internal:8501', token: 'file-token', datacenter: 'dc2', stale: true, waitMs: 60_000, maxWatches: 500 },
   drainTimeoutMs: 2_500,
   ...SECTION_DEFAULTS,
   services: [
@@ -120,7 +121,7 @@ const DEFAULTS: Config = {
   listen: { host: '127.0.0.1', port: 8080 },
   listeners: [{ name: '127.0.0.1:8080', address: { host: '127.0.0.1', port: 8080 }, redirectToHttps: false }],
   admin: { listen: { host: '127.0.0.1', port: 8081 }, token: '' },
-  consul: { address: 'http://127.0.0.1:8500', token: '', datacenter: '', stale: false, waitMs: 30_000 },
+  consul: { address: 'http://127.0.0.1:8500', token: '', datacenter: '', stale: false, waitMs: 30_000, maxWatches: 64 },
   drainTimeoutMs: 10_000,
   ...SECTION_DEFAULTS,
   services: [],

@@ -8,7 +8,7 @@
 // Shutdown sends GOAWAY on every session (`close`), lets the streams under way finish, and
 // destroys whatever is left at the drain timeout (`closeAll`).
 
-import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -32,7 +32,8 @@ export interface H2InboundOptions {
 
 export class H2Inbound {
   readonly #server: Http2Server;
-  readonly #sessions = new Set<ServerHttp2Session>();
+  /** Open sessions, with the number of streams open on each. */
+  readonly #sessions = new Map<ServerHttp2Session, number>();
   readonly #log: Logger;
 
   constructor(opts: H2InboundOptions) {
@@ -53,9 +54,22 @@ export class H2Inbound {
     this.#server.on('session', (session: ServerHttp2Session & Tagged) => {
       // Read once while the socket is bound: the session's socket is a proxy that throws after.
       session[kEdge] = (session.socket as unknown as Tagged)[kEdge];
-      this.#sessions.add(session);
+      this.#sessions.set(session, 0);
       session.once('close', () => this.#sessions.delete(session));
-      session.setTimeout(opts.settings().keepAliveTimeoutMs, () => session.close());
+      // Idle with no stream open: GOAWAY and close (node:http2 also leaves a session it sent
+      // GOAWAY for a protocol error open until the client closes; this closes it).
+      session.setTimeout(opts.settings().keepAliveTimeoutMs, () => {
+        if (this.#sessions.get(session) === 0) session.close();
+      });
+    });
+    this.#server.on('stream', (stream: ServerHttp2Stream) => {
+      const session = stream.session as ServerHttp2Session | undefined;
+      if (session === undefined || !this.#sessions.has(session)) return;
+      this.#sessions.set(session, this.#sessions.get(session)! + 1);
+      stream.once('close', () => {
+        const open = this.#sessions.get(session);
+        if (open !== undefined) this.#sessions.set(session, open - 1);
+      });
     });
     this.#server.on('sessionError', (err: NodeJS.ErrnoException) => this.#log.info({ err: err.code ?? err.message }, 'HTTP/2 session failed; closing it'));
   }
@@ -70,10 +84,10 @@ export class H2Inbound {
 
   /** For shutdown: GOAWAY on every session; streams under way finish, then it closes. */
   closeIdle(): void {
-    for (const s of this.#sessions) if (!s.closed) s.close();
+    for (const s of this.#sessions.keys()) if (!s.closed) s.close();
   }
 
   closeAll(): void {
-    for (const s of this.#sessions) s.destroy();
+    for (const s of this.#sessions.keys()) s.destroy();
   }
 }

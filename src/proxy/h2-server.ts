@@ -39,18 +39,21 @@ export class H2Inbound {
   constructor(opts: H2InboundOptions) {
     this.#log = opts.log;
     const start = opts.settings();
+    const onRequest = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+      const edge = (req.stream.session as (ServerHttp2Session & Tagged) | undefined)?.[kEdge] ?? { remoteAddress: undefined };
+      const request = new H2Request(req, edge);
+      opts.handle(request, new H2Response(res, request), request.hasBody ? req : undefined);
+    };
     this.#server = createServer(
       {
         settings: { maxConcurrentStreams: MAX_CLIENT_STREAMS, maxHeaderListSize: start.maxHeaderSize },
         // A few more than maxHeaders (pseudo-headers count here): admit() answers 431 past it.
         maxHeaderListPairs: start.maxHeaders + 8,
       },
-      (req: Http2ServerRequest, res: Http2ServerResponse) => {
-        const edge = (req.stream.session as (ServerHttp2Session & Tagged) | undefined)?.[kEdge] ?? { remoteAddress: undefined };
-        const request = new H2Request(req, edge);
-        opts.handle(request, new H2Response(res, request), request.hasBody ? req : undefined);
-      },
+      onRequest,
     );
+    // CONNECT goes to the handler too (which refuses it with x-fairway-error), not to Node's bare 405.
+    this.#server.on('connect', onRequest);
     this.#server.on('session', (session: ServerHttp2Session & Tagged) => {
       // Read once while the socket is bound: the session's socket is a proxy that throws after.
       session[kEdge] = (session.socket as unknown as Tagged)[kEdge];

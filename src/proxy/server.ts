@@ -68,6 +68,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   };
 
   const onRequest = (req: ProxyRequest, res: ProxyResponse, stream: Readable | undefined): void => {
+    // An HTTP/2 CONNECT (RFC 9113 §8.5) asks for a tunnel, as HTTP/1.1's does (Node's 'connect' below).
+    if (req.method === 'CONNECT') {
+      refuse(req, res, 'method_not_allowed', 'CONNECT is not proxied');
+      return;
+    }
     const admitted = admit(req, settings.maxHeaders);
     if (admitted === ASTERISK) {
       sendOptions(res);

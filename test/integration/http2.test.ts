@@ -109,6 +109,8 @@ describe('HTTP/2 at the edge', () => {
         { name: 'down', match: { host: 'down.test' }, endpoints: [`127.0.0.1:${down}`], retries: 0 },
         { name: 'empty', match: { host: 'empty.test' }, service: `nothing-${down}` },
         { name: 'h2up', match: { host: 'h2up.test' }, endpoints: [h2up.address], protocol: 'h2c' },
+        { name: 'h2retry', match: { host: 'h2retry.test' }, endpoints: [`127.0.0.1:${down}`, h2up.address], protocol: 'h2c', retries: 1 },
+        { name: 'capped', match: { host: 'capped.test' }, endpoints: [a.address], maxBodySize: '1KB' },
       ],
     }));
     [h2c, , plain] = app.proxyUrls as [string, string, string];
@@ -218,6 +220,36 @@ describe('HTTP/2 at the edge', () => {
         [502, 'upstream_error'],
         [503, 'no_healthy_upstream'],
       ]);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a body over maxBodySize without Content-Length is cut while it streams: 413 body_too_large', async () => {
+    const c = await h2connect(h2c);
+    try {
+      const r = await h2request(c, { ':authority': 'capped.test', ':method': 'POST' }, 'x'.repeat(10_000));
+      expect([r.status, r.headers['x-fairway-error']]).toEqual([413, 'body_too_large']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('CONNECT is refused with 405, as over HTTP/1.1', async () => {
+    const c = await h2connect(h2c);
+    try {
+      const r = await h2request(c, { ':method': 'CONNECT', ':authority': 'a.test:443', ':path': undefined, ':scheme': undefined });
+      expect([r.status, r.headers['x-fairway-error']]).toEqual([405, 'method_not_allowed']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('an h2c route retries a GET on the other instance when one is down', async () => {
+    const c = await h2connect(h2c);
+    try {
+      const answers = await Promise.all(Array.from({ length: 4 }, () => h2request(c, { ':authority': 'h2retry.test', ':path': '/r' })));
+      expect(answers.map((r) => [r.status, r.body])).toEqual(Array.from({ length: 4 }, () => [200, 'h2 got 0']));
     } finally {
       c.close();
     }

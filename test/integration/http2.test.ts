@@ -84,6 +84,11 @@ describe('HTTP/2 at the edge', () => {
       let body = '';
       req.on('data', (d: Buffer) => (body += d));
       req.on('end', () => {
+        if (req.url === '/big') {
+          res.writeHead(200, { 'content-type': 'application/octet-stream' });
+          res.end(Buffer.alloc(4_000_000, 'x'));
+          return;
+        }
         // Hop-by-hop fields an HTTP/2 client must never see, one of them named by Connection.
         res.writeHead(200, { 'content-type': 'text/plain', connection: 'keep-alive, x-hop', 'keep-alive': 'timeout=5', 'x-hop': '1', 'x-kept': 'yes' });
         res.end(`A ${req.method} ${req.url} ${body.length}`);
@@ -192,6 +197,18 @@ describe('HTTP/2 at the edge', () => {
     try {
       const r = await h2request(c, { ':authority': 'a.test', ':method': 'POST', ':path': '/up' }, 'x'.repeat(100_000));
       expect(r.body).toBe('A POST /up 100000');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('4 MB each way pass with flow control: an answer to an HTTP/2 client, a body to an h2c upstream', async () => {
+    const c = await h2connect(h2c);
+    try {
+      const down = await h2request(c, { ':authority': 'a.test', ':path': '/big' });
+      expect(down.body.length).toBe(4_000_000);
+      const up = await h2request(c, { ':authority': 'h2up.test', ':method': 'POST', ':path': '/big' }, 'y'.repeat(4_000_000));
+      expect(up.body).toBe('h2 got 4000000');
     } finally {
       c.close();
     }

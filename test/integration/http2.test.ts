@@ -1,41 +1,25 @@
 // HTTP/2 at the edge with real clients (Node's http2, node:https, curl) against Fairway
 // in-process: ALPN and its HTTP/1.1 fallback, h2c by preface, routing by :authority, policies
-// and Fairway's own errors, header rules of RFC 9113, many streams on one session, resets and
-// broken frames that stay within their stream or session, an h2c upstream with trailers both
-// ways, and a graceful stop that sends GOAWAY and lets streams finish.
+// and Fairway's own errors, header rules of RFC 9113, many streams on one session, flow
+// control, and an h2c upstream with trailers both ways. Broken frames, resets and shutdown are
+// in http2-resilience.test.ts.
 
 import { execFile } from 'node:child_process';
-import { constants, createServer as createH2Server, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
+import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Fairway } from '../../src/app.js';
+import type { Fairway } from '../../src/app.js';
 import { PREFACE } from '../../src/proxy/preface.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { makeCa, type TestCa } from '../support/certs.js';
-import { Client, until, writeConfig } from '../support/fairway.js';
+import { Client, startFairway } from '../support/fairway.js';
 import { h2connect, h2request } from '../support/h2-client.js';
 import { freePort } from '../support/ports.js';
 import { requestText, sendRaw } from '../support/raw-client.js';
 
 const run = promisify(execFile);
-
-/** Fairway in-process with its log lines kept (the access log among them). */
-async function start(config: unknown): Promise<{ app: Fairway; lines: Array<Record<string, unknown>> }> {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  const app = await Fairway.start({ configPath: writeConfig(config), log: pino({ level: 'info' }, sink), env: {}, watch: false });
-  return { app, lines };
-}
 
 /** An h2c upstream (Node's http2 server) that records what it got, trailers included. */
 async function startH2Backend(): Promise<{ server: Http2Server; address: string; last: { headers: IncomingHttpHeaders; body: string; trailers: IncomingHttpHeaders | undefined } | undefined }> {
@@ -56,14 +40,6 @@ async function startH2Backend(): Promise<{ server: Http2Server; address: string;
   return state;
 }
 
-/** The frame types in an HTTP/2 byte stream from a server (after its preface-free start). */
-function frameTypes(bytes: Buffer): number[] {
-  const types: number[] = [];
-  for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) types.push(bytes[at + 3]!);
-  return types;
-}
-
-const GOAWAY = 7;
 
 describe('HTTP/2 at the edge', () => {
   let ca: TestCa;
@@ -71,7 +47,6 @@ describe('HTTP/2 at the edge', () => {
   let b: Backend;
   let h2up: Awaited<ReturnType<typeof startH2Backend>>;
   let app: Fairway;
-  let lines: Array<Record<string, unknown>>;
   let h2c: string;
   let tlsPort: number;
   let plain: string;
@@ -97,7 +72,7 @@ describe('HTTP/2 at the edge', () => {
     b = await startBackend('B');
     h2up = await startH2Backend();
     const down = await freePort();
-    ({ app, lines } = await start({
+    app = await startFairway({
       admin: { listen: '127.0.0.1:0' },
       server: { keepAliveTimeout: '1s' },
       consul: { address: inject('consulAddress'), wait: '5s' },
@@ -117,7 +92,7 @@ describe('HTTP/2 at the edge', () => {
         { name: 'h2retry', match: { host: 'h2retry.test' }, endpoints: [`127.0.0.1:${down}`, h2up.address], protocol: 'h2c', retries: 1 },
         { name: 'capped', match: { host: 'capped.test' }, endpoints: [a.address], maxBodySize: '1KB' },
       ],
-    }));
+    });
     [h2c, , plain] = app.proxyUrls as [string, string, string];
     tlsPort = Number(new URL(app.proxyUrls[1]!).port);
   });
@@ -284,54 +259,6 @@ describe('HTTP/2 at the edge', () => {
     }
   });
 
-  it('a stream the client resets ends alone: the others on the session finish, and it is logged as 499', async () => {
-    a.delayMs = 300;
-    const c = await h2connect(h2c);
-    try {
-      const doomed = c.request({ ':method': 'GET', ':path': '/doomed', ':authority': 'a.test' });
-      doomed.on('error', () => undefined);
-      const survivor = h2request(c, { ':authority': 'a.test', ':path': '/survivor' });
-      await until(() => a.hits >= 2, 5_000, 'both requests at the backend');
-      doomed.close(constants.NGHTTP2_CANCEL);
-      expect((await survivor).body).toBe('A GET /survivor 0');
-      await until(() => lines.some((l) => l.msg === 'request' && l.path === '/doomed'), 5_000, 'the reset stream in the access log');
-      expect(lines.find((l) => l.msg === 'request' && l.path === '/doomed')).toMatchObject({ status: 499, protocol: 'h2' });
-      expect(lines.find((l) => l.msg === 'request' && l.path === '/survivor')).toMatchObject({ status: 200, protocol: 'h2' });
-    } finally {
-      a.delayMs = 0;
-      c.close();
-    }
-  });
-
-  it('a malformed frame after the preface ends only that session (GOAWAY, closed once idle), and Fairway keeps serving', async () => {
-    const bystander = await h2connect(h2c);
-    a.delayMs = 1_500;
-    try {
-      // In flight on another session all along: the broken one must not take it down.
-      const inFlight = h2request(bystander, { ':authority': 'a.test', ':path': '/bystander' });
-      const got = await new Promise<Buffer>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        const s = netConnect(Number(new URL(h2c).port), '127.0.0.1', () => {
-          // A SETTINGS frame of 5 bytes (settings come in 6s): FRAME_SIZE_ERROR for the session.
-          s.write(Buffer.concat([PREFACE, Buffer.from([0, 0, 5, 4, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5])]));
-        });
-        s.on('data', (d: Buffer) => chunks.push(d));
-        s.on('close', () => resolve(Buffer.concat(chunks)));
-        s.on('error', reject);
-        // node:http2 leaves closing to the client after its GOAWAY; Fairway closes the idle session.
-        s.setTimeout(5_000, () => reject(new Error('session not closed')));
-      });
-      expect(frameTypes(got)).toContain(GOAWAY);
-      expect((await inFlight).body).toBe('A GET /bystander 0');
-      const fresh = await h2connect(h2c);
-      expect((await h2request(fresh, { ':authority': 'a.test' })).status).toBe(200);
-      fresh.close();
-    } finally {
-      a.delayMs = 0;
-      bystander.close();
-    }
-  });
-
   it('the h2c listener still serves HTTP/1.1 clients (no preface, no HTTP/2)', async () => {
     const client = new Client(h2c, 1);
     try {
@@ -393,28 +320,5 @@ describe('HTTP/2 at the edge', () => {
     const port = new URL(h2c).port;
     const viaH2c = await run('curl', ['-sS', '--max-time', '10', '--http2-prior-knowledge', '-H', 'host: b.test', `http://127.0.0.1:${port}/curl`, '-w', '\n%{http_version}'], { encoding: 'utf8' });
     expect(viaH2c.stdout).toBe('B\n2');
-  });
-});
-
-describe('HTTP/2 and graceful shutdown', () => {
-  it('a stop sends GOAWAY and lets the stream under way finish', async () => {
-    const slow = await startBackend('slow');
-    slow.delayMs = 400;
-    const { app } = await start({ admin: { listen: '127.0.0.1:0' }, listeners: [{ address: '127.0.0.1:0', http2: true }], routes: [{ endpoints: [slow.address] }] });
-    const c = await h2connect(app.proxyUrl);
-    try {
-      const goaway = new Promise<number>((resolve) => c.once('goaway', (code: number) => resolve(code)));
-      const inFlight = h2request(c, { ':authority': 'x.test', ':path': '/slow' });
-      await until(() => slow.hits === 1, 5_000, 'the request at the backend');
-      const stopping = app.stop();
-      expect(await goaway).toBe(constants.NGHTTP2_NO_ERROR);
-      const r = await inFlight;
-      expect([r.status, r.body]).toEqual([200, 'slow']);
-      await stopping;
-    } finally {
-      c.destroy();
-      await app.stop();
-      await slow.close();
-    }
   });
 });

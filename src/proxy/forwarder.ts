@@ -21,7 +21,7 @@ import { H2Origins, type H2Handler } from './h2-upstream.js';
 import { teIsTrailers } from './h2-headers.js';
 import { CidrSet } from '../core/cidr.js';
 import type { Config } from '../core/config.js';
-import { ClientGoneError, FairwayError, statusOf, SUPERSEDED, TimeoutError, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
+import { ClientGoneError, FairwayError, messageOf, statusOf, SUPERSEDED, TimeoutError, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
 import { isEjected, onFailure, onSuccess } from '../core/outlier.js';
 import { upstreamPath, type Route } from '../core/route-table.js';
 import { recordLatency, type Upstream } from '../core/upstream.js';
@@ -521,6 +521,8 @@ class Attempt implements H2Handler {
       // the next tick): let it out first, so the client sees a response cut short, not a
       // connection closed on it without a word.
       ex.encoder?.destroy();
+      // A gRPC call ends with its status in the trailers instead (a reset reads as INTERNAL).
+      if (ex.res.answerGrpc?.(ex.errorCode, messageOf(ex.errorCode)) === true) return;
       ex.res.flushHeaders();
       ex.res.uncork();
       ex.res.destroy(err);

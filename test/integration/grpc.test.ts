@@ -164,6 +164,15 @@ describe('gRPC through Fairway', () => {
     expect(r.error?.metadata.get('x-fairway-error')).toEqual(['upstream_timeout']);
   });
 
+  it('the route timeout in the middle of a stream: the messages so far, then DEADLINE_EXCEEDED in the trailers', async () => {
+    const before = echo.cancelled;
+    const r = await serverStream(plain(proto.Late), 'Drip', { n: 50 });
+    expect(r.messages.length).toBeGreaterThan(0);
+    expect(r.error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(r.error?.metadata.get('x-fairway-error')).toEqual(['upstream_timeout']);
+    await until(() => echo.cancelled === before + 1, 5_000, 'the server to see its call cancelled');
+  });
+
   it("Fairway's own gRPC answer is HTTP 200, Trailers-Only, with grpc-status and x-fairway-error", async () => {
     const session = await h2connect(h2cUrl);
     try {

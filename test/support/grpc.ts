@@ -78,7 +78,18 @@ export async function startEchoServer(name: string): Promise<EchoServer> {
     },
     Slow: slow,
   });
-  server.addService(proto.Late.service, { Slow: slow });
+  server.addService(proto.Late.service, {
+    Slow: slow,
+    Drip(call: grpc.ServerWritableStream<Msg, Msg>) {
+      seen(call);
+      let i = 0;
+      const timer = setInterval(() => call.write({ text: String(i), n: i++ }), call.request.n);
+      call.on('cancelled', () => {
+        clearInterval(timer);
+        state.cancelled++;
+      });
+    },
+  });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   state.port = port;
   state.address = `127.0.0.1:${port}`;

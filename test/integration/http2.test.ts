@@ -311,6 +311,15 @@ describe('HTTP/2 at the edge', () => {
     for (const name of ['connection', 'keep-alive', 'proxy-connection', 'x-private', 'upgrade', 'transfer-encoding', 'te']) expect(seen[name]).toBeUndefined();
     expect(seen['x-public']).toBe('ok');
     expect(seen[':authority']).toBe('h2up.test');
+    // A plain GET takes the fast path, which relays the h2c answer's head as it does undici's.
+    const client = new Client(plain, 1);
+    try {
+      const r = await client.get('/fast', { host: 'h2up.test' });
+      expect([r.status, r.body, r.headers['x-backend']]).toEqual([200, 'h2 got 0', 'h2']);
+      expect(h2up.last?.headers[':path']).toBe('/fast');
+    } finally {
+      await client.close();
+    }
   });
 
   it('curl --http2 (ALPN) and --http2-prior-knowledge (h2c) speak HTTP/2 to it', async () => {

@@ -60,6 +60,23 @@ describe('HTTP/2 resilience', () => {
     }
   });
 
+  it('an upload reset with an error code mid-body ends that stream alone; the session serves on', async () => {
+    const c = await h2connect(h2c);
+    try {
+      const before = a.hits;
+      const upload = c.request({ ':method': 'POST', ':path': '/upload', ':authority': 'a.test' });
+      upload.on('error', () => undefined);
+      upload.write('x'.repeat(1000));
+      await until(() => a.hits === before + 1, 5_000, 'the upload at the backend');
+      upload.close(constants.NGHTTP2_INTERNAL_ERROR);
+      expect((await h2request(c, { ':authority': 'a.test', ':path': '/after' })).body).toBe('A');
+      await until(() => lines.some((l) => l.msg === 'request' && l.path === '/upload'), 5_000, 'the reset upload in the access log');
+      expect(lines.find((l) => l.msg === 'request' && l.path === '/upload')).toMatchObject({ status: 499 });
+    } finally {
+      c.close();
+    }
+  });
+
   it('a malformed frame after the preface ends only that session (GOAWAY, closed once idle), and Fairway keeps serving', async () => {
     const bystander = await h2connect(h2c);
     a.delayMs = 1_500;

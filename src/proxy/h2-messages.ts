@@ -81,11 +81,8 @@ export class H2Response implements ProxyResponse {
 
   writeHead(status: number, reasonOrHeaders: string | Record<string, string | number>, list?: string[]): this {
     const flat = typeof reasonOrHeaders === 'string' ? (list ?? []) : Object.entries(reasonOrHeaders).flatMap(([k, v]) => [k, String(v)]);
-    const headers = toH2Response(flat);
-    // Checked now, as Node's writeHead would: the forwarder answers 502 for a head that throws.
-    for (const [name, value] of Object.entries(headers)) this.#res.setHeader(name, value!);
-    for (const name of Object.keys(headers)) this.#res.removeHeader(name);
-    this.#head = { status, headers };
+    // Upstream heads were checked by clientResponseHeaders (a bad one is a 502 before this).
+    this.#head = { status, headers: toH2Response(flat) };
     return this;
   }
 

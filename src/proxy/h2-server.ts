@@ -47,8 +47,9 @@ export class H2Inbound {
     this.#server = createServer(
       {
         settings: { maxConcurrentStreams: MAX_CLIENT_STREAMS, maxHeaderListSize: start.maxHeaderSize },
-        // A few more than maxHeaders (pseudo-headers count here): admit() answers 431 past it.
-        maxHeaderListPairs: start.maxHeaders + 8,
+        // Room past maxHeaders (pseudo-headers count here too), so admit() answers 431 as for
+        // HTTP/1.1; a list past twice that is reset by nghttp2 before it is read.
+        maxHeaderListPairs: 2 * start.maxHeaders + 8,
       },
       onRequest,
     );

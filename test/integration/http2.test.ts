@@ -227,6 +227,18 @@ describe('HTTP/2 at the edge', () => {
     }
   });
 
+  it('more header lines than server.maxHeaders is 431 headers_too_large, as over HTTP/1.1', async () => {
+    const c = await h2connect(h2c);
+    try {
+      const many = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`x-h${i}`, 'v']));
+      const r = await h2request(c, { ':authority': 'a.test', ...many });
+      expect([r.status, r.headers['x-fairway-error']]).toEqual([431, 'headers_too_large']);
+      expect((await h2request(c, { ':authority': 'a.test', ...Object.fromEntries(Object.entries(many).slice(0, 150)) })).status).toBe(200);
+    } finally {
+      c.close();
+    }
+  });
+
   it('CONNECT is refused with 405, as over HTTP/1.1', async () => {
     const c = await h2connect(h2c);
     try {

@@ -77,6 +77,28 @@ describe('HTTP/2 resilience', () => {
     }
   });
 
+  it('a preface split across packets is still HTTP/2 (the listener waits for all of it)', async () => {
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const s = netConnect(Number(new URL(h2c).port), '127.0.0.1', () => {
+        s.setNoDelay(true);
+        s.write(PREFACE.subarray(0, 5));
+        setTimeout(() => s.write(PREFACE.subarray(5, 20)), 30);
+        setTimeout(() => s.write(Buffer.concat([PREFACE.subarray(20), frame(SETTINGS, 0, 0), frame(HEADERS, END_STREAM_HEADERS, 1, GET_A)])), 60);
+      });
+      s.on('data', (d: Buffer) => {
+        chunks.push(d);
+        if (frames(Buffer.concat(chunks)).some((f) => f.type === HEADERS && f.stream === 1)) {
+          s.destroy();
+          resolve(Buffer.concat(chunks));
+        }
+      });
+      s.on('error', reject);
+      s.setTimeout(5_000, () => reject(new Error('no answer on stream 1')));
+    });
+    expect(frames(got)).toContainEqual({ type: HEADERS, stream: 1 });
+  });
+
   it('a malformed frame after the preface ends only that session (GOAWAY, closed once idle), and Fairway keeps serving', async () => {
     const bystander = await h2connect(h2c);
     a.delayMs = 1_500;

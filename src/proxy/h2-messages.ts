@@ -37,11 +37,6 @@ export class H2Request implements ProxyRequest {
     this.hasBody = !req.stream.endAfterHeaders;
   }
 
-  /** The body, for the forwarder to stream or buffer. */
-  get body(): Http2ServerRequest {
-    return this.#req;
-  }
-
   /** The client's trailers, once its body has ended. */
   get trailers(): IncomingHttpHeaders {
     return this.#req.trailers;

@@ -1,10 +1,11 @@
-// Sends one client request to an upstream through a keep-alive undici pool and streams the
+// Sends one client request to an upstream through a keep-alive undici pool (or, for an h2c
+// route, the instance's HTTP/2 session: h2-upstream.ts, same handler interface) and streams the
 // answer back. A failed attempt (connect error, reset before any response byte reached the
 // client, or a 502/503 answer) is retried on another instance when the method may be retried,
 // the body (if any) could be buffered, and the route's retry budget allows; every outcome feeds
 // passive outlier detection.
 //
-// One file for the whole exchange (Forwarder, Exchange, Attempt), about 550 lines: the
+// One file for the whole exchange (Forwarder, Exchange, Attempt), about 600 lines: the
 // three share every state transition, and splitting them would scatter one flow. (Route policy
 // that answers by itself lives in policy-gate.ts; what shapes an answer in response-policy.ts.)
 //

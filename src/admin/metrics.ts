@@ -18,19 +18,21 @@ import type { FinishedExchange, RequestObserver } from '../proxy/observer.js';
 export const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+/** The client protocols requests are counted by; index i counts in byClass[i * CLASSES.length + class]. */
+const PROTOCOLS = ['http1', 'http2'] as const;
 
 /** Counters of one (route, endpoint) pair. */
 export class EndpointCounters {
-  readonly byClass = new Float64Array(CLASSES.length);
+  readonly byClass = new Float64Array(CLASSES.length * PROTOCOLS.length);
   /** Cumulative-free bucket counts; the last slot is +Inf. */
   readonly buckets = new Float64Array(BUCKETS.length + 1);
   sumSeconds = 0;
   count = 0;
   readonly window = new LatencyWindow();
 
-  record(status: number, ms: number, now: number): void {
+  record(status: number, ms: number, now: number, protocol: (typeof PROTOCOLS)[number] = 'http1'): void {
     const c = Math.floor(status / 100) - 1;
-    if (c >= 0 && c < CLASSES.length) this.byClass[c]! += 1;
+    if (c >= 0 && c < CLASSES.length) this.byClass[(protocol === 'http2' ? CLASSES.length : 0) + c]! += 1;
     const seconds = ms / 1000;
     let b = 0;
     while (b < BUCKETS.length && seconds > BUCKETS[b]!) b++;
@@ -75,12 +77,15 @@ export class Metrics implements RequestObserver {
   constructor(clock: () => number = () => performance.now()) {
     this.#clock = clock;
     collectDefaultMetrics({ register: this.registry, prefix: 'fairway_' });
-    this.#collector('fairway_requests_total', 'Requests answered, by route, endpoint and status class', 'counter', () => {
+    this.#collector('fairway_requests_total', 'Requests answered, by route, endpoint, status class and client protocol', 'counter', () => {
       const out: Sample[] = [];
       this.#each((route, endpoint, addr, c) => {
-        CLASSES.forEach((cls, i) => {
-          if (c.byClass[i]! > 0) out.push({ labels: { route, endpoint, addr, class: cls }, value: c.byClass[i]! });
-        });
+        PROTOCOLS.forEach((protocol, p) =>
+          CLASSES.forEach((cls, i) => {
+            const n = c.byClass[p * CLASSES.length + i]!;
+            if (n > 0) out.push({ labels: { route, endpoint, addr, class: cls, protocol }, value: n });
+          }),
+        );
       });
       return out;
     });
@@ -165,7 +170,7 @@ export class Metrics implements RequestObserver {
     const route = ex.route?.config.name ?? NO_ENDPOINT;
     const u = ex.upstream;
     const counters = this.countersFor(route, u?.stats ?? null, u?.id ?? NO_ENDPOINT, u ? formatHostPort(u.host, u.port) : NO_ENDPOINT);
-    counters.record(ex.status, ex.durationMs, this.#clock());
+    counters.record(ex.status, ex.durationMs, this.#clock(), ex.protocol);
     if (ex.policy !== undefined) {
       const key = `${route} ${ex.policy}`;
       const entry = this.#policy.get(key);

@@ -15,6 +15,8 @@ interface StatusView {
     address: string;
     tls: boolean;
     redirectToHttps: boolean;
+    /** Absent from a Fairway older than HTTP/2. */
+    http2?: boolean;
     handshakeErrors: number;
     certificates: Array<{ cert: string; names: string[]; notAfter: string; daysLeft: number; lastReloadError: string | null }>;
   }>;
@@ -61,10 +63,11 @@ export function renderStatus(status: StatusView, routes: RouteView[]): string {
 function listenerLines(listeners: NonNullable<StatusView['listeners']>): string[] {
   // `listen:` alone (one plain listener) says nothing the config line does not.
   const only = listeners[0];
-  if (listeners.length === 1 && only !== undefined && !only.tls && !only.redirectToHttps) return [];
+  if (listeners.length === 1 && only !== undefined && !only.tls && !only.redirectToHttps && only.http2 !== true) return [];
   const out: string[] = [];
   for (const l of listeners) {
-    const kind = l.tls ? `https  handshake errors: ${l.handshakeErrors}` : l.redirectToHttps ? 'http  redirects to https' : 'http';
+    const h2 = l.http2 === true ? (l.tls ? ' +h2' : ' +h2c') : '';
+    const kind = l.tls ? `https${h2}  handshake errors: ${l.handshakeErrors}` : l.redirectToHttps ? `http${h2}  redirects to https` : `http${h2}`;
     out.push(`listener ${l.address}  ${kind}`);
     for (const c of l.certificates) {
       const days = c.daysLeft < 0 ? `EXPIRED ${-c.daysLeft} days ago` : `${c.daysLeft} days left`;

@@ -17,6 +17,10 @@ import { parseSize } from './policy/size.js';
 export const STRATEGIES = ['round-robin', 'random', 'weighted', 'least-request', 'ewma', 'consistent-hash', 'failover'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
+/** How Fairway talks to a route's upstream (h2: HTTP/2 over TLS, refused until upstream TLS exists). */
+export const PROTOCOLS = ['http1', 'h2', 'h2c'] as const;
+export type UpstreamProtocol = (typeof PROTOCOLS)[number];
+
 /** Strategies that may spread traffic within a failover tier. */
 export const TIER_STRATEGIES = ['round-robin', 'random', 'weighted', 'least-request', 'ewma'] as const;
 
@@ -252,6 +256,10 @@ export const routeSchema = z
       })
       .default(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
       .describe('methods that may be retried; a request with a body is retried only if it is at most 64 KiB (buffered first)'),
+    protocol: z
+      .enum(PROTOCOLS, { error: `expected one of ${PROTOCOLS.join(', ')}` })
+      .default('http1')
+      .describe('how Fairway talks to the upstream: HTTP/1.1, or HTTP/2 in clear text with prior knowledge (h2c; gRPC needs it). h2 (HTTP/2 over TLS) waits for upstream TLS'),
     panicThreshold: wholeNumber(0, 100)
       .default(0)
       .describe('percent: when fewer of the route\'s known instances than this are healthy, send to all of them (0: never)'),
@@ -308,7 +316,7 @@ const listenerSchema = z
           .describe('oldest TLS version accepted'),
       })
       .optional()
-      .describe('terminate TLS on this listener (ALPN http/1.1); X-Forwarded-Proto is then https'),
+      .describe('terminate TLS on this listener (ALPN h2 when http2 is on, and http/1.1); X-Forwarded-Proto is then https'),
     redirectToHttps: z
       .boolean({ error: 'expected true or false' })
       .default(false)
@@ -316,7 +324,7 @@ const listenerSchema = z
     http2: z
       .boolean({ error: 'expected true or false' })
       .default(false)
-      .describe('reserved: HTTP/2 is not built yet, so only false is accepted'),
+      .describe('HTTP/2 too: on a TLS listener by ALPN h2 (http/1.1 stays the fallback); on a plain one as h2c with prior knowledge (a connection opening with the HTTP/2 preface), HTTP/1.1 otherwise'),
   });
 
 export const configSchema = z
@@ -440,7 +448,7 @@ export const configSchema = z
         prefix: z
           .string({ error: 'expected a tag prefix' })
           .regex(/^[A-Za-z0-9_-]+$/, { error: 'expected letters, digits, "_" or "-"' })
-          .describe('services tagged PREFIX.route=/path (and PREFIX.host=, PREFIX.strategy=, PREFIX.stripPrefix=true) get a route'),
+          .describe('services tagged PREFIX.route=/path (and PREFIX.host=, PREFIX.strategy=, PREFIX.stripPrefix=true, PREFIX.protocol=h2c) get a route'),
       })
       .optional()
       .describe('routes from Consul tags, after the file\'s routes (which take precedence)'),

@@ -50,6 +50,8 @@ export interface RouteConfig {
   retryMethods: readonly string[];
   /** Percent; 0 disables panic routing. */
   panicThreshold: number;
+  /** HTTP/1.1 to the upstream, or HTTP/2 in clear text (h2c). */
+  protocol: 'http1' | 'h2c';
   /** Traffic policy (policy/route-policy.ts); undefined when the route has none. */
   policy: RoutePolicy | undefined;
 }
@@ -80,6 +82,8 @@ export interface ListenerConfig {
   /** Certificate and key paths resolved against the config file's folder. */
   tls?: { certificates: ReadonlyArray<{ cert: string; key: string }>; minVersion: 'TLSv1.2' | 'TLSv1.3' };
   redirectToHttps: boolean;
+  /** HTTP/2 beside HTTP/1.1: by ALPN on TLS, by the connection preface on a plain listener. */
+  http2: boolean;
 }
 
 export interface Config {
@@ -174,7 +178,7 @@ export function loadConfig(text: string, file: string, env: Readonly<Record<stri
 function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefined>>, file: string): Config {
   const routes = raw.routes.map(normalizeRoute);
   dedupeNames(routes, raw.routes.map((r) => r.name));
-  const listeners = raw.listeners?.map((l) => normalizeListener(l, file)) ?? [{ name: raw.listen, address: parseHostPort(raw.listen)!, redirectToHttps: false }];
+  const listeners = raw.listeners?.map((l) => normalizeListener(l, file)) ?? [{ name: raw.listen, address: parseHostPort(raw.listen)!, redirectToHttps: false, http2: false }];
   return deepFreeze({
     listen: listeners[0]!.address,
     listeners,
@@ -237,6 +241,7 @@ function normalizeListener(l: RawListener, file: string): ListenerConfig {
     address: parseHostPort(l.address)!,
     ...(l.tls ? { tls: { certificates: l.tls.certificates.map((c) => ({ cert: near(c.cert), key: near(c.key) })), minVersion: l.tls.minVersion } } : {}),
     redirectToHttps: l.redirectToHttps,
+    http2: l.http2,
   };
 }
 
@@ -280,6 +285,8 @@ export function normalizeRoute(r: RawRoute, i: number): RouteConfig {
     retries: r.retries,
     retryMethods: [...new Set(r.retryMethods.map((m) => m.toUpperCase()))],
     panicThreshold: r.panicThreshold,
+    // validate refuses h2 (crossFieldProblems): only http1 and h2c get here.
+    protocol: r.protocol === 'h2c' ? 'h2c' : 'http1',
     policy: policyOf(r),
   };
 }

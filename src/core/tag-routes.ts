@@ -1,5 +1,6 @@
 // Routes from Consul tags, in the manner of fabio's `urlprefix-` tags: a service tagged
 //   PREFIX.route=/api   PREFIX.host=example.com   PREFIX.strategy=least-request   PREFIX.stripPrefix=true
+//   PREFIX.protocol=h2c (a gRPC service)
 // gets a route to itself without anyone editing the config file. Only `route` is required.
 // These routes come after the file's (file routes take precedence); a tag route whose host and
 // path a file route already claims is left out and reported, and so is one that another
@@ -16,7 +17,7 @@ export interface TagRoutes {
   conflicts: string[];
 }
 
-const KEYS = new Set(['route', 'host', 'strategy', 'stripPrefix']);
+const KEYS = new Set(['route', 'host', 'strategy', 'stripPrefix', 'protocol']);
 
 export function routesFromTags(
   services: Readonly<Record<string, readonly string[]>>,
@@ -40,7 +41,9 @@ export function routesFromTags(
       if (!tag.startsWith(`${prefix}.`)) continue;
       const eq = tag.indexOf('=');
       const key = eq === -1 ? tag.slice(prefix.length + 1) : tag.slice(prefix.length + 1, eq);
-      if (eq === -1 || !KEYS.has(key)) problems.push(`unknown tag "${tag}" (expected ${prefix}.route=/path, .host=, .strategy=, .stripPrefix=)`);
+      if (eq === -1 || !KEYS.has(key)) problems.push(`unknown tag "${tag}" (expected ${prefix}.route=/path, .host=, .strategy=, .stripPrefix=, .protocol=)`);
+      // As validate refuses it in a file: h2 needs upstream TLS, which is not built.
+      else if (key === 'protocol' && tag.slice(eq + 1) === 'h2') problems.push(`${prefix}.protocol: h2 needs upstream TLS, which is not built yet; use h2c`);
       else settings.set(key, tag.slice(eq + 1));
     }
     if (settings.size === 0 && problems.length === 0) continue;
@@ -55,6 +58,7 @@ export function routesFromTags(
       service,
       ...(settings.has('strategy') ? { strategy: settings.get('strategy') } : {}),
       ...(settings.has('stripPrefix') ? { stripPrefix: settings.get('stripPrefix') === 'true' } : {}),
+      ...(settings.has('protocol') ? { protocol: settings.get('protocol') } : {}),
     };
     const parsed = routeSchema.safeParse(raw);
     if (!parsed.success)

@@ -38,6 +38,7 @@ export class AccessLog implements RequestObserver {
         bytes: ex.bytes,
         remote: ex.remoteAddress,
         ...(ex.policy ? { policy: ex.policy } : {}),
+        ...(ex.protocol === 'http2' ? { protocol: 'h2' } : {}),
       },
       'request',
     );

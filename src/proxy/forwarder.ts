@@ -1,10 +1,11 @@
-// Sends one client request to an upstream through a keep-alive undici pool and streams the
+// Sends one client request to an upstream through a keep-alive undici pool (or, for an h2c
+// route, the instance's HTTP/2 session: h2-upstream.ts, same handler interface) and streams the
 // answer back. A failed attempt (connect error, reset before any response byte reached the
 // client, or a 502/503 answer) is retried on another instance when the method may be retried,
 // the body (if any) could be buffered, and the route's retry budget allows; every outcome feeds
 // passive outlier detection.
 //
-// One file for the whole exchange (Forwarder, Exchange, Attempt), about 550 lines: the
+// One file for the whole exchange (Forwarder, Exchange, Attempt), about 600 lines: the
 // three share every state transition, and splitting them would scatter one flow. (Route policy
 // that answers by itself lives in policy-gate.ts; what shapes an answer in response-policy.ts.)
 //
@@ -12,14 +13,16 @@
 // the newer controller form parses every response's headers into an object first, which a
 // proxy that forwards them as they came does not need.
 
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Pool } from './undici-pool.js';
+import { H2Origins, type H2Handler } from './h2-upstream.js';
+import { teIsTrailers } from './h2-headers.js';
 import { CidrSet } from '../core/cidr.js';
 import type { Config } from '../core/config.js';
-import { ClientGoneError, FairwayError, statusOf, SUPERSEDED, TimeoutError, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
+import { ClientGoneError, FairwayError, messageOf, statusOf, SUPERSEDED, TimeoutError, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
 import { isEjected, onFailure, onSuccess } from '../core/outlier.js';
 import { upstreamPath, type Route } from '../core/route-table.js';
 import { recordLatency, type Upstream } from '../core/upstream.js';
@@ -30,7 +33,7 @@ import { declaresBody, type ProxyRequest, type ProxyResponse } from './messages.
 import { applyHeaderRules } from '../core/policy/header-rules.js';
 import { clientAddressOf, clientResponseHeaders, reasonPhrase, requestIdOf, upstreamRequestHeaders } from './headers.js';
 import { newRequestId } from './request-id.js';
-import type { FinishedExchange, RequestObserver } from './observer.js';
+import { protocolOf, type ClientProtocol, type FinishedExchange, type RequestObserver } from './observer.js';
 import { sendError } from './respond.js';
 import { BodyTooLargeError, limitBody } from './body-limit.js';
 import { CLOSE } from './policy-gate.js';
@@ -55,6 +58,8 @@ const kExchange = Symbol('fairway.exchange');
 
 export class Forwarder {
   readonly #pools = new Map<string, Pool>();
+  /** HTTP/2 sessions to the instances of `protocol: h2c` routes. */
+  readonly #h2: H2Origins;
   /** Route timeouts: one queue per timeout value (see deadlines.ts). */
   readonly #deadlines = new Map<number, DeadlineQueue<Exchange>>();
   readonly #opts: ForwarderOptions;
@@ -67,6 +72,15 @@ export class Forwarder {
     this.#opts = options;
     this.log = options.log;
     this.clock = options.clock;
+    this.#h2 = new H2Origins(() => {
+      const u = this.#opts.settings().upstream;
+      return { connectTimeoutMs: u.connectTimeoutMs, keepAliveTimeoutMs: u.keepAliveTimeoutMs };
+    });
+  }
+
+  /** Where an attempt on `upstream` is sent: its undici pool, or its HTTP/2 session (h2c). */
+  dispatcher(route: Route, origin: string): { dispatch(opts: Dispatcher.DispatchOptions, handler: H2Handler): boolean } {
+    return route.config.protocol === 'h2c' ? this.#h2.get(origin) : this.pool(origin);
   }
 
   pool(origin: string): Pool {
@@ -88,6 +102,7 @@ export class Forwarder {
 
   /** Closes the pools of upstreams no longer in use; their in-flight requests finish first. */
   retainOnly(origins: ReadonlySet<string>): void {
+    this.#h2.retainOnly(origins);
     for (const [origin, pool] of this.#pools) {
       if (origins.has(origin)) continue;
       this.#pools.delete(origin);
@@ -114,6 +129,9 @@ export class Forwarder {
     const policy = route.config.policy;
     const headers = upstreamRequestHeaders(req.rawHeaders, { peer, proto: req.socket.encrypted === true ? 'https' : 'http', trusted, requestId, authority, upstreamHost: policy?.rewrite?.host });
     if (headers !== undefined && policy?.requestHeaders !== undefined) applyHeaderRules(headers, policy.requestHeaders);
+    // `te: trailers` is hop-by-hop, but an HTTP/2 hop may carry it, and gRPC servers ask for it.
+    const te = req.headers.te;
+    if (headers !== undefined && route.config.protocol === 'h2c' && typeof te === 'string' && teIsTrailers(te)) headers.push('te', 'trailers');
     return { headers, requestId };
   }
 
@@ -131,7 +149,7 @@ export class Forwarder {
    * passes undefined, as it only takes requests without a body. `authority`: an absolute-form
    * target's, which replaces Host upstream.
    */
-  forward(route: Route, req: ProxyRequest, res: ProxyResponse, stream: IncomingMessage | undefined, authority?: string): void {
+  forward(route: Route, req: ProxyRequest, res: ProxyResponse, stream: Readable | undefined, authority?: string): void {
     const { headers, requestId } = this.upstreamHeaders(req, authority, route);
     const ex = new Exchange(this, route, req, res, stream, headers ?? [], requestId);
     if (headers === undefined) {
@@ -191,7 +209,7 @@ export class Forwarder {
     for (const q of this.#deadlines.values()) q.close();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all(pools.map((p) => p.close().catch(() => p.destroy())));
+    await Promise.all([...pools.map((p) => p.close().catch(() => p.destroy())), this.#h2.close()]);
   }
 }
 
@@ -204,7 +222,7 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
   readonly route: Route;
   readonly req: ProxyRequest;
   readonly res: ProxyResponse;
-  readonly stream: IncomingMessage | undefined;
+  readonly stream: Readable | undefined;
   readonly headers: string[];
   readonly path: string;
   readonly requestId: string;
@@ -231,7 +249,7 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
   retriesLeft: number;
   done = false;
 
-  constructor(fwd: Forwarder, route: Route, req: ProxyRequest, res: ProxyResponse, stream: IncomingMessage | undefined, headers: string[], requestId: string) {
+  constructor(fwd: Forwarder, route: Route, req: ProxyRequest, res: ProxyResponse, stream: Readable | undefined, headers: string[], requestId: string) {
     this.fwd = fwd;
     this.route = route;
     this.req = req;
@@ -246,7 +264,7 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
     this.hash = affinityHash(rc, req, hashesClient(rc) ? fwd.clientAddress(req) : undefined);
     const retryable = rc.retries > 0 && rc.retryMethods.includes(req.method ?? '');
     const len = req.headers['content-length'];
-    if (stream === undefined || !declaresBody(req.headers)) this.body = null;
+    if (stream === undefined || !(req.hasBody ?? declaresBody(req.headers))) this.body = null;
     else if (retryable && len !== undefined && Number(len) <= RETRY_BUFFER_LIMIT) this.body = BUFFER;
     else this.body = stream;
     this.retriesLeft = retryable && this.body !== stream ? rc.retries : 0;
@@ -279,6 +297,10 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
 
   get url(): string {
     return this.req.url ?? '/';
+  }
+
+  get protocol(): ClientProtocol {
+    return protocolOf(this.req);
   }
 
   /** Ends the exchange with an answer Fairway makes itself. */
@@ -331,7 +353,7 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
       bodyTimeout: rc.idleTimeoutMs,
     };
     try {
-      this.fwd.pool(upstream.origin).dispatch(opts, attempt);
+      this.fwd.dispatcher(this.route, upstream.origin).dispatch(opts, attempt);
     } catch (err) {
       attempt.onError(err as Error);
     }
@@ -376,8 +398,8 @@ class Exchange implements FinishedExchange, Timed<Exchange> {
   }
 }
 
-/** One try against one upstream; the undici dispatch handler. */
-class Attempt implements Dispatcher.DispatchHandler {
+/** One try against one upstream; the undici (or HTTP/2 session) dispatch handler. */
+class Attempt implements H2Handler {
   readonly ex: Exchange;
   readonly upstream: Upstream;
   readonly startedAt: number;
@@ -455,10 +477,16 @@ class Attempt implements Dispatcher.DispatchHandler {
     return more;
   }
 
-  onComplete(): void {
+  requestTrailers(): ProxyRequest['trailers'] {
+    return this.ex.req.trailers;
+  }
+
+  onComplete(trailers?: ReadonlyArray<string | Buffer> | null): void {
     if (this.settled) return;
     this.settle();
     this.ex.end();
+    // undici gives HTTP/1.1 trailers as bytes, HTTP/2 sessions as strings.
+    if (trailers != null && trailers.length > 0 && this.ex.res.sendTrailers !== undefined) this.ex.res.sendTrailers(trailers.map((t) => (typeof t === 'string' ? t : t.toString('latin1'))));
     if (this.ex.encoder !== undefined) this.ex.encoder.end();
     else this.ex.res.end();
   }
@@ -494,6 +522,8 @@ class Attempt implements Dispatcher.DispatchHandler {
       // the next tick): let it out first, so the client sees a response cut short, not a
       // connection closed on it without a word.
       ex.encoder?.destroy();
+      // A gRPC call ends with its status in the trailers instead (a reset reads as INTERNAL).
+      if (ex.res.answerGrpc?.(ex.errorCode, messageOf(ex.errorCode)) === true) return;
       ex.res.flushHeaders();
       ex.res.uncork();
       ex.res.destroy(err);

@@ -2,7 +2,8 @@
 // (tls-listener.ts) per TLS one, all feeding the one pipeline (server.ts). What is per
 // listener rides on the connection: a TLSSocket says `encrypted`, and a `redirectToHttps`
 // listener marks its sockets (messages.ts kHttpsRedirect), so the hot path asks the socket
-// instead of looking a listener up.
+// instead of looking a listener up. An `http2: true` listener sends HTTP/2 connections to the
+// HTTP/2 side of the pipeline: by ALPN on TLS, by the connection preface (preface.ts) in clear.
 //
 // Addresses and the set of listeners apply on restart; a reload may change a TLS listener's
 // certificates and minVersion, which apply to new handshakes.
@@ -15,6 +16,7 @@ import type { ListenerConfig } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { listen } from '../listen.js';
 import { kHttpsRedirect, type HttpsRedirect } from './messages.js';
+import { routeByPreface } from './preface.js';
 import type { ProxyServer } from './server.js';
 import { TlsListener, type CertificateStatus } from './tls-listener.js';
 
@@ -25,6 +27,7 @@ export interface ListenerStatus {
   address: string;
   tls: boolean;
   redirectToHttps: boolean;
+  http2: boolean;
   handshakeErrors: number;
   certificates: CertificateStatus[];
 }
@@ -62,16 +65,24 @@ export class Listeners {
       let tls: TlsListener | undefined;
       if (config.tls) {
         try {
-          tls = await TlsListener.create({ listener: config, log, accept: (s) => proxy.accept(s), handshakeTimeoutMs: this.#opts.handshakeTimeoutMs });
+          tls = await TlsListener.create({
+            listener: config,
+            log,
+            accept: (s) => (s.alpnProtocol === 'h2' ? proxy.acceptH2(s) : proxy.accept(s)),
+            handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
+          });
         } catch (err) {
           throw new UserError(`listener ${config.name}: ${(err as Error).message}`);
         }
         server = tls.server;
       } else {
         const marks = config.redirectToHttps;
+        const h2c = config.http2;
+        const timeoutMs = this.#opts.handshakeTimeoutMs;
         server = createTcpServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket & { [kHttpsRedirect]?: HttpsRedirect }) => {
           if (marks) socket[kHttpsRedirect] = redirect;
-          proxy.accept(socket);
+          if (h2c) routeByPreface(socket, proxy, timeoutMs);
+          else proxy.accept(socket);
         });
       }
       this.#bound.push({ config, server, tls });
@@ -109,7 +120,7 @@ export class Listeners {
   /** A reload: new certificates and minVersion apply; anything else waits for a restart. */
   async apply(configs: readonly ListenerConfig[]): Promise<void> {
     const same = configs.length === this.#bound.length && configs.every((c, i) => sameShape(c, this.#bound[i]!.config));
-    if (!same) this.#opts.log.warn('listeners changed in the config (addresses, tls on or off, redirectToHttps); they take effect on restart');
+    if (!same) this.#opts.log.warn('listeners changed in the config (addresses, tls on or off, redirectToHttps, http2); they take effect on restart');
     for (const [i, c] of configs.entries()) {
       const b = this.#bound[i];
       if (b?.tls === undefined || c.tls === undefined || b.config.name !== c.name) continue;
@@ -144,6 +155,7 @@ export class Listeners {
         address: a ? formatHostPort(a.address, a.port) : b.config.name,
         tls: b.tls !== undefined,
         redirectToHttps: b.config.redirectToHttps,
+        http2: b.config.http2,
         handshakeErrors: b.tls?.handshakeErrors ?? 0,
         certificates: b.tls?.status() ?? [],
       };
@@ -152,5 +164,5 @@ export class Listeners {
 }
 
 function sameShape(a: ListenerConfig, b: ListenerConfig): boolean {
-  return a.name === b.name && (a.tls === undefined) === (b.tls === undefined) && a.redirectToHttps === b.redirectToHttps;
+  return a.name === b.name && (a.tls === undefined) === (b.tls === undefined) && a.redirectToHttps === b.redirectToHttps && a.http2 === b.http2;
 }

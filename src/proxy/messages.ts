@@ -3,6 +3,7 @@
 // implement too, so one forwarder serves both paths without depending on either.
 
 import type { IncomingHttpHeaders } from 'node:http';
+import type { FairwayErrorCode } from '../core/errors.js';
 import type { HeaderRules } from '../core/policy/header-rules.js';
 
 /** What the forwarder reads of a client request (IncomingMessage has it too). */
@@ -15,6 +16,13 @@ export interface ProxyRequest {
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[];
   readonly socket: Edge;
+  /**
+   * HTTP/2 only: whether a body follows the headers (HTTP/2 frames one without Content-Length).
+   * Undefined: the framing headers say (declaresBody).
+   */
+  readonly hasBody?: boolean;
+  /** The client's trailers, once its body has ended (Node fills them in on both protocols). */
+  readonly trailers?: IncomingHttpHeaders | NodeJS.Dict<string>;
 }
 
 /**
@@ -52,6 +60,13 @@ export interface ProxyResponse {
   destroy(err?: Error): unknown;
   cork(): void;
   uncork(): void;
+  /** Trailers to send after the body (HTTP/2 clients; an HTTP/1.1 response drops them, as before). */
+  sendTrailers?(list: readonly string[]): void;
+  /**
+   * A gRPC request's answer Fairway makes itself: HTTP 200 with grpc-status. False when the
+   * request is not gRPC (then the plain HTTP error answer goes out).
+   */
+  answerGrpc?(code: FairwayErrorCode, message: string): boolean;
   /** 'close': once, when the response is complete or the client is gone. */
   once(event: 'close' | 'drain', listener: (this: ProxyResponse) => void): unknown;
 }

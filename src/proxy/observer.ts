@@ -27,6 +27,15 @@ export interface FinishedExchange {
   readonly remoteAddress: string | undefined;
   /** The route policy that answered or changed this exchange (deny, rateLimit, maxBodySize, redirect, compress). */
   readonly policy?: string | undefined;
+  /** The client's protocol (a metrics label). */
+  readonly protocol: ClientProtocol;
+}
+
+export type ClientProtocol = 'http1' | 'http2';
+
+/** The client's protocol, from the request's version ('2.0' from HTTP/2 adapters). */
+export function protocolOf(req: ProxyRequest | undefined): ClientProtocol {
+  return req?.httpVersion === '2.0' ? 'http2' : 'http1';
 }
 
 export interface RequestObserver {
@@ -87,5 +96,6 @@ export function localAnswer(
     requestId: newRequestId(),
     remoteAddress: socket.remoteAddress,
     policy: by?.policy,
+    protocol: protocolOf(req),
   };
 }

@@ -1,5 +1,6 @@
 // The answers Fairway itself gives, always with `x-fairway-error` so clients and logs can tell
-// a proxy-made status from an upstream's.
+// a proxy-made status from an upstream's. A gRPC request's is HTTP 200 with its grpc-status
+// (h2-messages.ts).
 
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -8,6 +9,8 @@ import type { ProxyResponse } from './messages.js';
 
 /** `extra`: more header lines for this answer ([name, value, ...]: Retry-After, Connection: close). */
 export function sendError(res: ProxyResponse, code: FairwayErrorCode, detail?: string, extra?: readonly string[]): void {
+  // A gRPC client reads grpc-status, even after part of the answer is out.
+  if (res.answerGrpc?.(code, detail ?? messageOf(code)) === true) return;
   if (res.headersSent) {
     res.destroy();
     return;

@@ -5,16 +5,18 @@
 // body-less requests are served by the fast path (fast-path.ts) off the socket; it hands any
 // other connection to a Node HTTP server that never listens itself, so both paths share every
 // listener, one handler and one shutdown. A TLSSocket goes the same way as a TCP one.
+// Connections that chose HTTP/2 go to h2-server.ts instead, whose requests reach the same handler.
 
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import type { FairwayErrorCode } from '../core/errors.js';
 import type { RouteTable } from '../core/route-table.js';
 import { admit, ASTERISK, isRefused } from './admit.js';
 import { FastPath } from './fast-path.js';
+import { H2Inbound } from './h2-server.js';
 import { declaresBody, kHttpsRedirect, type HttpsRedirect, type ProxyRequest, type ProxyResponse } from './messages.js';
 import type { Forwarder } from './forwarder.js';
 import { afterSent, owe, unfinishedRequest } from './pipeline.js';
@@ -38,6 +40,8 @@ export interface ProxyServerOptions {
 export interface ProxyServer {
   /** Serves a new client connection (TCP or TLS, handshake done). */
   accept(socket: Socket): void;
+  /** Serves a connection that speaks HTTP/2 (ALPN h2, or h2c by its preface). */
+  acceptH2(socket: Socket): void;
   /** Every listener has closed: stops Node's server (its timeout checks). */
   close(): void;
   /** Open upgrade tunnels (WebSockets), which no server tracks. */
@@ -63,7 +67,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     observer.onExchange(localAnswer(req, req.socket, code));
   };
 
-  const onRequest = (req: ProxyRequest, res: ProxyResponse, stream: IncomingMessage | undefined): void => {
+  const onRequest = (req: ProxyRequest, res: ProxyResponse, stream: Readable | undefined): void => {
+    // An HTTP/2 CONNECT (RFC 9113 §8.5) asks for a tunnel, as HTTP/1.1's does (Node's 'connect' below).
+    if (req.method === 'CONNECT') {
+      refuse(req, res, 'method_not_allowed', 'CONNECT is not proxied');
+      return;
+    }
     const admitted = admit(req, settings.maxHeaders);
     if (admitted === ASTERISK) {
       sendOptions(res);
@@ -186,12 +195,17 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const upgrades = createUpgradeHandler({ table, log, forwarder, http: server, observer, settings: () => ({ server: settings, upstream: opts.upstream() }) });
   server.on('upgrade', upgrades);
 
+  const h2 = new H2Inbound({ log, settings: () => settings, handle: onRequest });
+
   // Node's server starts tracking connections (idle closing, header timeouts) on 'listening'.
   server.emit('listening');
   return {
     accept(socket: Socket): void {
       if (fast) fast.accept(socket);
       else server.emit('connection', socket);
+    },
+    acceptH2(socket: Socket): void {
+      h2.accept(socket);
     },
     close(): void {
       server.close();
@@ -200,10 +214,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     closeIdleConnections(): void {
       fast?.closeIdle();
       server.closeIdleConnections();
+      h2.closeIdle();
     },
     closeAllConnections(): void {
       fast?.closeAll();
       server.closeAllConnections();
+      h2.closeAll();
     },
     applySettings(next: Config['server']): void {
       settings = next;

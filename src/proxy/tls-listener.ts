@@ -91,7 +91,8 @@ export class TlsListener {
         cert: first.certPem,
         key: first.keyPem,
         minVersion: tls.minVersion,
-        ALPNProtocols: ['http/1.1'],
+        // Server preference: h2 when the listener has http2 and the client offers it.
+        ALPNProtocols: opts.listener.http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
         SNICallback: (servername, cb) => cb(null, this.contextFor(servername)),
         handshakeTimeout: opts.handshakeTimeoutMs,
         allowHalfOpen: true,

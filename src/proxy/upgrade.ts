@@ -158,6 +158,7 @@ export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
         host: req.headers.host,
         url,
         status: tunnel.failed ? 502 : 101,
+        protocol: 'http1',
         errorCode: tunnel.failed ? 'upstream_error' : undefined,
         attempts: 1,
         bytes: (socket as Socket).bytesWritten,

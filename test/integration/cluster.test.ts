@@ -43,7 +43,7 @@ it('two workers serve one listener; admin numbers are the sum; SIGTERM stops all
     const routes = (await (await fetch(`${adminUrl}/api/routes`)).json()) as Array<{ endpoints: Array<{ id: string; requests: number }> }>;
     expect(routes[0]!.endpoints.reduce((n, e) => n + e.requests, 0)).toBe(200);
     const metrics = await (await fetch(`${adminUrl}/metrics`)).text();
-    const total = [...metrics.matchAll(/^fairway_requests_total\{route="route-0",[^}]*class="2xx"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const total = [...metrics.matchAll(/^fairway_requests_total\{route="route-0",[^}]*class="2xx",protocol="http1"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
     expect(total).toBe(200);
 
     // A drain through the primary reaches both workers.

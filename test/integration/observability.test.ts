@@ -61,15 +61,15 @@ describe('metrics', () => {
       expect(res.headers.get('content-type')).toContain('text/plain');
       const text = await res.text();
       for (const addr of [a, b]) {
-        expect(sample(text, 'fairway_requests_total', { route: 'web', endpoint: addr!, addr: addr!, class: '2xx' })).toBe(5);
+        expect(sample(text, 'fairway_requests_total', { route: 'web', endpoint: addr!, addr: addr!, class: '2xx', protocol: 'http1' })).toBe(5);
         expect(sample(text, 'fairway_request_duration_seconds_count', { route: 'web', endpoint: addr!, addr: addr! })).toBe(5);
         expect(sample(text, 'fairway_request_duration_seconds_bucket', { route: 'web', endpoint: addr!, addr: addr!, le: '+Inf' })).toBe(5);
         expect(sample(text, 'fairway_request_duration_seconds_sum', { route: 'web', endpoint: addr!, addr: addr! })).toBeGreaterThan(0);
         expect(sample(text, 'fairway_inflight_requests', { route: 'web', endpoint: addr!, addr: addr! })).toBe(0);
         expect(sample(text, 'fairway_endpoint_state', { route: 'web', endpoint: addr!, addr: addr!, state: 'passing' })).toBe(1);
       }
-      expect(sample(text, 'fairway_requests_total', { route: '-', endpoint: '-', addr: '-', class: '4xx' })).toBe(3);
-      expect(sample(text, 'fairway_requests_total', { route: 'gone', endpoint: '-', addr: '-', class: '5xx' })).toBe(2);
+      expect(sample(text, 'fairway_requests_total', { route: '-', endpoint: '-', addr: '-', class: '4xx', protocol: 'http1' })).toBe(3);
+      expect(sample(text, 'fairway_requests_total', { route: 'gone', endpoint: '-', addr: '-', class: '5xx', protocol: 'http1' })).toBe(2);
       expect(sample(text, 'fairway_config_reloads_total', { result: 'ok' })).toBe(0);
       expect(text).toMatch(/^fairway_consul_watch_updates_total\{watch="absent-[^"]+"\} 1$/m);
       expect(text).toMatch(/^fairway_process_cpu_user_seconds_total /m);

@@ -147,7 +147,7 @@ describe('route traffic policy', () => {
       });
       expect(answer).toMatch(/^HTTP\/1\.1 101 /);
       const counted = async (): Promise<boolean> =>
-        /fairway_requests_total\{route="ws",endpoint="[^"]+",addr="[^"]+",class="1xx"\} 1\n/.test(await (await fetch(`${app.adminUrl}/metrics`)).text());
+        /fairway_requests_total\{route="ws",endpoint="[^"]+",addr="[^"]+",class="1xx",protocol="http1"\} 1\n/.test(await (await fetch(`${app.adminUrl}/metrics`)).text());
       const deadline = Date.now() + 5_000;
       while (!(await counted()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       expect(await counted()).toBe(true);

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Pool } from 'undici';
@@ -29,6 +30,19 @@ export function baseConfig(extra: Record<string, unknown>): Record<string, unkno
 export async function startFairway(config: unknown, options: { watch?: boolean; rng?: () => number } = {}): Promise<Fairway> {
   const log = pino({ level: process.env.FAIRWAY_TEST_LOG ?? 'silent' });
   return Fairway.start({ configPath: writeConfig(config), log, env: {}, watch: options.watch ?? false, ...(options.rng ? { rng: options.rng } : {}) });
+}
+
+/** Fairway in-process with its log lines kept as parsed JSON (the access log among them). */
+export async function startFairwayLogged(config: unknown): Promise<{ app: Fairway; lines: Array<Record<string, unknown>> }> {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  const app = await Fairway.start({ configPath: writeConfig(config), log: pino({ level: 'info' }, sink), env: {}, watch: false });
+  return { app, lines };
 }
 
 export async function waitReady(app: Fairway, timeoutMs = 10_000): Promise<void> {

@@ -28,6 +28,7 @@ function exchange(o: Partial<FinishedExchange> = {}): FinishedExchange {
     durationMs: 1.23456,
     requestId: 'req-1',
     remoteAddress: '127.0.0.1',
+    protocol: 'http1',
     ...o,
   };
 }

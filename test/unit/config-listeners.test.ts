@@ -24,7 +24,7 @@ const TLS = 'listeners:\n  - address: 0.0.0.0:443\n    tls:\n      certificates:
 describe('listeners: what a valid config becomes', () => {
   it('listen alone is one plain listener, named by its address', () => {
     const c = load('listen: 127.0.0.1:9000\n' + ROUTE);
-    expect(c.listeners).toEqual([{ name: '127.0.0.1:9000', address: { host: '127.0.0.1', port: 9000 }, redirectToHttps: false }]);
+    expect(c.listeners).toEqual([{ name: '127.0.0.1:9000', address: { host: '127.0.0.1', port: 9000 }, redirectToHttps: false, http2: false }]);
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 9000 });
   });
 
@@ -36,14 +36,16 @@ describe('listeners: what a valid config becomes', () => {
         address: { host: '0.0.0.0', port: 443 },
         tls: { certificates: [{ cert: '/etc/fairway/a.pem', key: '/etc/fairway/a.key' }, { cert: '/abs/b.pem', key: '/abs/b.key' }], minVersion: 'TLSv1.2' },
         redirectToHttps: false,
+        http2: false,
       },
-      { name: '0.0.0.0:80', address: { host: '0.0.0.0', port: 80 }, redirectToHttps: true },
+      { name: '0.0.0.0:80', address: { host: '0.0.0.0', port: 80 }, redirectToHttps: true, http2: false },
     ]);
     expect(c.listen).toEqual({ host: '0.0.0.0', port: 443 });
   });
 
-  it('http2: false is accepted (HTTP/2 is not built yet, so false is all it can be)', () => {
-    expect(load('listeners: [{ address: "127.0.0.1:80", http2: false }]\n' + ROUTE).listeners).toHaveLength(1);
+  it('http2: true is taken on a TLS listener (ALPN h2) and on a plain one (h2c by preface)', () => {
+    const c = load(TLS + '    http2: true\n  - { address: "127.0.0.1:80", http2: true }\n' + ROUTE);
+    expect(c.listeners.map((l) => l.http2)).toEqual([true, true]);
   });
 });
 
@@ -55,9 +57,9 @@ describe('listeners: problems, placed at their keys', () => {
       line: '1:9 listen: expected `listen` or `listeners`, not both (`listen: X` is `listeners: [{ address: X }]`)',
     },
     {
-      why: 'http2: true is refused honestly: it is not built yet',
-      text: 'listeners:\n  - address: 127.0.0.1:443\n    http2: true\n' + ROUTE,
-      line: '3:12 listeners[0].http2: HTTP/2 is not built yet; leave http2 out (or false)',
+      why: 'http2 that is not a boolean is reported at it',
+      text: 'listeners:\n  - address: 127.0.0.1:443\n    http2: yes please\n' + ROUTE,
+      line: '3:12 listeners[0].http2: expected true or false',
     },
     {
       why: 'redirectToHttps on a TLS listener is reported at redirectToHttps',
@@ -86,6 +88,28 @@ describe('listeners: problems, placed at their keys', () => {
     },
     { why: 'an empty listener list is reported', text: 'listeners: []\n' + ROUTE, line: '1:12 listeners: expected at least one listener' },
     { why: 'a bad listener address is reported at it', text: 'listeners: [{ address: nope }]\n' + ROUTE, line: '1:24 listeners[0].address: expected host:port, e.g. 127.0.0.1:8080' },
+  ])('$why', ({ text, line }) => {
+    expect(lines(text)).toEqual([line]);
+  });
+});
+
+describe('a route\'s protocol (how Fairway talks to its upstream)', () => {
+  it('is http1 unless the route says h2c', () => {
+    const c = load('routes:\n  - { service: web }\n  - { service: grpc, protocol: h2c }\n');
+    expect(c.routes.map((r) => r.protocol)).toEqual(['http1', 'h2c']);
+  });
+
+  it.each([
+    {
+      why: 'h2 is refused honestly at its key: it needs upstream TLS, which is not built',
+      text: 'routes:\n  - service: grpc\n    protocol: h2\n',
+      line: '3:15 routes[0].protocol: h2 (HTTP/2 over TLS to the upstream) needs upstream TLS, which is not built yet; use h2c (HTTP/2 in clear text)',
+    },
+    {
+      why: 'an unknown protocol names the ones there are',
+      text: 'routes:\n  - service: grpc\n    protocol: grpc\n',
+      line: '3:15 routes[0].protocol: expected one of http1, h2, h2c',
+    },
   ])('$why', ({ text, line }) => {
     expect(lines(text)).toEqual([line]);
   });

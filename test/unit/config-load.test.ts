@@ -57,7 +57,7 @@ const SECTION_DEFAULTS = {
 
 const FULL_EXPECTED: Config = {
   listen: { host: '0.0.0.0', port: 80 },
-  listeners: [{ name: '0.0.0.0:80', address: { host: '0.0.0.0', port: 80 }, redirectToHttps: false }],
+  listeners: [{ name: '0.0.0.0:80', address: { host: '0.0.0.0', port: 80 }, redirectToHttps: false, http2: false }],
   admin: { listen: { host: '::1', port: 9000 }, token: 's3cret' },
   consul: { address: 'https://consul.internal:8501', token: 'file-token', datacenter: 'dc2', stale: true, waitMs: 60_000, maxWatches: 500 },
   drainTimeoutMs: 2_500,
@@ -89,6 +89,7 @@ const FULL_EXPECTED: Config = {
       retries: 0,
       retryMethods: ['GET', 'HEAD', 'OPTIONS', 'TRACE'],
       panicThreshold: 0,
+      protocol: 'http1',
       policy: undefined,
     },
     {
@@ -112,6 +113,7 @@ const FULL_EXPECTED: Config = {
       retries: 2,
       retryMethods: ['GET', 'HEAD', 'OPTIONS', 'TRACE'],
       panicThreshold: 0,
+      protocol: 'http1',
       policy: undefined,
     },
   ],
@@ -119,7 +121,7 @@ const FULL_EXPECTED: Config = {
 
 const DEFAULTS: Config = {
   listen: { host: '127.0.0.1', port: 8080 },
-  listeners: [{ name: '127.0.0.1:8080', address: { host: '127.0.0.1', port: 8080 }, redirectToHttps: false }],
+  listeners: [{ name: '127.0.0.1:8080', address: { host: '127.0.0.1', port: 8080 }, redirectToHttps: false, http2: false }],
   admin: { listen: { host: '127.0.0.1', port: 8081 }, token: '' },
   consul: { address: 'http://127.0.0.1:8500', token: '', datacenter: '', stale: false, waitMs: 30_000, maxWatches: 64 },
   drainTimeoutMs: 10_000,

@@ -112,21 +112,23 @@ describe('renderStatus', () => {
     expect(lines.length).toBe(4 + rows.length + 1);
   });
 
-  it('listeners follow the reload line: one per listener, one per certificate with its days left', () => {
+  it('listeners follow the reload line: one per listener (+h2 / +h2c with http2), one per certificate with its days left', () => {
     const cert = { cert: '/etc/fairway/a.pem', names: ['a.test', 'www.a.test'], notAfter: '2027-01-01T00:00:00.000Z', daysLeft: 30, lastReloadError: null };
     const status: StatusView = {
       ...STATUS,
       listeners: [
-        { address: '0.0.0.0:443', tls: true, redirectToHttps: false, handshakeErrors: 3, certificates: [cert, { ...cert, names: [], daysLeft: -2, lastReloadError: '/etc/fairway/b.key is not the key of the certificate in /etc/fairway/b.pem' }] },
+        { address: '0.0.0.0:443', tls: true, redirectToHttps: false, http2: true, handshakeErrors: 3, certificates: [cert, { ...cert, names: [], daysLeft: -2, lastReloadError: '/etc/fairway/b.key is not the key of the certificate in /etc/fairway/b.pem' }] },
         { address: '0.0.0.0:80', tls: false, redirectToHttps: true, handshakeErrors: 0, certificates: [] },
+        { address: '0.0.0.0:8080', tls: false, redirectToHttps: false, http2: true, handshakeErrors: 0, certificates: [] },
       ],
     };
-    expect(renderStatus(status, []).split('\n').slice(2, 8)).toEqual([
-      'listener 0.0.0.0:443  https  handshake errors: 3',
+    expect(renderStatus(status, []).split('\n').slice(2, 9)).toEqual([
+      'listener 0.0.0.0:443  https +h2  handshake errors: 3',
       '  a.test, www.a.test  expires 2027-01-01T00:00:00.000Z  30 days left  /etc/fairway/a.pem',
       '  (no DNS names)  expires 2027-01-01T00:00:00.000Z  EXPIRED 2 days ago  /etc/fairway/a.pem',
       '    new files NOT in use: /etc/fairway/b.key is not the key of the certificate in /etc/fairway/b.pem',
       'listener 0.0.0.0:80  http  redirects to https',
+      'listener 0.0.0.0:8080  http +h2c',
       '',
     ]);
   });

@@ -16,7 +16,7 @@ const NONE: TagRoutes = { routes: [], conflicts: [] };
 
 /** A route in a few words, for readable expectations. */
 const brief = (t: TagRoutes) =>
-  t.routes.map((r) => `${r.name} ${r.match.host ?? ''}${r.match.pathPrefix} ${r.strategy}${r.stripPrefix ? ' strip' : ''} -> ${r.source.kind === 'consul' ? r.source.service : '?'}`);
+  t.routes.map((r) => `${r.name} ${r.match.host ?? ''}${r.match.pathPrefix} ${r.strategy}${r.stripPrefix ? ' strip' : ''}${r.protocol === 'h2c' ? ' h2c' : ''} -> ${r.source.kind === 'consul' ? r.source.service : '?'}`);
 
 describe('routesFromTags', () => {
   it.each([
@@ -43,7 +43,25 @@ describe('routesFromTags', () => {
       why: 'an unknown key is reported with the tags that are expected',
       services: { web: ['fw.route=/w', 'fw.weight=3'] },
       routes: [],
-      conflicts: ['service "web": unknown tag "fw.weight=3" (expected fw.route=/path, .host=, .strategy=, .stripPrefix=)'],
+      conflicts: ['service "web": unknown tag "fw.weight=3" (expected fw.route=/path, .host=, .strategy=, .stripPrefix=, .protocol=)'],
+    },
+    {
+      why: 'a protocol tag makes a gRPC service an h2c route',
+      services: { greeter: ['fw.route=/helloworld.Greeter/', 'fw.protocol=h2c'] },
+      routes: ['tag.greeter /helloworld.Greeter/ round-robin h2c -> greeter'],
+      conflicts: [],
+    },
+    {
+      why: 'protocol h2 is refused as validate refuses it in a file (upstream TLS is not built)',
+      services: { greeter: ['fw.route=/g/', 'fw.protocol=h2'] },
+      routes: [],
+      conflicts: ['service "greeter": fw.protocol: h2 needs upstream TLS, which is not built yet; use h2c'],
+    },
+    {
+      why: 'an unknown protocol is reported under its tag',
+      services: { greeter: ['fw.route=/g/', 'fw.protocol=grpc'] },
+      routes: [],
+      conflicts: ['service "greeter": fw.protocol: expected one of http1, h2, h2c'],
     },
     {
       why: 'a bad value is reported under the tag it came from',

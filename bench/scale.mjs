@@ -1,26 +1,32 @@
 #!/usr/bin/env node
-// `npm run bench:scale`: Fairway against a real Consul agent holding 1,000 services × 10
-// instances, with one route per service. Prints: time to discover everything, RSS, the time
-// from a Consul answer to the new set in use (per watch, measured inside Fairway), CPU per
-// change, and the cost of route matching and picking with 1,000 routes. Not a test.
+// `npm run bench:scale`: Fairway against an unmodified Consul dev agent (default limits: 200
+// HTTP connections per client address) holding SCALE_SERVICES × SCALE_INSTANCES (default
+// 10,000 × 10) instances with passing checks, one route per service. For the feed (the default
+// past 64 services) with workers 1 and 2, and for one blocking query per service (the design
+// before it) side by side: time to ready and to every instance in use, Consul connections
+// held, RSS, CPU per change, change-to-use latency seen through the proxy; then the cost of
+// route matching and picking with that many routes. Not a test.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent as HttpAgent, createServer, request as httpRequest } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fairwayNodeFlags, freePort, ROOT, startConsul } from './lib.mjs';
 
-const SERVICES = 1_000;
-const INSTANCES = 10;
+const SERVICES = Number(process.env.SCALE_SERVICES ?? 10_000);
+const INSTANCES = Number(process.env.SCALE_INSTANCES ?? 10);
 const tmp = mkdtempSync(join(os.tmpdir(), 'fairway-scale-'));
 const children = [];
-
 
 function cpuMs(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
+function rssBytes(pid) {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 }
 
 async function json(url, init) {
@@ -29,103 +35,201 @@ async function json(url, init) {
   return res.json();
 }
 
-async function main() {
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
-  // One backend answers for every instance, on two ports.
-  const ports = [await freePort(), await freePort()];
-  for (const p of ports) {
-    const s = createServer((_req, res) => res.end('ok'));
-    await new Promise((r) => s.listen(p, '127.0.0.1', r));
-  }
+/** Established connections from `pids` to Consul's HTTP port. */
+function consulConnections(pids, port) {
+  const out = execFileSync('ss', ['-tnpH', 'state', 'established', 'dst', `127.0.0.1:${port}`], { encoding: 'utf8' });
+  return [...out.matchAll(/pid=(\d+)/g)].filter((m) => pids.includes(Number(m[1]))).length;
+}
 
-  // One blocking query per watched service: 1,000 connections from one client, above Consul's
-  // default limit of 200 per client address (docs/operations.md says so too).
-  const agent = await startConsul(['-hcl', 'limits { http_max_conns_per_client = 4096 }']);
-  children.push(agent.child);
-  const consul = agent.address;
+function get(port, path, agent) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
-  // Register through the catalog in transactions of 64 operations.
-  const t0 = performance.now();
-  const ops = [];
-  for (let n = 0; n < INSTANCES; n++) ops.push({ Node: { Verb: 'set', Node: { Node: `scale-node-${n}`, Address: '127.0.0.1' } } });
-  for (let s = 0; s < SERVICES; s++)
-    for (let n = 0; n < INSTANCES; n++)
-      ops.push({ Service: { Verb: 'set', Node: `scale-node-${n}`, Service: { ID: `svc-${s}-${n}`, Service: `svc-${s}`, Address: '127.0.0.1', Port: ports[n % 2] } } });
-  for (let i = 0; i < ops.length; i += 64) await json(`${consul}/v1/txn`, { method: 'PUT', body: JSON.stringify(ops.slice(i, i + 64)) });
-  console.log(`registered ${SERVICES * INSTANCES} instances in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+/** Registers instance `n` of service `s` on node scale-node-0 (or scale-node-n), with a passing check. */
+function instanceOps(s, n, port) {
+  const id = `svc-${s}-${n}`;
+  const node = `scale-node-${typeof n === 'number' ? n : 0}`;
+  return [
+    { Service: { Verb: 'set', Node: node, Service: { ID: id, Service: `svc-${s}`, Address: '127.0.0.1', Port: port } } },
+    { Check: { Verb: 'set', Check: { Node: node, CheckID: `${id}:c`, Name: 'c', Status: 'passing', ServiceID: id } } },
+  ];
+}
 
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+/**
+ * One Fairway on the agent: time to ready and to every instance in use, Consul connections,
+ * RSS, CPU per change (nothing polled meanwhile), and change-to-use latency seen from outside:
+ * an instance added on a backend that answers "new", polled for through the proxy.
+ */
+async function measure(run, consul, consulPort, routes, ports) {
   const [listen, admin] = [await freePort(), await freePort()];
-  const config = {
+  const file = join(tmp, `scale-${run.workers}-${run.maxWatches}.json`);
+  writeFileSync(file, JSON.stringify({
     listen: `127.0.0.1:${listen}`,
     admin: { listen: `127.0.0.1:${admin}` },
-    consul: { address: consul },
+    consul: { address: consul, maxWatches: run.maxWatches },
+    workers: run.workers,
     accessLog: { enabled: false },
-    routes: Array.from({ length: SERVICES }, (_, s) => ({ name: `r${s}`, match: { pathPrefix: `/svc-${s}/` }, service: `svc-${s}`, stripPrefix: true })),
-  };
-  const file = join(tmp, 'scale.json');
-  writeFileSync(file, JSON.stringify(config));
+    routes,
+  }));
   const started = performance.now();
-  const child = spawn(process.execPath, [...fairwayNodeFlags(), join(ROOT, 'dist/cli/main.js'), 'start', '-c', file], { stdio: 'ignore', env: { ...process.env, FAIRWAY_LOG_FORMAT: 'json', FAIRWAY_LOG_LEVEL: 'warn' } });
+  const logFile = join(tmp, `fairway-${run.workers}-${run.maxWatches}.log`);
+  const out = openSync(logFile, 'w');
+  const child = spawn(process.execPath, [...fairwayNodeFlags(), join(ROOT, 'dist/cli/main.js'), 'start', '-c', file], { stdio: ['ignore', out, out], env: { ...process.env, FAIRWAY_LOG_FORMAT: 'json', FAIRWAY_LOG_LEVEL: 'warn' } });
   children.push(child);
+  child.once('exit', (code, signal) => code !== 0 && console.log(`fairway (${run.name}) exited ${code ?? signal}; its log: ${logFile}`));
   const adminUrl = `http://127.0.0.1:${admin}`;
-  const status = () => json(`${adminUrl}/api/status`);
+  const deadline = started + run.limitMs;
+  const r = { name: run.name };
   for (;;) {
     try {
       if ((await fetch(`${adminUrl}/-/ready`)).status === 200) break;
     } catch {
       // not up yet
     }
+    if (performance.now() > deadline) break;
     await sleep(50);
   }
-  const readyMs = performance.now() - started;
-  let all;
+  r.readyMs = performance.now() - started;
+  // Every instance is in use once every watch has read its service once (they were all
+  // registered before the start). /api/status says that; /api/routes (tens of MB at this
+  // scale) is read once, at the end, to check it.
+  let synced = 0;
   for (;;) {
-    all = await json(`${adminUrl}/api/routes`);
-    if (all.every((r) => r.endpoints.filter((e) => e.active).length === INSTANCES)) break;
-    await sleep(100);
+    const st = await json(`${adminUrl}/api/status`);
+    synced = st.watches.filter((w) => w.synced && !w.key.startsWith('(')).length;
+    if (synced === SERVICES || performance.now() > deadline) break;
+    await sleep(250);
   }
-  const discoveredMs = performance.now() - started;
-  await fetch(`http://127.0.0.1:${listen}/svc-7/x`);
-  await sleep(2_000);
-  const idle = await status();
-  // V8 gives back the heap that discovery churned through only once the process has been idle
-  // for a while (its memory reducer), and every watch's wait runs out at least once per
-  // `consul.wait` (30 s): RSS is sampled each second for 60 s, and the table shows the spread a
-  // long-running proxy moves in.
-  const rssSeries = [];
-  for (let s = 0; s < 60; s++) {
-    await sleep(1_000);
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-    rssSeries.push(Number(m[1]) * 1024);
+  r.complete = synced;
+  r.discoveredMs = synced === SERVICES ? performance.now() - started : undefined;
+  const status = await json(`${adminUrl}/api/status`);
+  const pids = [child.pid, ...(status.workers ?? []).map((w) => w.pid)];
+  await sleep(10_000);
+  r.connections = consulConnections(pids, consulPort);
+  r.rss = pids.map(rssBytes);
+  const watches = (await json(`${adminUrl}/api/status`)).watches;
+  r.failingWatches = watches.filter((w) => w.failing).length;
+  // Does the agent still answer another client on this address (this script)?
+  r.othersServed = (await fetch(`${consul}/v1/status/leader`)).status;
+  if (r.complete < SERVICES || r.othersServed !== 200) {
+    child.kill('SIGTERM');
+    await new Promise((res) => child.once('exit', res));
+    return r;
   }
-  const steady = await status();
-  const sorted = [...rssSeries].sort((a, b) => a - b);
 
-  // 20 changes, one service each (an instance deregistered), 200 ms apart; Fairway is not
-  // polled meanwhile, so the CPU counted is what the changes cost. Each watch then reports the
-  // time from its answer's arrival to the new set in use.
-  const changed = Array.from({ length: 20 }, (_, k) => `svc-${100 + k}`);
-  const updatesBefore = new Map((await status()).watches.map((w) => [w.key, w.updates]));
-  const cpuBefore = cpuMs(child.pid);
-  for (const key of changed) {
-    await json(`${consul}/v1/txn`, { method: 'PUT', body: JSON.stringify([{ Service: { Verb: 'delete', Node: 'scale-node-3', Service: { ID: `${key}-3`, Service: key } } }]) });
+  // CPU: 20 instances deregistered, 200 ms apart, Fairway not polled (put back afterwards).
+  const txn = (ops) => json(`${consul}/v1/txn`, { method: 'PUT', body: JSON.stringify(ops) });
+  const cpu0 = pids.reduce((n, p) => n + cpuMs(p), 0);
+  for (let k = 0; k < 20; k++) {
+    await txn([{ Service: { Verb: 'delete', Node: 'scale-node-0', Service: { ID: `svc-${k}-0`, Service: `svc-${k}` } } }]);
     await sleep(200);
   }
-  const cpuPerChange = (cpuMs(child.pid) - cpuBefore) / changed.length;
-  const after = await status();
-  const applied = changed.map((key) => {
-    const w = after.watches.find((x) => x.key === key);
-    if (w.updates !== updatesBefore.get(key) + 1) throw new Error(`watch ${key}: expected one update, saw ${w.updates - updatesBefore.get(key)}`);
-    return w.lastApplyMs;
-  });
-  const inUse = (await json(`${adminUrl}/api/routes`)).filter((r) => changed.includes(r.service)).every((r) => r.endpoints.filter((e) => e.active).length === INSTANCES - 1);
-  if (!inUse) throw new Error('a change is not in use');
+  r.cpuPerChangeMs = (pids.reduce((n, p) => n + cpuMs(p), 0) - cpu0) / 20;
+  for (let k = 0; k < 20; k++) await txn(instanceOps(k, 0, ports.a));
+
+  // Latency, from the write to Consul to the change in use through the proxy, for 50 services:
+  // an instance added (passing) on a backend that answers "new", polled for until a request
+  // lands on it; then its check turned critical, polled until a whole round-robin cycle misses it.
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  r.latency = { joined: [], critical: [] };
+  r.missed = 0;
+  const added = [];
+  const within10s = async (t0, cond) => {
+    while (performance.now() - t0 < 10_000) if (await cond()) return performance.now() - t0;
+    r.missed++;
+    return undefined;
+  };
+  for (let k = 0; k < 50; k++) {
+    const n = (SERVICES >> 1) + ((k * 7) % (SERVICES >> 1));
+    const path = `/svc-${n}/`;
+    added.push(n);
+    let t0 = performance.now();
+    await txn(instanceOps(n, 'new', ports.marker));
+    const joined = await within10s(t0, async () => (await get(listen, path, agent)) === 'new');
+    if (joined !== undefined) r.latency.joined.push(joined);
+    t0 = performance.now();
+    await txn([{ Check: { Verb: 'set', Check: { Node: 'scale-node-0', CheckID: `svc-${n}-new:c`, Name: 'c', Status: 'critical', ServiceID: `svc-${n}-new` } } }]);
+    const gone = await within10s(t0, async () => {
+      for (let i = 0; i <= INSTANCES; i++) if ((await get(listen, path, agent)) === 'new') return false;
+      return true;
+    });
+    if (gone !== undefined) r.latency.critical.push(gone);
+    await sleep(50);
+  }
+  agent.destroy();
+  for (const n of added) await txn([{ Service: { Verb: 'delete', Node: 'scale-node-0', Service: { ID: `svc-${n}-new`, Service: `svc-${n}` } } }]);
+  r.rssAfter = pids.map(rssBytes);
+  const all = await json(`${adminUrl}/api/routes`);
+  r.routesComplete = all.filter((x) => x.endpoints.filter((e) => e.active).length === INSTANCES).length;
+  child.kill('SIGTERM');
+  await new Promise((res) => child.once('exit', res));
+  return r;
+}
+
+async function main() {
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  // One backend answers for every instance, on two ports; a third answers "new".
+  const ports = { a: await freePort(), b: await freePort(), marker: await freePort() };
+  if (process.env.SCALE_CONSUL) {
+    const svc0 = await json(`${process.env.SCALE_CONSUL}/v1/catalog/service/svc-0`);
+    ports.a = svc0.find((i) => i.ServiceID === 'svc-0-0').ServicePort;
+    ports.b = svc0.find((i) => i.ServiceID === 'svc-0-1').ServicePort;
+  }
+  for (const [p, body] of [[ports.a, 'ok'], [ports.b, 'ok'], [ports.marker, 'new']]) {
+    const s = createServer((_req, res) => res.end(body));
+    await new Promise((r) => s.listen(p, '127.0.0.1', r));
+  }
+
+  // An unmodified dev agent: Consul's default limits (200 HTTP connections per client address).
+  // SCALE_CONSUL names one this script filled before (registering 100,000 instances takes ~20
+  // minutes on 2 cores): its instances point at ports this run listens on again.
+  const reuse = process.env.SCALE_CONSUL;
+  const consul = reuse ?? (await startConsul().then((a) => (children.push(a.child), a.address)));
+  const consulPort = Number(new URL(consul).port);
+
+  // Register through the catalog in transactions of 64 operations: each instance with a passing check.
+  const t0 = performance.now();
+  const ops = [];
+  if (!reuse) {
+    for (let n = 0; n < INSTANCES; n++) ops.push({ Node: { Verb: 'set', Node: { Node: `scale-node-${n}`, Address: '127.0.0.1' } } });
+    for (let s = 0; s < SERVICES; s++) for (let n = 0; n < INSTANCES; n++) ops.push(...instanceOps(s, n, n % 2 ? ports.b : ports.a));
+    for (let i = 0; i < ops.length; i += 64) await json(`${consul}/v1/txn`, { method: 'PUT', body: JSON.stringify(ops.slice(i, i + 64)) });
+  }
+  const registerS = (performance.now() - t0) / 1000;
+  console.log(reuse ? `reusing ${consul}` : `registered ${SERVICES * INSTANCES} instances in ${registerS.toFixed(1)} s`);
+
+  const routes = Array.from({ length: SERVICES }, (_, s) => ({ name: `r${s}`, match: { pathPrefix: `/svc-${s}/` }, service: `svc-${s}`, stripPrefix: true }));
+  const runs = [
+    { name: 'feed, workers 1', maxWatches: 64, workers: 1, limitMs: 300_000 },
+    { name: 'feed, workers 2', maxWatches: 64, workers: 2, limitMs: 300_000 },
+    // Today's design before this change, on the same unmodified agent: one blocking query per service.
+    { name: 'one query per service, workers 1', maxWatches: 100_000, workers: 1, limitMs: 60_000 },
+  ];
+  const results = [];
+  for (const run of runs) {
+    console.log(`measuring: ${run.name}`);
+    results.push(await measure(run, consul, consulPort, routes, ports));
+    console.log(results.at(-1));
+  }
 
   // Matching and picking with 1,000 routes, in this process, on the built code.
   const { loadConfig } = await import(join(ROOT, 'dist/core/config.js'));
   const { buildRouteTable, matchRoute } = await import(join(ROOT, 'dist/core/route-table.js'));
   const { watchKey } = await import(join(ROOT, 'dist/core/instance.js'));
-  const parsed = loadConfig(JSON.stringify({ routes: config.routes }), 'scale.json', {});
+  const parsed = loadConfig(JSON.stringify({ routes }), 'scale.json', {});
   const snaps = new Map();
   for (let s = 0; s < SERVICES; s++) {
     const instances = Array.from({ length: INSTANCES }, (_, n) => ({ id: `svc-${s}-${n}`, node: '', host: '127.0.0.1', port: 10_000 + n, tags: [], meta: {}, weights: { passing: 1, warning: 1 }, status: 'passing' }));
@@ -156,26 +260,37 @@ async function main() {
   const rebuildMs = performance.now() - t3;
   if (sink === 42) console.log('');
 
-  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const max = (xs) => Math.max(...xs);
   const mb = (b) => (b / 2 ** 20).toFixed(0);
+  const latency = (xs) => (xs.length === 0 ? 'none seen' : `${pct(xs, 50).toFixed(0)} / ${pct(xs, 99).toFixed(0)} ms`);
+  const cell = (r, f) => (f.always || r.latency ? f.value(r) : 'n/a');
+  const rows = [
+    { label: 'start to ready', always: true, value: (r) => `${(r.readyMs / 1000).toFixed(1)} s` },
+    { label: `services read at least once (of ${SERVICES.toLocaleString('en')})`, always: true, value: (r) => r.complete.toLocaleString('en') },
+    { label: `routes with all ${INSTANCES} instances in use, checked at the end`, value: (r) => r.routesComplete.toLocaleString('en') },
+    { label: 'start to every instance in use', always: true, value: (r) => (r.discoveredMs === undefined ? 'not within the limit' : `${(r.discoveredMs / 1000).toFixed(1)} s`) },
+    { label: 'Consul HTTP connections held (all processes)', always: true, value: (r) => String(r.connections) },
+    { label: 'watches failing, 10 s after', always: true, value: (r) => String(r.failingWatches) },
+    { label: 'the agent answers another client on 127.0.0.1', always: true, value: (r) => (r.othersServed === 200 ? 'yes' : `no (${r.othersServed})`) },
+    { label: 'RSS 10 s after (per process; primary first)', always: true, value: (r) => r.rss.map(mb).join(' + ') + ' MB' },
+    { label: 'CPU per change (20 changes 200 ms apart, all processes)', value: (r) => `${r.cpuPerChangeMs.toFixed(1)} ms` },
+    { label: 'write to use, through the proxy: an instance joins (passing), p50 / p99 of 50', value: (r) => latency(r.latency.joined) },
+    { label: 'write to use: its check turns critical, p50 / p99 of 50', value: (r) => latency(r.latency.critical) + (r.missed ? ` (${r.missed} changes not seen in 10 s)` : '') },
+    { label: 'RSS after the changes', value: (r) => r.rssAfter.map(mb).join(' + ') + ' MB' },
+  ];
   const lines = [
     `# Scale: ${SERVICES.toLocaleString('en')} services × ${INSTANCES} instances`,
     '',
-    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length}, Node ${process.version} (Fairway run as shipped: node ${fairwayNodeFlags().join(" ")}), Consul dev agent (limits.http_max_conns_per_client = 4096)`,
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, Node ${process.version} (Fairway run as shipped: node ${fairwayNodeFlags().join(' ')}), unmodified Consul dev agent${reuse ? '' : ` (${registerS.toFixed(0)} s to register everything)`}`,
     '',
-    '| measure | value |',
+    `| measure | ${results.map((r) => r.name).join(' | ')} |`,
+    `|---|${results.map(() => '---:').join('|')}|`,
+    ...rows.map((f) => `| ${f.label} | ${results.map((r) => cell(r, f)).join(' | ')} |`),
+    '',
+    '| route table, in this process | value |',
     '|---|---:|',
-    `| start to ready (every watch answered once) | ${(readyMs / 1000).toFixed(2)} s |`,
-    `| start to all ${(SERVICES * INSTANCES).toLocaleString('en')} instances in use | ${(discoveredMs / 1000).toFixed(2)} s |`,
-    `| RSS 2 s after all instances were discovered | ${mb(idle.process.rssBytes)} MB (heap ${mb(idle.process.heapUsedBytes)} MB) |`,
-    `| RSS over the next 60 s, idle: min / median / max (heap at the end) | ${mb(sorted[0])} / ${mb(sorted[30])} / ${mb(sorted[59])} MB (heap ${mb(steady.process.heapUsedBytes)} MB) |`,
-    `| RSS after 20 changes | ${mb(after.process.rssBytes)} MB |`,
-    `| answer arrival to new set in use (lastApplyMs), median / max of 20 | ${med(applied).toFixed(2)} / ${max(applied).toFixed(2)} ms |`,
-    `| CPU per change (20 changes, 200 ms apart; idle watches included) | ${cpuPerChange.toFixed(1)} ms |`,
-    `| route table build from nothing, ${SERVICES} routes × ${INSTANCES} | ${buildMs.toFixed(1)} ms |`,
-    `| route table rebuild after one service changed | ${rebuildMs.toFixed(1)} ms |`,
-    `| route match, ${SERVICES} routes: prefix trie (in use) / linear scan | ${matchNs.toFixed(0)} / ${linearNs.toFixed(0)} ns |`,
+    `| build from nothing, ${SERVICES.toLocaleString('en')} routes × ${INSTANCES} | ${buildMs.toFixed(1)} ms |`,
+    `| rebuild after one service changed | ${rebuildMs.toFixed(1)} ms |`,
+    `| route match: prefix trie (in use) / linear scan | ${matchNs.toFixed(0)} / ${linearNs.toFixed(0)} ns |`,
     `| route match + pick | ${matchPickNs.toFixed(0)} ns |`,
   ];
   const text = `${lines.join('\n')}\n`;

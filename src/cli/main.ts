@@ -10,7 +10,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Fairway } from '../app.js';
 import { certificateProblems } from '../config-source/certificates.js';
 import { loadConfigFile, readConfigText } from '../config-source/config-file.js';
-import { consulAddressFromEnv, formatProblem, loadConfig } from '../core/config.js';
+import { consulAddressFromEnv, consulTlsFromEnv, formatProblem, loadConfig } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { ConsulError } from '../core/errors.js';
 import { ConsulClient } from '../discovery/consul-client.js';
@@ -208,7 +208,8 @@ function consulFrom(values: Values): ConsulClient {
   const address = (values.consul as string | undefined) ?? consulAddressFromEnv(process.env);
   if (!URL.canParse(address)) throw new UserError(`--consul: expected an http:// or https:// URL, got "${address}"`);
   const token = (values.token as string | undefined) ?? process.env.CONSUL_HTTP_TOKEN ?? '';
-  return new ConsulClient({ address, token });
+  const tls = consulTlsFromEnv(process.env);
+  return new ConsulClient({ address, token, ...(tls ? { tls } : {}) });
 }
 
 async function register(values: Values): Promise<number> {

@@ -12,6 +12,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { placeProblems, type Config, type ConfigProblem } from '../core/config.js';
 import { certificateNames } from '../core/sni.js';
+import { clientTlsProblems } from './client-tls.js';
 
 /** One certificate and its key, read and checked. */
 export interface LoadedCertificate {
@@ -103,8 +104,9 @@ export function isProblem(r: LoadedCertificate | PairProblem): r is PairProblem 
 }
 
 /**
- * Problems with the certificate files a valid config names, placed at their keys in the
- * config's text (FILE:LINE:COL listeners[0].tls.certificates[1].cert: ...).
+ * Problems with the certificate files a valid config names (listeners', upstream.tls,
+ * consul.tls), placed at their keys in the config's text (FILE:LINE:COL
+ * listeners[0].tls.certificates[1].cert: ...).
  */
 export async function certificateProblems(config: Config, text: string, file: string): Promise<ConfigProblem[]> {
   const found: Array<{ path: Array<string | number>; message: string }> = [];
@@ -114,5 +116,7 @@ export async function certificateProblems(config: Config, text: string, file: st
       if (isProblem(r)) found.push({ path: ['listeners', i, 'tls', 'certificates', j, r.which], message: r.message });
     }
   }
+  found.push(...(await clientTlsProblems(config.upstream.tls, ['upstream', 'tls'])));
+  found.push(...(await clientTlsProblems(config.consul.tls, ['consul', 'tls'])));
   return found.length === 0 ? [] : placeProblems(text, file, found);
 }

@@ -76,9 +76,6 @@ function routeProblems(r: Obj): RuleProblem[] {
   if (has(r, 'tags') && !service) out.push({ path: ['tags'], message: '`tags` filters Consul instances; it needs `service`' });
   if (has(r, 'hashKey') && r.strategy !== 'consistent-hash')
     out.push({ path: ['hashKey'], message: '`hashKey` applies only to strategy: consistent-hash' });
-  // Upstream TLS (certificates to trust, a server name to check) is not built, and h2 needs it.
-  if (r.protocol === 'h2')
-    out.push({ path: ['protocol'], message: 'h2 (HTTP/2 over TLS to the upstream) needs upstream TLS, which is not built yet; use h2c (HTTP/2 in clear text)' });
   if (has(r, 'failover') && r.strategy !== 'failover')
     out.push({ path: ['failover'], message: '`failover` applies only to strategy: failover' });
   return out;

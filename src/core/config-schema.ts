@@ -36,6 +36,17 @@ const hostPort = z
   .refine((s) => parseHostPort(s) !== undefined, { error: 'expected host:port, e.g. 127.0.0.1:8080' })
   .meta({ label: 'host:port' });
 
+/** `host:port`, or `https://host:port` for an instance reached over TLS (`http://` allowed too). */
+export function splitEndpoint(s: string): { tls: boolean; address: string } {
+  const m = /^(https?):\/\//i.exec(s);
+  return m ? { tls: m[1]!.toLowerCase() === 'https', address: s.slice(m[0].length) } : { tls: false, address: s };
+}
+
+const endpointAddress = z
+  .string({ error: 'expected host:port' })
+  .refine((s) => parseHostPort(splitEndpoint(s).address) !== undefined, { error: 'expected host:port or https://host:port, e.g. 127.0.0.1:8080' })
+  .meta({ label: 'host:port' });
+
 const url = z
   .string({ error: 'expected a URL' })
   .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), { error: 'expected an http:// or https:// URL' })
@@ -74,13 +85,13 @@ const host = z
 
 const endpointItem = z.union(
   [
-    hostPort,
+    endpointAddress,
     z.strictObject({
-      address: hostPort.describe('host:port of the instance'),
+      address: endpointAddress.describe('host:port of the instance (https://host:port: over TLS, see upstream.tls)'),
       weight: weight.optional().describe('relative share for `weighted` (default 1)'),
     }),
   ],
-  { error: 'expected host:port or { address: host:port, weight: N }' },
+  { error: 'expected host:port, https://host:port or { address: host:port, weight: N }' },
 );
 
 const match = z
@@ -259,7 +270,7 @@ export const routeSchema = z
     protocol: z
       .enum(PROTOCOLS, { error: `expected one of ${PROTOCOLS.join(', ')}` })
       .default('http1')
-      .describe('how Fairway talks to the upstream: HTTP/1.1, or HTTP/2 in clear text with prior knowledge (h2c; gRPC needs it). h2 (HTTP/2 over TLS) waits for upstream TLS'),
+      .describe('how Fairway talks to the upstream: HTTP/1.1; h2, HTTP/2 over TLS chosen by ALPN (instances reached over TLS, see upstream.tls); or h2c, HTTP/2 in clear text with prior knowledge (gRPC needs h2 or h2c)'),
     panicThreshold: wholeNumber(0, 100)
       .default(0)
       .describe('percent: when fewer of the route\'s known instances than this are healthy, send to all of them (0: never)'),
@@ -294,6 +305,19 @@ export const serviceSchema = z.strictObject({
 export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
 
 const filePath = z.string({ error: 'expected a file path' }).min(1, { error: 'expected a file path' });
+
+/** How Fairway verifies a server it connects to over TLS (instances, Consul), and proves itself. */
+function clientTls(server: string) {
+  return z
+    .strictObject({
+      ca: filePath.optional().describe(`PEM CA certificate(s) ${server} certificates must chain to (default: Node's bundled CAs)`),
+      cert: filePath.optional().describe('PEM client certificate, for mutual TLS (with key)'),
+      key: filePath.optional().describe('PEM private key of that client certificate (unencrypted)'),
+      serverName: z.string({ error: 'expected a host name' }).min(1, { error: 'expected a host name' }).optional().describe('name sent as SNI and expected on the server certificate (default: the host connected to)'),
+      insecureSkipVerify: z.boolean({ error: 'expected true or false' }).default(false).describe('accept any server certificate (tests only: anyone on the path can read and change the traffic)'),
+    })
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), { error: 'expected cert and key together (or neither)' });
+}
 
 const listenerSchema = z
   .strictObject({
@@ -356,6 +380,9 @@ export const configSchema = z
           .refine((d) => (parseDuration(d) ?? 1_000) >= 1_000, { error: 'expected a duration of at least 1s' })
           .default('30s')
           .describe('how long one blocking query may wait for a change (at least 1s)'),
+        tls: clientTls('Consul\'s')
+          .optional()
+          .describe('for an https:// address (default: $CONSUL_CACERT, $CONSUL_CLIENT_CERT, $CONSUL_CLIENT_KEY, $CONSUL_TLS_SERVER_NAME; $CONSUL_HTTP_SSL_VERIFY=false skips verification)'),
         maxWatches: wholeNumber(0, 100_000)
           .default(64)
           .describe('up to this many watched services, one blocking query each; above it, two cluster-wide queries and bounded reads (docs/operations.md, "Discovery at scale")'),
@@ -399,6 +426,7 @@ export const configSchema = z
         connectTimeout: duration.default('5s').describe('time to open a connection to an instance'),
         keepAliveTimeout: duration.default('30s').describe('idle pooled connections to instances close after this'),
         maxConnections: wholeNumber(1, 65535).default(128).describe('connections to one instance at most; more requests queue'),
+        tls: clientTls('instances\'').optional().describe('for instances reached over TLS: `https://` endpoints, Consul instances with meta `scheme: https`, and `protocol: h2` routes'),
       })
       .default({ connectTimeout: '5s', keepAliveTimeout: '30s', maxConnections: 128 })
       .describe('connections from Fairway to instances (new settings apply to new instances)'),

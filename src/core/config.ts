@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { parseHostPort, type HostPort } from './address.js';
 import { parseCidr, type Cidr } from './cidr.js';
 import { crossFieldProblems } from './config-rules.js';
-import { configSchema, type RawConfig, type RawListener, type RawRoute, type Strategy, type TierStrategy } from './config-schema.js';
+import { configSchema, splitEndpoint, type RawConfig, type RawListener, type RawRoute, type Strategy, type TierStrategy } from './config-schema.js';
 import { parseDuration } from './duration.js';
 import { parseJsonObject } from './json-text.js';
 import type { OutlierOptions } from './outlier.js';
@@ -17,6 +17,8 @@ export interface StaticEndpoint {
   host: string;
   port: number;
   weight: number;
+  /** Reached over TLS (`https://host:port`). */
+  tls: boolean;
 }
 
 export type RouteSource =
@@ -50,8 +52,8 @@ export interface RouteConfig {
   retryMethods: readonly string[];
   /** Percent; 0 disables panic routing. */
   panicThreshold: number;
-  /** HTTP/1.1 to the upstream, or HTTP/2 in clear text (h2c). */
-  protocol: 'http1' | 'h2c';
+  /** HTTP/1.1 to the upstream, HTTP/2 over TLS (h2, ALPN), or HTTP/2 in clear text (h2c). */
+  protocol: 'http1' | 'h2' | 'h2c';
   /** Traffic policy (policy/route-policy.ts); undefined when the route has none. */
   policy: RoutePolicy | undefined;
 }
@@ -86,13 +88,22 @@ export interface ListenerConfig {
   http2: boolean;
 }
 
+/** Files and names for a TLS connection Fairway makes (to instances, to Consul); paths, not contents. */
+export interface ClientTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+  insecureSkipVerify: boolean;
+}
+
 export interface Config {
   /** The first listener's address (the fleet registers it). */
   listen: HostPort;
   /** Every client-facing listener; `listen:` alone is one plain listener. */
   listeners: readonly ListenerConfig[];
   admin: { listen: HostPort; token: string };
-  consul: { address: string; token: string; datacenter: string; stale: boolean; waitMs: number; maxWatches: number };
+  consul: { address: string; token: string; datacenter: string; stale: boolean; waitMs: number; maxWatches: number; tls?: ClientTls };
   drainTimeoutMs: number;
   /** Proxy processes: 1 runs everything in one process. */
   workers: number | 'auto';
@@ -107,7 +118,7 @@ export interface Config {
     upgradeIdleTimeoutMs: number;
     fastPath: boolean;
   };
-  upstream: { connectTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
+  upstream: { connectTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number; tls?: ClientTls };
   outlier: OutlierOptions;
   retryBudget: { ratio: number; minPerSecond: number };
   accessLog: { enabled: boolean; sample: number };
@@ -135,6 +146,24 @@ export function formatProblem(p: ConfigProblem): string {
 }
 
 /** The Consul address from the environment, as Consul's own CLI reads it. */
+/** Consul's standard TLS variables, as `consul.tls`; undefined when none is set. */
+export function consulTlsFromEnv(env: Readonly<Record<string, string | undefined>>): ClientTls | undefined {
+  const tls: ClientTls = { insecureSkipVerify: env.CONSUL_HTTP_SSL_VERIFY?.trim() === 'false' };
+  if (env.CONSUL_CACERT) tls.ca = env.CONSUL_CACERT;
+  if (env.CONSUL_CLIENT_CERT) tls.cert = env.CONSUL_CLIENT_CERT;
+  if (env.CONSUL_CLIENT_KEY) tls.key = env.CONSUL_CLIENT_KEY;
+  if (env.CONSUL_TLS_SERVER_NAME) tls.serverName = env.CONSUL_TLS_SERVER_NAME;
+  return Object.keys(tls).length > 1 || tls.insecureSkipVerify ? tls : undefined;
+}
+
+/** `{ tls }` when there are TLS settings, else nothing (the key stays absent). */
+function optionalTls(raw: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; serverName?: string | undefined; insecureSkipVerify: boolean } | undefined): { tls?: ClientTls } {
+  if (raw === undefined) return {};
+  const tls: ClientTls = { insecureSkipVerify: raw.insecureSkipVerify };
+  for (const k of ['ca', 'cert', 'key', 'serverName'] as const) if (raw[k] !== undefined) tls[k] = raw[k];
+  return { tls };
+}
+
 export function consulAddressFromEnv(env: Readonly<Record<string, string | undefined>>): string {
   const raw = env.CONSUL_HTTP_ADDR?.trim();
   if (!raw) return 'http://127.0.0.1:8500';
@@ -190,6 +219,7 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
       stale: raw.consul.stale,
       waitMs: parseDuration(raw.consul.wait)!,
       maxWatches: raw.consul.maxWatches,
+      ...optionalTls(raw.consul.tls ?? consulTlsFromEnv(env)),
     },
     drainTimeoutMs: parseDuration(raw.drainTimeout)!,
     workers: raw.workers,
@@ -207,6 +237,7 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
       connectTimeoutMs: parseDuration(raw.upstream.connectTimeout)!,
       keepAliveTimeoutMs: parseDuration(raw.upstream.keepAliveTimeout)!,
       maxConnections: raw.upstream.maxConnections,
+      ...optionalTls(raw.upstream.tls),
     },
     outlier: {
       consecutiveFailures: raw.outlier.consecutiveFailures,
@@ -262,8 +293,9 @@ export function normalizeRoute(r: RawRoute, i: number): RouteConfig {
             kind: 'static',
             endpoints: (r.endpoints ?? []).map((e) => {
               const item = typeof e === 'string' ? { address: e, weight: 1 } : { address: e.address, weight: e.weight ?? 1 };
-              const hp = parseHostPort(item.address)!;
-              return { host: hp.host, port: hp.port, weight: item.weight };
+              const { tls, address } = splitEndpoint(item.address);
+              const hp = parseHostPort(address)!;
+              return { host: hp.host, port: hp.port, weight: item.weight, tls };
             }),
           },
     strategy: r.strategy,
@@ -286,7 +318,7 @@ export function normalizeRoute(r: RawRoute, i: number): RouteConfig {
     retryMethods: [...new Set(r.retryMethods.map((m) => m.toUpperCase()))],
     panicThreshold: r.panicThreshold,
     // validate refuses h2 (crossFieldProblems): only http1 and h2c get here.
-    protocol: r.protocol === 'h2c' ? 'h2c' : 'http1',
+    protocol: r.protocol ?? 'http1',
     policy: policyOf(r),
   };
 }

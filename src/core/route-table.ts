@@ -201,7 +201,7 @@ function upstreamsFor(
   if (rc.source.kind === 'static') {
     const candidates = rc.source.endpoints.map((e) => {
       const id = `${e.host}:${e.port}`;
-      return upstreamOf(id, e.host, e.port, e.weight, 'passing', [], {}, statsFor(id, e.host, e.port));
+      return upstreamOf(id, e.host, e.port, e.weight, 'passing', [], {}, statsFor(id, e.host, e.port), e.tls || rc.protocol === 'h2');
     });
     return { candidates, idle: [] };
   }
@@ -213,8 +213,10 @@ function upstreamsFor(
     // Counters are kept for idle instances too, so they survive a spell of being critical.
     const stats = statsFor(i.id, i.host, i.port);
     const weight = weightFor(i, useWarning);
-    if (weight === 0) idle.push(upstreamOf(i.id, i.host, i.port, i.weights.passing, i.status, i.tags, i.meta, stats));
-    else candidates.push(upstreamOf(i.id, i.host, i.port, weight, i.status, i.tags, i.meta, stats));
+    // Over TLS when Consul says so (meta `scheme: https`), or when the route speaks h2.
+    const tls = i.meta.scheme === 'https' || rc.protocol === 'h2';
+    if (weight === 0) idle.push(upstreamOf(i.id, i.host, i.port, i.weights.passing, i.status, i.tags, i.meta, stats, tls));
+    else candidates.push(upstreamOf(i.id, i.host, i.port, weight, i.status, i.tags, i.meta, stats, tls));
   }
   return { candidates, idle };
 }
@@ -228,9 +230,10 @@ function upstreamOf(
   tags: readonly string[],
   meta: Readonly<Record<string, string>>,
   stats: UpstreamStats,
+  tls: boolean,
 ): Upstream {
   // Frozen itself, but not its stats: those are the live counters.
-  return Object.freeze({ id, host, port, origin: originOf(host, port), weight, status, tags, meta, stats });
+  return Object.freeze({ id, host, port, origin: originOf(host, port, tls), weight, status, tags, meta, stats });
 }
 
 /**

@@ -46,7 +46,7 @@ export interface Upstream {
   readonly id: string;
   readonly host: string;
   readonly port: number;
-  /** `http://host:port`, the key of the connection pool. */
+  /** `http://host:port` (`https://` over TLS), the key of the connection pool. */
   readonly origin: string;
   readonly weight: number;
   /** Consul's view; `critical` only appears on a route in panic. */
@@ -71,8 +71,8 @@ export function newStats(): UpstreamStats {
   };
 }
 
-export function originOf(host: string, port: number): string {
-  return `http://${formatHostPort(host, port)}`;
+export function originOf(host: string, port: number, tls = false): string {
+  return `${tls ? 'https' : 'http'}://${formatHostPort(host, port)}`;
 }
 
 /** Stats are shared per instance (id at address), whichever routes send to it. */

@@ -8,7 +8,8 @@
 import { gunzipSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { Pool } from '../proxy/undici-pool.js';
-import type { ServiceRegistration } from '../core/config.js';
+import type { ClientTls, ServiceRegistration } from '../core/config.js';
+import { tlsConnectOptions } from '../config-source/client-tls.js';
 import { bytesMatch } from '../core/bytes.js';
 import { ConsulError } from '../core/errors.js';
 import type { CheckStatus } from '../core/feed-diff.js';
@@ -33,6 +34,8 @@ export interface ConsulOptions {
   token?: string;
   datacenter?: string;
   stale?: boolean;
+  /** For an https:// address: CA, client certificate, server name (consul.tls, $CONSUL_CACERT...). */
+  tls?: ClientTls;
 }
 
 /** One answer of a read that may block. */
@@ -67,10 +70,11 @@ export class ConsulClient {
   constructor(options: ConsulOptions) {
     this.address = options.address.replace(/\/+$/, '');
     // One connection per blocking query in flight; Consul holds each open for up to `wait`.
-    this.#pool = new Pool(this.address, { connections: null, keepAliveTimeout: 60_000 });
+    const tls = this.address.startsWith('https:') ? { connect: tlsConnectOptions(options.tls) } : {};
+    this.#pool = new Pool(this.address, { connections: null, keepAliveTimeout: 60_000, ...tls });
     // Bounded, so reads that follow each other closely (a thousand first reads, the feed's
     // passes) cannot open a connection each while the last one's is not yet back in the pool.
-    this.#shortPool = new Pool(this.address, { connections: SHORT_CONNECTIONS, keepAliveTimeout: 60_000 });
+    this.#shortPool = new Pool(this.address, { connections: SHORT_CONNECTIONS, keepAliveTimeout: 60_000, ...tls });
     this.#headers = options.token ? { 'x-consul-token': options.token } : {};
     // Reads ask for gzip: a health answer for ten instances is ~26 KB of JSON and ~1.2 KB
     // gzipped. Most answers of a blocking query come back unchanged and are dropped unread,

@@ -1,5 +1,5 @@
-// Sends one client request to an upstream through a keep-alive undici pool (or, for an h2c
-// route, the instance's HTTP/2 session: h2-upstream.ts, same handler interface) and streams the
+// Sends one client request to an upstream through a keep-alive undici pool (or, for an h2 or
+// h2c route, the instance's HTTP/2 session: h2-upstream.ts, same handler interface) and streams the
 // answer back. A failed attempt (connect error, reset before any response byte reached the
 // client, or a 502/503 answer) is retried on another instance when the method may be retried,
 // the body (if any) could be buffered, and the route's retry budget allows; every outcome feeds
@@ -19,6 +19,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Pool } from './undici-pool.js';
 import { H2Origins, type H2Handler } from './h2-upstream.js';
+import { tlsConnectOptions } from '../config-source/client-tls.js';
 import { teIsTrailers } from './h2-headers.js';
 import { CidrSet } from '../core/cidr.js';
 import type { Config } from '../core/config.js';
@@ -58,7 +59,7 @@ const kExchange = Symbol('fairway.exchange');
 
 export class Forwarder {
   readonly #pools = new Map<string, Pool>();
-  /** HTTP/2 sessions to the instances of `protocol: h2c` routes. */
+  /** HTTP/2 sessions to the instances of `protocol: h2` and `h2c` routes. */
   readonly #h2: H2Origins;
   /** Route timeouts: one queue per timeout value (see deadlines.ts). */
   readonly #deadlines = new Map<number, DeadlineQueue<Exchange>>();
@@ -74,13 +75,13 @@ export class Forwarder {
     this.clock = options.clock;
     this.#h2 = new H2Origins(() => {
       const u = this.#opts.settings().upstream;
-      return { connectTimeoutMs: u.connectTimeoutMs, keepAliveTimeoutMs: u.keepAliveTimeoutMs };
+      return { connectTimeoutMs: u.connectTimeoutMs, keepAliveTimeoutMs: u.keepAliveTimeoutMs, tls: tlsConnectOptions(u.tls) };
     });
   }
 
-  /** Where an attempt on `upstream` is sent: its undici pool, or its HTTP/2 session (h2c). */
+  /** Where an attempt on `upstream` is sent: its undici pool, or its HTTP/2 session (h2, h2c). */
   dispatcher(route: Route, origin: string): { dispatch(opts: Dispatcher.DispatchOptions, handler: H2Handler): boolean } {
-    return route.config.protocol === 'h2c' ? this.#h2.get(origin) : this.pool(origin);
+    return route.config.protocol === 'http1' ? this.pool(origin) : this.#h2.get(origin);
   }
 
   pool(origin: string): Pool {
@@ -88,6 +89,8 @@ export class Forwarder {
     if (!pool) {
       const u = this.#opts.settings().upstream;
       pool = new Pool(origin, {
+        // An https:// origin (an `https://` endpoint, Consul meta `scheme: https`): upstream.tls.
+        ...(origin.startsWith('https:') ? { connect: tlsConnectOptions(u.tls) } : {}),
         connections: u.maxConnections,
         connectTimeout: u.connectTimeoutMs,
         keepAliveTimeout: u.keepAliveTimeoutMs,
@@ -131,7 +134,7 @@ export class Forwarder {
     if (headers !== undefined && policy?.requestHeaders !== undefined) applyHeaderRules(headers, policy.requestHeaders);
     // `te: trailers` is hop-by-hop, but an HTTP/2 hop may carry it, and gRPC servers ask for it.
     const te = req.headers.te;
-    if (headers !== undefined && route.config.protocol === 'h2c' && typeof te === 'string' && teIsTrailers(te)) headers.push('te', 'trailers');
+    if (headers !== undefined && route.config.protocol !== 'http1' && typeof te === 'string' && teIsTrailers(te)) headers.push('te', 'trailers');
     return { headers, requestId };
   }
 

@@ -82,10 +82,11 @@ function add(out: OutgoingHttpHeaders, name: string, value: string): void {
 
 /**
  * The pipeline's upstream header list as an HTTP/2 request's headers. `authority` stands in
- * when the list has no Host (`rewrite.host: upstream`): the instance's host:port.
+ * when the list has no Host (`rewrite.host: upstream`): the instance's host:port. `scheme` is
+ * the connection's: https for h2 over TLS, http for h2c.
  */
-export function toH2Request(list: readonly string[], method: string, path: string, authority: string): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ':method': method, ':scheme': 'http', ':path': path };
+export function toH2Request(list: readonly string[], method: string, path: string, authority: string, scheme: 'http' | 'https' = 'http'): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ':method': method, ':scheme': scheme, ':path': path };
   let host: string | undefined;
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i]!.toLowerCase();

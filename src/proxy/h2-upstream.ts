@@ -17,6 +17,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import type { TlsConnectOptions } from '../config-source/client-tls.js';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { fromH2Response, toH2Request, toH2Response, trailerList } from './h2-headers.js';
@@ -32,6 +33,8 @@ export interface H2Handler extends Dispatcher.DispatchHandler {
 export interface H2OriginOptions {
   connectTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** For an https:// origin (`protocol: h2`): what to trust and present (upstream.tls). */
+  tls: TlsConnectOptions;
 }
 
 /** A failure with the code undici would give it (see upstreamFailure). */
@@ -91,7 +94,9 @@ export class H2Origin {
   #current(): ClientHttp2Session {
     const s = this.#session;
     if (s !== undefined && !s.closed && !s.destroyed) return s;
-    const session = connect(this.origin, { settings: { enablePush: false } });
+    // An https:// origin is h2 over TLS, negotiated by ALPN; an http:// one is h2c.
+    const tls = this.origin.startsWith('https:') ? { ...this.#opts.tls, ALPNProtocols: ['h2'] } : {};
+    const session = connect(this.origin, { settings: { enablePush: false }, ...tls });
     this.#session = session;
     this.#sessions.add(session);
     const forget = (): void => {
@@ -151,7 +156,7 @@ class H2Call {
     const opts = this.#opts;
     const body = opts.body as Readable | Buffer | null | undefined;
     const streamed = body != null && !Buffer.isBuffer(body);
-    const headers = toH2Request((opts.headers ?? []) as string[], opts.method, opts.path, this.#origin.authority);
+    const headers = toH2Request((opts.headers ?? []) as string[], opts.method, opts.path, this.#origin.authority, this.#origin.origin.startsWith('https:') ? 'https' : 'http');
     let stream: ClientHttp2Stream;
     try {
       stream = session.request(headers, { endStream: body == null || (Buffer.isBuffer(body) && body.length === 0), waitForTrailers: streamed });

@@ -23,6 +23,7 @@ import type { Config } from '../core/config.js';
 import type { FairwayErrorCode } from '../core/errors.js';
 import { upstreamPath, type Route, type RouteTable } from '../core/route-table.js';
 import type { Upstream } from '../core/upstream.js';
+import { tlsAgent, tlsConnectOptions } from '../config-source/client-tls.js';
 import { admit, isRefused, ASTERISK } from './admit.js';
 import { affinityHash, hashesClient } from './affinity.js';
 import type { Forwarder } from './forwarder.js';
@@ -169,7 +170,9 @@ export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
     });
     req.headers = wsHeaders(headers);
     req.url = upstreamPath(route.config, req.url ?? '/');
-    wsProxy().ws(req, socket, head, { target: origin });
+    // An instance reached over TLS: the tunnel is too, with what upstream.tls says.
+    const tls = origin.startsWith('https:') ? { agent: tlsAgent(settings.upstream.tls), secure: tlsConnectOptions(settings.upstream.tls).rejectUnauthorized } : {};
+    wsProxy().ws(req, socket, head, { target: origin, ...tls });
     // Reads and writes both pass through the client socket, so its idle timer covers traffic
     // either way. Set after ws(): http-proxy clears the socket's timeout as it takes it.
     (socket as Socket).setTimeout(settings.server.upgradeIdleTimeoutMs, () => socket.destroy());

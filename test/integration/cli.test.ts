@@ -58,7 +58,7 @@ describe('fairway CLI', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines).toEqual([
       `${file}:3:14 routes[0].timeout: expected a duration such as 250ms, 5s or 1m`,
-      `${file}:4:17 routes[1].endpoints[0]: expected host:port, e.g. 127.0.0.1:8080`,
+      `${file}:4:17 routes[1].endpoints[0]: expected host:port or https://host:port, e.g. 127.0.0.1:8080`,
       `${file}:5:14 routes[1].retries: expected a whole number from 0 to 10`,
     ]);
   });

@@ -47,7 +47,7 @@ describe('fleet routes in Consul KV', () => {
     const file = writeConfig('routes:\n  - name: api\n    endpoints: [nowhere]\n', 'routes.yaml');
     const r = await runCli(['config', 'push', '-c', file, ...consul]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(`${file}:3:17 routes[0].endpoints[0]: expected host:port, e.g. 127.0.0.1:8080`);
+    expect(r.stderr.trim()).toBe(`${file}:3:17 routes[0].endpoints[0]: expected host:port or https://host:port, e.g. 127.0.0.1:8080`);
     expect(await kvText(key)).toBeUndefined();
   });
 

@@ -85,7 +85,7 @@ describe('H2Origin: HTTP/2 to one upstream instance', () => {
   });
 
   const origin = (url: string, connectTimeoutMs = 2_000): H2Origin => {
-    const o = new H2Origin(url, { connectTimeoutMs, keepAliveTimeoutMs: 10_000 });
+    const o = new H2Origin(url, { connectTimeoutMs, keepAliveTimeoutMs: 10_000, tls: { rejectUnauthorized: true } });
     cleanup.push(() => o.destroy());
     return o;
   };

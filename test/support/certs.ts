@@ -21,7 +21,7 @@ export interface TestCa {
   /** Path of the CA certificate (for --cacert, or `ca:` of a Node client). */
   caPath: string;
   caPem: Buffer;
-  /** Signs a certificate for `names` (DNS SANs); `days` < 0 makes one that has already expired. */
+  /** Signs a certificate for `names` (DNS SANs, or `IP:a.b.c.d`); `days` < 0 makes one that has already expired. */
   issue(file: string, names: readonly string[], days?: number): IssuedCertificate;
   /** A key that belongs to no certificate. */
   strayKey(file: string): string;
@@ -47,7 +47,8 @@ export function makeCa(): TestCa {
       const cert = join(dir, `${file}.pem`);
       const csr = join(dir, `${file}.csr`);
       const ext = join(dir, `${file}.ext`);
-      writeFileSync(ext, `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
+      // Good for either end of a connection (mutual TLS tests use them as client certificates).
+      writeFileSync(ext, `subjectAltName=${names.map((n) => (n.startsWith('IP:') ? n : `DNS:${n}`)).join(',')}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n`);
       openssl(['req', '-new', ...EC, '-keyout', key, '-out', csr, '-subj', `/CN=${names[0] ?? file}`], dir);
       // -days -1 puts notAfter a day before now (OpenSSL 3 accepts -1): an expired certificate.
       const hex = (serial++ + 0x1000).toString(16).toUpperCase();

@@ -94,17 +94,12 @@ describe('listeners: problems, placed at their keys', () => {
 });
 
 describe('a route\'s protocol (how Fairway talks to its upstream)', () => {
-  it('is http1 unless the route says h2c', () => {
-    const c = load('routes:\n  - { service: web }\n  - { service: grpc, protocol: h2c }\n');
-    expect(c.routes.map((r) => r.protocol)).toEqual(['http1', 'h2c']);
+  it('is http1 unless the route says h2 or h2c', () => {
+    const c = load('routes:\n  - { service: web }\n  - { service: grpc, protocol: h2c }\n  - { service: tls, protocol: h2 }\n');
+    expect(c.routes.map((r) => r.protocol)).toEqual(['http1', 'h2c', 'h2']);
   });
 
   it.each([
-    {
-      why: 'h2 is refused honestly at its key: it needs upstream TLS, which is not built',
-      text: 'routes:\n  - service: grpc\n    protocol: h2\n',
-      line: '3:15 routes[0].protocol: h2 (HTTP/2 over TLS to the upstream) needs upstream TLS, which is not built yet; use h2c (HTTP/2 in clear text)',
-    },
     {
       why: 'an unknown protocol names the ones there are',
       text: 'routes:\n  - service: grpc\n    protocol: grpc\n',

@@ -41,7 +41,7 @@ routes:
     endpoints:
       - 10.0.0.1:8080
       - { address: "[::1]:8081", weight: 5 }
-      - { address: 10.0.0.3:8082 }
+      - { address: "https://10.0.0.3:8082" }
 `;
 
 /** The top-level sections neither test config sets, at their defaults. */
@@ -98,9 +98,9 @@ const FULL_EXPECTED: Config = {
       source: {
         kind: 'static',
         endpoints: [
-          { host: '10.0.0.1', port: 8080, weight: 1 },
-          { host: '::1', port: 8081, weight: 5 },
-          { host: '10.0.0.3', port: 8082, weight: 1 },
+          { host: '10.0.0.1', port: 8080, weight: 1, tls: false },
+          { host: '::1', port: 8081, weight: 5, tls: false },
+          { host: '10.0.0.3', port: 8082, weight: 1, tls: true },
         ],
       },
       strategy: 'round-robin',
@@ -207,9 +207,9 @@ describe('loadConfig: route defaults and normalization', () => {
       source: {
         kind: 'static',
         endpoints: [
-          { host: '10.0.0.1', port: 80, weight: 1 },
-          { host: '::1', port: 81, weight: 7 },
-          { host: 'h', port: 82, weight: 1 },
+          { host: '10.0.0.1', port: 80, weight: 1, tls: false },
+          { host: '::1', port: 81, weight: 7, tls: false },
+          { host: 'h', port: 82, weight: 1, tls: false },
         ],
       },
     },

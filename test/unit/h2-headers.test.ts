@@ -81,6 +81,10 @@ describe('toH2Request: the upstream header list as an HTTP/2 request to an h2c u
     });
   });
 
+  it('says :scheme https to an h2 upstream over TLS', () => {
+    expect(toH2Request(raw('Host: a.test'), 'GET', '/', 'h:1', 'https')[':scheme']).toBe('https');
+  });
+
   it("uses the instance's host:port as :authority when the list has no Host (rewrite.host: upstream)", () => {
     expect(toH2Request([], 'GET', '/', '10.0.0.1:50051')[':authority']).toBe('10.0.0.1:50051');
   });

@@ -3,39 +3,18 @@
 // of change: a check failing and recovering, an instance joining, one leaving while passing,
 // new weights. A reload across the limit switches modes without losing a route.
 
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { promisify } from 'node:util';
 import { expect, inject, it } from 'vitest';
 import { startBackends } from '../support/backends.js';
 import { ConsulAgent, ConsulApi } from '../support/consul.js';
 import { spawnFairway, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
+import { answers, connectionsTo } from '../support/through.js';
 
 const SERVICES = 30;
 
 async function connectionsOf(pid: number, port: number): Promise<number> {
-  const { stdout } = await promisify(execFile)('ss', ['-tnpH', 'state', 'established', 'dst', `127.0.0.1:${port}`]);
-  return [...stdout.matchAll(/pid=(\d+)/g)].filter((m) => Number(m[1]) === pid).length;
-}
-
-function get(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d));
-      res.on('end', () => resolve(`${res.statusCode} ${body}`));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function answers(port: number, path: string, n: number): Promise<string[]> {
-  const seen = new Set<string>();
-  for (let i = 0; i < n; i++) seen.add(await get(port, path));
-  return [...seen].sort();
+  return (await connectionsTo(port)).get(pid) ?? 0;
 }
 
 it('past maxWatches: a fixed few connections, and every kind of change still arrives', async () => {

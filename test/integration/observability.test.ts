@@ -3,28 +3,15 @@
 // token, and routes that appear and disappear with Consul tags.
 
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, inject, it } from 'vitest';
-import { Fairway } from '../../src/app.js';
 import { startBackend, startBackends } from '../support/backends.js';
 import { ConsulApi } from '../support/consul.js';
-import { baseConfig, Client, until, waitReady, writeConfig } from '../support/fairway.js';
+import { baseConfig, Client, startFairwayLogged, until, waitReady } from '../support/fairway.js';
 
 const consul = new ConsulApi(inject('consulAddress'));
 
 /** Fairway in-process with its log lines captured. */
-async function start(config: unknown): Promise<{ app: Fairway; lines: Array<Record<string, unknown>> }> {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  const app = await Fairway.start({ configPath: writeConfig(config), log: pino({ level: 'info' }, sink), env: {}, watch: false });
-  return { app, lines };
-}
+const start = startFairwayLogged;
 
 /** Sample value of one Prometheus series, by exact name and labels. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {

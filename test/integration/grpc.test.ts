@@ -20,6 +20,8 @@ describe('gRPC through Fairway', () => {
   let ca: TestCa;
   let echo: EchoServer;
   let viaConsul: EchoServer;
+  /** Killed in the middle of a call by one test. */
+  let doomed: EchoServer;
   let app: Fairway;
   let h2cUrl: string;
   let tlsUrl: string;
@@ -41,6 +43,7 @@ describe('gRPC through Fairway', () => {
     const cert = ca.issue('grpc', ['grpc.test']);
     echo = await startEchoServer('static');
     viaConsul = await startEchoServer('consul');
+    doomed = await startEchoServer('doomed');
     await consul.put('/v1/agent/service/register', { ID: `${service}-1`, Name: service, Address: '127.0.0.1', Port: viaConsul.port });
     const down = await freePort();
     app = await startFairway({
@@ -53,6 +56,7 @@ describe('gRPC through Fairway', () => {
       routes: [
         { name: 'consul', match: { host: 'consul.test', pathPrefix: '/fairway.test.Echo/' }, service, protocol: 'h2c' },
         { name: 'echo', match: { pathPrefix: '/fairway.test.Echo/' }, endpoints: [echo.address], protocol: 'h2c' },
+        { name: 'doomed', match: { host: 'doomed.test', pathPrefix: '/fairway.test.Late/' }, endpoints: [doomed.address], protocol: 'h2c', retries: 0 },
         { name: 'late', match: { pathPrefix: '/fairway.test.Late/' }, endpoints: [echo.address], protocol: 'h2c', timeout: '300ms' },
         { name: 'down', match: { pathPrefix: '/fairway.test.Down/' }, endpoints: [`127.0.0.1:${down}`], protocol: 'h2c' },
         { name: 'nobody', match: { pathPrefix: '/fairway.test.Nobody/' }, service: `nobody-${service}`, protocol: 'h2c' },
@@ -69,6 +73,7 @@ describe('gRPC through Fairway', () => {
     await consul.put(`/v1/agent/service/deregister/${service}-1`);
     await echo?.close();
     await viaConsul?.close();
+    await doomed?.close();
   });
 
   it('a unary call over h2c reaches the server, which sees X-Forwarded-* and a request id', async () => {
@@ -171,6 +176,16 @@ describe('gRPC through Fairway', () => {
     expect(r.error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(r.error?.metadata.get('x-fairway-error')).toEqual(['upstream_timeout']);
     await until(() => echo.cancelled === before + 1, 5_000, 'the server to see its call cancelled');
+  });
+
+  it('the upstream killed in the middle of a stream: the messages so far, then UNAVAILABLE in the trailers; Fairway serves on', async () => {
+    const client = new proto.Late(new URL(h2cUrl).host, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'doomed.test' });
+    clients.push(client);
+    const r = await serverStream(client, 'Drip', { n: 20 }, (_m, count) => count === 3 && doomed.kill());
+    expect(r.messages.length).toBeGreaterThanOrEqual(3);
+    expect(r.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(r.error?.metadata.get('x-fairway-error')).toEqual(['upstream_error']);
+    expect((await unary(plain(proto.Echo), 'Say', { text: 'still here' })).value?.text).toBe('still here from static');
   });
 
   it("Fairway's own gRPC answer is HTTP 200, Trailers-Only, with grpc-status and x-fairway-error", async () => {

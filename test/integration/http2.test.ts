@@ -7,14 +7,15 @@
 import { execFile } from 'node:child_process';
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { connect as tlsConnect } from 'node:tls';
+import { copyFileSync, renameSync } from 'node:fs';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
 import { PREFACE } from '../../src/proxy/preface.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { makeCa, type TestCa } from '../support/certs.js';
-import { Client, startFairway } from '../support/fairway.js';
+import { Client, startFairway, until } from '../support/fairway.js';
 import { h2connect, h2request } from '../support/h2-client.js';
 import { freePort } from '../support/ports.js';
 import { requestText, sendRaw } from '../support/raw-client.js';
@@ -50,10 +51,13 @@ describe('HTTP/2 at the edge', () => {
   let h2c: string;
   let tlsPort: number;
   let plain: string;
+  /** The TLS listener's certificate files, rotated by the last test. */
+  let edge: { cert: string; key: string };
 
   beforeAll(async () => {
     ca = makeCa();
     const cert = ca.issue('edge', ['a.test', 'b.test', '*.test']);
+    edge = cert;
     a = await startBackend('A', (req, res, backend) => {
       backend.last = { method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers, 'x-raw': req.rawHeaders.join('\n') } };
       let body = '';
@@ -341,5 +345,33 @@ describe('HTTP/2 at the edge', () => {
     const port = new URL(h2c).port;
     const viaH2c = await run('curl', ['-sS', '--max-time', '10', '--http2-prior-knowledge', '-H', 'host: b.test', `http://127.0.0.1:${port}/curl`, '-w', '\n%{http_version}'], { encoding: 'utf8' });
     expect(viaH2c.stdout).toBe('B\n2');
+  });
+
+  it('a certificate rotated on disk is served to new connections while an open HTTP/2 session goes on with the old one', async () => {
+    const serialOf = (session: Awaited<ReturnType<typeof tls>>) => (session.socket as unknown as TLSSocket).getPeerCertificate().serialNumber;
+    const open = await tls();
+    try {
+      expect((await h2request(open, { ':authority': 'a.test', ':path': '/before' })).status).toBe(200);
+      const before = serialOf(open);
+      const next = ca.issue('edge-next', ['a.test', 'b.test', '*.test']);
+      copyFileSync(next.cert, `${edge.cert}.tmp`);
+      copyFileSync(next.key, `${edge.key}.tmp`);
+      renameSync(`${edge.key}.tmp`, edge.key);
+      renameSync(`${edge.cert}.tmp`, edge.cert);
+      await until(async () => {
+        // The open session keeps busy (the listener closes one idle for keepAliveTimeout, 1 s here).
+        expect((await h2request(open, { ':authority': 'a.test', ':path': '/during' })).status).toBe(200);
+        const fresh = await tls();
+        const serial = serialOf(fresh);
+        fresh.close();
+        return serial === next.serial;
+      }, 8_000, 'the new certificate served to a new session');
+      const again = await h2request(open, { ':authority': 'a.test', ':path': '/after' });
+      expect(again.status).toBe(200);
+      expect(serialOf(open)).toBe(before);
+      expect(before).not.toBe(next.serial);
+    } finally {
+      open.close();
+    }
   });
 });

@@ -4,7 +4,7 @@
 // CONSUL_* variables. Certificates come from a throwaway CA made by openssl.
 
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createSecureServer } from 'node:http2';
 import { createServer as createHttpsServer, type Server } from 'node:https';
@@ -183,6 +183,17 @@ describe('TLS to Consul', () => {
     });
     apps.push(app);
     await until(async () => (await get(app)).status === 200, 10_000, 'discovered over HTTPS from the environment');
+  });
+
+  it('a reload to a CA that does not sign the agent: the error is reported, the last known instances serve on', async () => {
+    const config = (caPath: string) => baseConfig({ consul: { address: `https://127.0.0.1:${httpsPort}`, tls: { ca: caPath, cert: client.cert, key: client.key, serverName: 'consul.test' } }, upstream: { tls: { ca: ca.caPath } }, routes: routes() });
+    const app = await start(config(ca.caPath));
+    await until(async () => (await get(app)).status === 200, 10_000, 'discovered over HTTPS');
+    writeFileSync(app.configPath, JSON.stringify(config(makeCa().caPath)));
+    expect((await app.reload()).ok).toBe(true);
+    await until(() => app.consulState === 'unreachable', 10_000, 'consul unreachable with the wrong CA');
+    expect(app.watchStates()[0]?.lastError).toMatch(/unreachable: .*(CERT|SIGNATURE|ISSUER)/i);
+    expect(await get(app)).toMatchObject({ status: 200, error: undefined });
   });
 
   it('without a client certificate the agent refuses it: status says so, the route has no instance', async () => {

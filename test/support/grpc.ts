@@ -31,6 +31,8 @@ export interface EchoServer {
   /** Calls whose client went away (a deadline, a reset) before they answered. */
   cancelled: number;
   close(): Promise<void>;
+  /** Drops every connection at once, calls under way included (a crash, as the client sees it). */
+  kill(): void;
 }
 
 export async function startEchoServer(name: string): Promise<EchoServer> {
@@ -94,6 +96,7 @@ export async function startEchoServer(name: string): Promise<EchoServer> {
   state.port = port;
   state.address = `127.0.0.1:${port}`;
   state.close = () => new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  state.kill = () => server.forceShutdown();
   return state;
 }
 
@@ -111,12 +114,15 @@ export function unary(client: grpc.Client, method: string, req: Partial<Msg>, op
   });
 }
 
-/** A server-streaming call: every message it got, and how it ended. */
-export function serverStream(client: grpc.Client, method: string, req: Partial<Msg>): Promise<{ messages: Msg[]; error?: grpc.ServiceError }> {
+/** A server-streaming call: every message it got, and how it ended; `onMessage` sees each as it comes. */
+export function serverStream(client: grpc.Client, method: string, req: Partial<Msg>, onMessage?: (m: Msg, count: number) => void): Promise<{ messages: Msg[]; error?: grpc.ServiceError }> {
   return new Promise((resolve) => {
     const messages: Msg[] = [];
     const call = (client as unknown as Record<string, (req: Msg) => grpc.ClientReadableStream<Msg>>)[method]!.call(client, { text: '', n: 0, ...req });
-    call.on('data', (m: Msg) => messages.push(m));
+    call.on('data', (m: Msg) => {
+      messages.push(m);
+      onMessage?.(m, messages.length);
+    });
     call.on('error', (error: grpc.ServiceError) => resolve({ messages, error }));
     call.on('status', (s: grpc.StatusObject) => s.code === grpc.status.OK && resolve({ messages }));
   });

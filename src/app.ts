@@ -13,19 +13,19 @@ import type { Logger } from 'pino';
 import { Metrics } from './admin/metrics.js';
 import { adminBackend, createAdminServer } from './admin/server.js';
 import { formatHostPort, type HostPort } from './core/address.js';
-import { formatProblem, loadConfig, placeProblems, type Config, type ConfigProblem, type RouteConfig, type ServiceRegistration } from './core/config.js';
-import { kvClashes, kvLabel, loadKvRoutes, type KvStatus } from './core/kv-routes.js';
+import { formatProblem, loadConfig, placeProblems, type Config, type ConfigProblem, type ServiceRegistration } from './core/config.js';
+import type { KvStatus } from './core/kv-routes.js';
 import type { KvEntry } from './discovery/consul-client.js';
 import { UserError } from './core/errors.js';
 import { fleetRegistration, fleetSize, rateShare } from './core/fleet.js';
 import { watchKey } from './core/instance.js';
 import { watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
-import { withTagRoutes, type TagRoutes } from './core/tag-routes.js';
 import type { WatchState } from './discovery/consul-watch.js';
 import type { WatchSource } from './discovery/watch-source.js';
 import { certificateProblems } from './config-source/certificates.js';
 import { loadConfigFile, readConfigText } from './config-source/config-file.js';
 import { FileWatcher } from './config-source/file-watcher.js';
+import { ConfigComposer, type Catalog } from './app/config-composer.js';
 import { ConsulSession } from './app/consul-session.js';
 import { TableController } from './app/table-controller.js';
 import { listen } from './listen.js';
@@ -70,20 +70,8 @@ export class Fairway {
   #rng: () => number;
   #deps: TableDeps;
   readonly #clock = new RequestClock();
-  /** The config as the file says. */
-  #fileConfig!: Config;
-  /** The config in force: the file's, plus routes from Consul tags when enabled. */
-  #config!: Config;
-  /** The catalog's services and tags, when routes from tags are on. */
-  #catalog: Readonly<Record<string, readonly string[]>> | undefined;
-  #tagRoutes: TagRoutes = { routes: [], conflicts: [] };
-  /** Routes from Consul KV (fleet.configKey) in force, and how the last read of the key went. */
-  #kvRoutes: readonly RouteConfig[] = [];
-  #kvStatus: KvStatus | undefined;
-  /** The file's config with the KV routes added, remade only when either changes (#withKv). */
-  #withKvCache: { file: Config; kv: readonly RouteConfig[]; config: Config } | undefined;
-  /** The file-plus-KV config the running one was made from (tag routes come on top). */
-  #base: Config | undefined;
+  /** The config in force: the file's, plus routes from Consul KV and from tags. */
+  #configs!: ConfigComposer;
   #configHash = '';
   /** The route table in force and its rebuilds. */
   #tables!: TableController;
@@ -118,11 +106,11 @@ export class Fairway {
     const workers = this.#role === 'worker' ? Number(this.#env.FAIRWAY_WORKERS ?? 1) : 1;
     this.#deps = { rng: this.#rng, now: this.#clock.now, rateShare: () => rateShare(this.fleetSize, workers) };
     this.metrics = new Metrics(this.#clock.now);
-    const access = new AccessLog(this.log.child({ part: 'access' }), () => this.#config.accessLog, this.#rng);
+    const access = new AccessLog(this.log.child({ part: 'access' }), () => this.config.accessLog, this.#rng);
     const metrics = this.metrics;
     const counted: RequestObserver = {
       onExchange: (ex) => {
-        if (this.#config.metrics.enabled) metrics.onExchange(ex);
+        if (this.config.metrics.enabled) metrics.onExchange(ex);
       },
       onRetry: (route) => metrics.onRetry(route),
     };
@@ -140,7 +128,7 @@ export class Fairway {
     this.#forwarder = new Forwarder({
       log: this.log.child({ part: 'proxy' }),
       clock: this.#clock,
-      settings: () => this.#config,
+      settings: () => this.config,
       observer: this.#observer,
       onEjected: (u, route) => {
         this.metrics.onEjection(u);
@@ -161,8 +149,7 @@ export class Fairway {
     const { config, text } = await loadConfigFile(options.configPath, app.#env);
     const unusable = await certificateProblems(config, text, options.configPath);
     if (unusable.length > 0) throw new UserError(unusable.map(formatProblem).join('\n'));
-    app.#fileConfig = config;
-    app.#config = config;
+    app.#configs = new ConfigComposer(config, app.#env);
     app.#configHash = hash(text);
     app.#lastReload = { ok: true, at: new Date().toISOString(), problems: [] };
     try {
@@ -179,9 +166,9 @@ export class Fairway {
   }
 
   async #boot(): Promise<void> {
-    const config = this.#config;
+    const config = this.#configs.config;
     this.#tables = new TableController({
-      config: () => this.#config,
+      config: () => this.config,
       snapshots: () => this.#consul.snapshots,
       deps: this.#deps,
       tick: () => this.#clock.tick(),
@@ -204,7 +191,7 @@ export class Fairway {
       log: this.log.child({ part: 'proxy' }),
       table: () => this.#tables.table,
       settings: config.server,
-      upstream: () => this.#config.upstream,
+      upstream: () => this.config.upstream,
       observer: this.#observer,
     });
     this.#listeners = new Listeners({ proxy: this.#proxy, log: this.log.child({ part: 'listener' }), handshakeTimeoutMs: config.server.headersTimeoutMs });
@@ -265,20 +252,17 @@ export class Fairway {
     }
     const result = loadConfig(text, this.configPath, this.#env);
     if (!result.ok) return this.#rejected(at, result.problems.map(formatProblem));
-    if (result.config.fleet?.configKey !== this.#fileConfig.fleet?.configKey) {
-      // Another key (or none): its routes come from its own watch, started below.
-      this.#kvRoutes = [];
-      this.#kvStatus = undefined;
-    }
-    const clashes = kvClashes(result.config, this.#kvRoutes);
-    if (clashes.length > 0) return this.#rejected(at, placeProblems(text, this.configPath, clashes).map(formatProblem));
+    // A file naming another fleet.configKey (or none) drops the old key's routes; the new
+    // key's come from its own watch, started below.
+    const composed = this.#configs.fromFile(result.config);
+    if (!composed.ok) return this.#rejected(at, placeProblems(text, this.configPath, composed.clashes).map(formatProblem));
     const unusable = await certificateProblems(result.config, text, this.configPath);
     if (unusable.length > 0) return this.#rejected(at, unusable.map(formatProblem));
-    const next = this.#withTagRoutes(result.config);
-    if (!sameAddress(next.admin.listen, this.#config.admin.listen)) this.log.warn('admin.listen changed in the config; it takes effect on restart');
-    if (next.server.maxHeaderSize !== this.#config.server.maxHeaderSize)
+    const next = composed.next.config;
+    if (!sameAddress(next.admin.listen, this.config.admin.listen)) this.log.warn('admin.listen changed in the config; it takes effect on restart');
+    if (next.server.maxHeaderSize !== this.config.server.maxHeaderSize)
       this.log.warn('server.maxHeaderSize changed in the config; it takes effect on restart');
-    if (next.server.fastPath !== this.#config.server.fastPath)
+    if (next.server.fastPath !== this.config.server.fastPath)
       this.log.warn('server.fastPath changed in the config; it takes effect on restart');
     await this.#consul.apply(next);
     // Registration is best effort (it retries by itself), so Consul being down fails no reload.
@@ -291,8 +275,7 @@ export class Fairway {
     if (this.#draining) return this.#lastReload!;
     this.#proxy.applySettings(next.server);
     await this.#listeners?.apply(next.listeners);
-    this.#fileConfig = result.config;
-    this.#config = next;
+    this.#configs.use(composed.next);
     this.#configHash = h;
     this.#tables.now();
     await this.#consul.discovery?.sync(watchKeys(next));
@@ -313,7 +296,7 @@ export class Fairway {
   async #prepareWatches(next: Config): Promise<void> {
     const discovery = this.#consul.discovery;
     if (!discovery) return;
-    await discovery.sync(new Map([...watchKeys(this.#config), ...watchKeys(next)]));
+    await discovery.sync(new Map([...watchKeys(this.config), ...watchKeys(next)]));
     const giveUp = new AbortController();
     await Promise.race([discovery.settled(), delay(SETTLE_ON_RELOAD_MS, undefined, { signal: giveUp.signal }).catch(() => undefined)]);
     giveUp.abort();
@@ -328,28 +311,27 @@ export class Fairway {
   /** A new value of fleet.configKey (null: no such key): its routes replace the KV routes in force, if they pass. */
   #onKv(key: string, entry: KvEntry | null): Promise<unknown> {
     const run = async (): Promise<ReloadResult> => {
-      if (this.#draining || this.#fileConfig.fleet?.configKey !== key) return this.#lastReload!;
-      const at = new Date().toISOString();
+      if (this.#draining) return this.#lastReload!;
+      const composed = this.#configs.withKv(key, entry, new Date().toISOString());
+      if (composed === undefined) return this.#lastReload!;
       const index = entry?.modifyIndex ?? null;
-      const loaded = entry === null ? { ok: true as const, routes: [] } : loadKvRoutes(entry.text, kvLabel(key), this.#fileConfig.routes, this.#env);
-      if (!loaded.ok) {
-        const problems = loaded.problems.map(formatProblem);
-        this.#kvStatus = { key, ok: false, at, index, routes: this.#kvRoutes.length, problems };
+      if (!composed.ok) {
         this.metrics.onReload(false);
-        this.log.error({ key, index, problems }, 'routes from Consul KV rejected; keeping the running ones');
+        this.log.error({ key, index, problems: composed.problems }, 'routes from Consul KV rejected; keeping the running ones');
         return this.#lastReload!;
       }
-      this.#kvRoutes = loaded.routes;
-      this.#kvStatus = { key, ok: true, at, index, routes: loaded.routes.length, problems: [] };
-      const next = this.#withTagRoutes(this.#fileConfig);
-      if (next === this.#config) return this.#lastReload!;
-      await this.#prepareWatches(next);
+      const { next } = composed;
+      if (next.config === this.config) {
+        this.#configs.use(next);
+        return this.#lastReload!;
+      }
+      await this.#prepareWatches(next.config);
       if (this.#draining) return this.#lastReload!;
-      this.#config = next;
+      this.#configs.use(next);
       this.#tables.now();
-      await this.#consul.discovery?.sync(watchKeys(next));
+      await this.#consul.discovery?.sync(watchKeys(next.config));
       this.metrics.onReload(true);
-      this.log.info({ key, index, routes: loaded.routes.map((r) => r.name) }, 'routes from Consul KV applied');
+      this.log.info({ key, index, routes: next.kvRoutes.map((r) => r.name) }, 'routes from Consul KV applied');
       return this.#lastReload!;
     };
     return this.#serialized(run, (err) => {
@@ -359,7 +341,7 @@ export class Fairway {
   }
 
   get fleetConfig(): KvStatus | undefined {
-    return this.#kvStatus;
+    return this.#configs.fleetConfig;
   }
 
   /** Starts or stops watching the catalog for routes from tags, as the config says. */
@@ -369,16 +351,16 @@ export class Fairway {
     );
   }
 
-  #onCatalog(services: Readonly<Record<string, readonly string[]>>): Promise<unknown> {
+  #onCatalog(services: Catalog): Promise<unknown> {
     // Serialized with reloads, so the two never interleave their swaps.
     const run = async (): Promise<ReloadResult> => {
       if (this.#draining) return this.#lastReload!;
-      this.#catalog = services;
-      const next = this.#withTagRoutes(this.#fileConfig);
-      if (next === this.#config) return this.#lastReload!;
-      this.#config = next;
-      this.log.info({ routes: this.#tagRoutes.routes.map((r) => r.name), conflicts: this.#tagRoutes.conflicts }, 'routes from Consul tags changed');
-      await this.#consul.discovery?.sync(watchKeys(next));
+      const running = this.config;
+      const next = this.#configs.withCatalog(services);
+      this.#configs.use(next);
+      if (next.config === running) return this.#lastReload!;
+      this.log.info({ routes: next.tagRoutes.routes.map((r) => r.name), conflicts: next.tagRoutes.conflicts }, 'routes from Consul tags changed');
+      await this.#consul.discovery?.sync(watchKeys(next.config));
       this.#tables.now();
       return this.#lastReload!;
     };
@@ -388,30 +370,8 @@ export class Fairway {
     });
   }
 
-  /** `file` plus routes from Consul KV and from tags; the running config itself when none changed. */
-  #withTagRoutes(file: Config): Config {
-    const base = this.#withKv(file);
-    const merged = withTagRoutes(base, this.#catalog, this.#tagRoutes);
-    this.#tagRoutes = merged.tagRoutes;
-    if (base === this.#base && !merged.changed && this.#config !== undefined) return this.#config;
-    this.#base = base;
-    return merged.config;
-  }
-
-  /** `file` with the KV routes in force after its own (the same object while neither changes). */
-  #withKv(file: Config): Config {
-    if (this.#kvRoutes.length === 0) return file;
-    const c = this.#withKvCache;
-    if (c?.file === file && c.kv === this.#kvRoutes) return c.config;
-    const config = Object.freeze({ ...file, routes: Object.freeze([...file.routes, ...this.#kvRoutes]) });
-    this.#withKvCache = { file, kv: this.#kvRoutes, config };
-    return config;
-  }
-
   get tagRoutes(): { prefix: string; routes: string[]; conflicts: string[] } | undefined {
-    const prefix = this.#config.consulTags?.prefix;
-    if (prefix === undefined) return undefined;
-    return { prefix, routes: this.#tagRoutes.routes.map((r) => r.name), conflicts: this.#tagRoutes.conflicts };
+    return this.#configs.tagRoutes;
   }
 
   #rejected(at: string, problems: string[]): ReloadResult {
@@ -430,7 +390,7 @@ export class Fairway {
     this.#watcher?.stop();
     // A reload or tag change under way finishes first (each checks #draining after its waits).
     await this.#reloading;
-    const drainMs = this.#config?.drainTimeoutMs ?? 10_000;
+    const drainMs = this.#configs?.config.drainTimeoutMs ?? 10_000;
     if (this.#listeners?.listening) {
       const closed = this.#listeners.close();
       // Keep-alive connections go as soon as their last response is out, not after
@@ -473,7 +433,7 @@ export class Fairway {
   }
 
   adminToken(): string {
-    return this.#config.admin.token;
+    return this.config.admin.token;
   }
 
   watchStates(): WatchState[] {
@@ -494,7 +454,7 @@ export class Fairway {
   }
 
   get config(): Config {
-    return this.#config;
+    return this.#configs.config;
   }
 
   get lastReload(): ReloadResult | undefined {
@@ -517,13 +477,13 @@ export class Fairway {
   }
 
   get fleet(): { name: string; instances: number; rateShare: number } | undefined {
-    const fleet = this.#config.fleet;
+    const fleet = this.config.fleet;
     return fleet === undefined ? undefined : { name: fleet.name, instances: this.fleetSize, rateShare: this.#deps.rateShare!() };
   }
 
   /** Passing Fairways in this one's fleet (1 without `fleet:`, or before Consul has said). */
   get fleetSize(): number {
-    const fleet = this.#config?.fleet;
+    const fleet = this.#configs?.config.fleet;
     return fleet === undefined ? 1 : fleetSize(this.#consul.snapshots.get(watchKey(fleet.name, [])));
   }
 

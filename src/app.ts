@@ -1,24 +1,24 @@
-// Wiring: config file → Consul session (app/consul-session.ts) → route table (app/table-
-// controller.ts) → proxy and admin listeners, plus reload, routes from tags and graceful stop.
-// Each piece stays in its own module; this file only connects them and runs the lifecycle:
-// boot, reload, tag routes, drain, stop.
+// One Fairway process, wired: the config file, its composition with routes from Consul KV and
+// tags (app/config-composer.ts), the link to Consul (app/consul-session.ts), the route table
+// (app/table-controller.ts), the proxy pipeline and its listeners (app/proxy-front.ts), the admin
+// listener, and this instance in its fleet (app/fleet-member.ts). Each part keeps its own rules;
+// this file connects them and runs the lifecycle: boot, reload, the KV and catalog changes (run
+// one at a time with reloads, so their swaps never interleave), drain and stop. The getters at
+// the end are what the admin API, metrics and tests read.
 
 import { createHash } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
-import { hostname } from 'node:os';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Metrics } from './admin/metrics.js';
 import { adminBackend, createAdminServer } from './admin/server.js';
 import { formatHostPort, type HostPort } from './core/address.js';
-import { formatProblem, loadConfig, placeProblems, type Config, type ConfigProblem, type ServiceRegistration } from './core/config.js';
+import { formatProblem, loadConfig, placeProblems, type Config, type ConfigProblem } from './core/config.js';
 import type { KvStatus } from './core/kv-routes.js';
 import type { KvEntry } from './discovery/consul-client.js';
 import { UserError } from './core/errors.js';
-import { fleetRegistration, fleetSize, rateShare } from './core/fleet.js';
-import { watchKey } from './core/instance.js';
 import { watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
 import type { WatchState } from './discovery/consul-watch.js';
 import type { WatchSource } from './discovery/watch-source.js';
@@ -27,14 +27,15 @@ import { loadConfigFile, readConfigText } from './config-source/config-file.js';
 import { FileWatcher } from './config-source/file-watcher.js';
 import { ConfigComposer, type Catalog } from './app/config-composer.js';
 import { ConsulSession } from './app/consul-session.js';
+import { FleetMember } from './app/fleet-member.js';
+import { ProxyFront } from './app/proxy-front.js';
 import { TableController } from './app/table-controller.js';
 import { listen } from './listen.js';
 import { AccessLog } from './proxy/access-log.js';
 import { RequestClock } from './proxy/clock.js';
 import { observers, type RequestObserver } from './proxy/observer.js';
 import { Forwarder } from './proxy/forwarder.js';
-import { Listeners, type ListenerStatus } from './proxy/listeners.js';
-import { createProxyServer, type ProxyServer } from './proxy/server.js';
+import type { ListenerStatus } from './proxy/listeners.js';
 
 const SETTLE_ON_RELOAD_MS = 2_000;
 
@@ -77,12 +78,13 @@ export class Fairway {
   #tables!: TableController;
   /** Client, discovery and registrar, remade when a reload changes the Consul settings. */
   #consul!: ConsulSession;
+  /** What it registers, and its share of rate limits with `fleet:`. */
+  #fleet: FleetMember;
   #forwarder: Forwarder;
   readonly metrics: Metrics;
   readonly #observer: RequestObserver;
-  #proxy!: ProxyServer;
-  /** The client-facing listeners feeding #proxy. */
-  #listeners: Listeners | undefined;
+  /** The request pipeline and the client-facing listeners feeding it. */
+  #front: ProxyFront | undefined;
   #admin: HttpServer | undefined;
   #watcher: FileWatcher | undefined;
   #ready = false;
@@ -103,8 +105,12 @@ export class Fairway {
     // Workers share the listener, and each keeps its own token buckets: each enforces its share
     // of a route's rate (the kernel spreads connections, so this is exact only on average).
     // With `fleet:`, each Fairway enforces its share of the fleet's (core/fleet.ts).
-    const workers = this.#role === 'worker' ? Number(this.#env.FAIRWAY_WORKERS ?? 1) : 1;
-    this.#deps = { rng: this.#rng, now: this.#clock.now, rateShare: () => rateShare(this.fleetSize, workers) };
+    this.#fleet = new FleetMember({
+      config: () => this.#configs?.config,
+      snapshots: () => this.#consul.snapshots,
+      workers: this.#role === 'worker' ? Number(this.#env.FAIRWAY_WORKERS ?? 1) : 1,
+    });
+    this.#deps = { rng: this.#rng, now: this.#clock.now, rateShare: () => this.#fleet.rateShare() };
     this.metrics = new Metrics(this.#clock.now);
     const access = new AccessLog(this.log.child({ part: 'access' }), () => this.config.accessLog, this.#rng);
     const metrics = this.metrics;
@@ -186,21 +192,21 @@ export class Fairway {
     await this.#watchKv(config);
     this.#tables.now();
 
-    this.#proxy = createProxyServer({
+    this.#front = new ProxyFront({
       forwarder: this.#forwarder,
       log: this.log.child({ part: 'proxy' }),
+      listenerLog: this.log.child({ part: 'listener' }),
       table: () => this.#tables.table,
       settings: config.server,
       upstream: () => this.config.upstream,
       observer: this.#observer,
     });
-    this.#listeners = new Listeners({ proxy: this.#proxy, log: this.log.child({ part: 'listener' }), handshakeTimeoutMs: config.server.headersTimeoutMs });
-    await this.#listeners.start(config.listeners);
+    await this.#front.start(config);
     if (this.#role !== 'worker') {
       this.#admin = createAdminServer({ backend: adminBackend(this), log: this.log.child({ part: 'admin' }) });
       await listen(this.#admin, config.admin.listen);
       // Its own registration needs the ports just bound; /-/ready turns its check passing.
-      if (config.fleet) await this.#consul.registrar?.sync(this.#registrations(config));
+      if (config.fleet) await this.#consul.registrar?.sync(this.#fleet.registrations(config, this.#front?.first, this.#admin));
     }
     this.log.info({ proxy: this.proxyUrl, admin: this.adminUrl, routes: config.routes.length }, 'fairway listening');
 
@@ -224,7 +230,7 @@ export class Fairway {
   }
 
   /**
-   * Runs `task` after every reload and tag change queued before it, so their swaps never
+   * Runs `task` after every reload, KV value and catalog change queued before it, so their swaps never
    * interleave. Never rejects: a failure is answered by `onError`, and the chain stays usable.
    */
   #serialized(task: () => Promise<ReloadResult>, onError: (err: Error) => ReloadResult): Promise<ReloadResult> {
@@ -266,15 +272,11 @@ export class Fairway {
       this.log.warn('server.fastPath changed in the config; it takes effect on restart');
     await this.#consul.apply(next);
     // Registration is best effort (it retries by itself), so Consul being down fails no reload.
-    await this.#consul.registrar?.sync(this.#registrations(next));
+    await this.#consul.registrar?.sync(this.#fleet.registrations(next, this.#front?.first, this.#admin));
     if (this.#draining) return this.#lastReload!;
-    // Start the new watches and give them a moment to answer before the new routes go live,
-    // so a route added by this reload does not answer 503 while its first query is in flight;
-    // watches only the old config uses stop after the swap.
     await this.#prepareWatches(next);
     if (this.#draining) return this.#lastReload!;
-    this.#proxy.applySettings(next.server);
-    await this.#listeners?.apply(next.listeners);
+    await this.#front?.apply(next);
     this.#configs.use(composed.next);
     this.#configHash = h;
     this.#tables.now();
@@ -390,23 +392,7 @@ export class Fairway {
     this.#watcher?.stop();
     // A reload or tag change under way finishes first (each checks #draining after its waits).
     await this.#reloading;
-    const drainMs = this.#configs?.config.drainTimeoutMs ?? 10_000;
-    if (this.#listeners?.listening) {
-      const closed = this.#listeners.close();
-      // Keep-alive connections go as soon as their last response is out, not after
-      // keepAliveTimeout; whatever is still busy at the drain timeout is cut.
-      this.#proxy.closeIdleConnections();
-      const sweep = setInterval(() => this.#proxy.closeIdleConnections(), 50);
-      const timer = setTimeout(() => {
-        this.#proxy.closeAllConnections();
-        // Upgraded connections (WebSockets) are not the server's to close: cut them here.
-        for (const t of this.#proxy.tunnels) t.destroy();
-      }, drainMs);
-      await closed;
-      clearInterval(sweep);
-      clearTimeout(timer);
-    }
-    this.#proxy?.close();
+    await this.#front?.drain(this.#configs?.config.drainTimeoutMs ?? 10_000);
     await this.#consul.close();
     await this.#forwarder.close();
     if (this.#admin?.listening) {
@@ -469,37 +455,28 @@ export class Fairway {
     return this.#consul.discovery?.address;
   }
 
-  /** What the registrar keeps in Consul: the config's services, and this instance in its fleet. */
-  #registrations(config: Config): ServiceRegistration[] {
-    const proxy = this.#listeners?.servers[0];
-    const self = this.#admin?.listening && proxy ? fleetRegistration(config, boundAddress(proxy), boundAddress(this.#admin), hostname()) : undefined;
-    return self === undefined ? [...config.services] : [...config.services, self];
-  }
-
   get fleet(): { name: string; instances: number; rateShare: number } | undefined {
-    const fleet = this.config.fleet;
-    return fleet === undefined ? undefined : { name: fleet.name, instances: this.fleetSize, rateShare: this.#deps.rateShare!() };
+    return this.#fleet.view();
   }
 
   /** Passing Fairways in this one's fleet (1 without `fleet:`, or before Consul has said). */
   get fleetSize(): number {
-    const fleet = this.#configs?.config.fleet;
-    return fleet === undefined ? 1 : fleetSize(this.#consul.snapshots.get(watchKey(fleet.name, [])));
+    return this.#fleet.size;
   }
 
   /** The first listener's URL. */
   get proxyUrl(): string {
-    return this.#listeners?.urls()[0] ?? '';
+    return this.#front?.urls()[0] ?? '';
   }
 
   /** Every listener's URL (https:// for TLS ones), in config order. */
   get proxyUrls(): string[] {
-    return this.#listeners?.urls() ?? [];
+    return this.#front?.urls() ?? [];
   }
 
   /** The listeners, their certificates and handshake failures (admin views, metrics). */
   listeners(): ListenerStatus[] {
-    return this.#listeners?.status() ?? [];
+    return this.#front?.status() ?? [];
   }
 
   get adminUrl(): string {
@@ -513,11 +490,6 @@ function hash(text: string): string {
 
 function sameAddress(a: HostPort, b: HostPort): boolean {
   return a.host === b.host && a.port === b.port;
-}
-
-function boundAddress(server: Server): HostPort {
-  const a = server.address() as AddressInfo;
-  return { host: a.address, port: a.port };
 }
 
 function urlOf(server: Server | undefined): string {

@@ -342,10 +342,6 @@ export class Fairway {
     });
   }
 
-  get fleetConfig(): KvStatus | undefined {
-    return this.#configs.fleetConfig;
-  }
-
   /** Starts or stops watching the catalog for routes from tags, as the config says. */
   async #watchTags(config: Config): Promise<void> {
     await this.#consul.discovery?.watchCatalog(
@@ -370,10 +366,6 @@ export class Fairway {
       this.log.error({ err: err.message }, 'applying routes from Consul tags failed');
       return this.#lastReload!;
     });
-  }
-
-  get tagRoutes(): { prefix: string; routes: string[]; conflicts: string[] } | undefined {
-    return this.#configs.tagRoutes;
   }
 
   #rejected(at: string, problems: string[]): ReloadResult {
@@ -453,6 +445,16 @@ export class Fairway {
 
   get consulAddress(): string | undefined {
     return this.#consul.discovery?.address;
+  }
+
+  /** Routes from Consul tags in force, and the services left out, when tag routes are on. */
+  get tagRoutes(): { prefix: string; routes: string[]; conflicts: string[] } | undefined {
+    return this.#configs.tagRoutes;
+  }
+
+  /** With `fleet.configKey`: how the last read of the key went. */
+  get fleetConfig(): KvStatus | undefined {
+    return this.#configs.fleetConfig;
   }
 
   get fleet(): { name: string; instances: number; rateShare: number } | undefined {

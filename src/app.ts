@@ -1,40 +1,41 @@
-// Wiring: config file → Consul session (app/consul-session.ts) → route table (app/table-
-// controller.ts) → proxy and admin listeners, plus reload, routes from tags and graceful stop.
-// Each piece stays in its own module; this file only connects them and runs the lifecycle:
-// boot, reload, tag routes, drain, stop.
+// One Fairway process, wired: the config file, its composition with routes from Consul KV and
+// tags (app/config-composer.ts), the link to Consul (app/consul-session.ts), the route table
+// (app/table-controller.ts), the proxy pipeline and its listeners (app/proxy-front.ts), the admin
+// listener, and this instance in its fleet (app/fleet-member.ts). Each part keeps its own rules;
+// this file connects them and runs the lifecycle: boot, reload, the KV and catalog changes (run
+// one at a time with reloads, so their swaps never interleave), drain and stop. The getters at
+// the end are what the admin API, metrics and tests read.
 
 import { createHash } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
-import { hostname } from 'node:os';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Metrics } from './admin/metrics.js';
 import { adminBackend, createAdminServer } from './admin/server.js';
 import { formatHostPort, type HostPort } from './core/address.js';
-import { formatProblem, loadConfig, placeProblems, type Config, type ConfigProblem, type RouteConfig, type ServiceRegistration } from './core/config.js';
-import { kvClashes, kvLabel, loadKvRoutes, type KvStatus } from './core/kv-routes.js';
+import { formatProblem, loadConfig, placeProblems, type Config, type ConfigProblem } from './core/config.js';
+import type { KvStatus } from './core/kv-routes.js';
 import type { KvEntry } from './discovery/consul-client.js';
 import { UserError } from './core/errors.js';
-import { fleetRegistration, fleetSize, rateShare } from './core/fleet.js';
-import { watchKey } from './core/instance.js';
 import { watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
-import { withTagRoutes, type TagRoutes } from './core/tag-routes.js';
 import type { WatchState } from './discovery/consul-watch.js';
 import type { WatchSource } from './discovery/watch-source.js';
 import { certificateProblems } from './config-source/certificates.js';
 import { loadConfigFile, readConfigText } from './config-source/config-file.js';
 import { FileWatcher } from './config-source/file-watcher.js';
+import { ConfigComposer, type Catalog } from './app/config-composer.js';
 import { ConsulSession } from './app/consul-session.js';
+import { FleetMember } from './app/fleet-member.js';
+import { ProxyFront } from './app/proxy-front.js';
 import { TableController } from './app/table-controller.js';
 import { listen } from './listen.js';
 import { AccessLog } from './proxy/access-log.js';
 import { RequestClock } from './proxy/clock.js';
 import { observers, type RequestObserver } from './proxy/observer.js';
 import { Forwarder } from './proxy/forwarder.js';
-import { Listeners, type ListenerStatus } from './proxy/listeners.js';
-import { createProxyServer, type ProxyServer } from './proxy/server.js';
+import type { ListenerStatus } from './proxy/listeners.js';
 
 const SETTLE_ON_RELOAD_MS = 2_000;
 
@@ -70,31 +71,20 @@ export class Fairway {
   #rng: () => number;
   #deps: TableDeps;
   readonly #clock = new RequestClock();
-  /** The config as the file says. */
-  #fileConfig!: Config;
-  /** The config in force: the file's, plus routes from Consul tags when enabled. */
-  #config!: Config;
-  /** The catalog's services and tags, when routes from tags are on. */
-  #catalog: Readonly<Record<string, readonly string[]>> | undefined;
-  #tagRoutes: TagRoutes = { routes: [], conflicts: [] };
-  /** Routes from Consul KV (fleet.configKey) in force, and how the last read of the key went. */
-  #kvRoutes: readonly RouteConfig[] = [];
-  #kvStatus: KvStatus | undefined;
-  /** The file's config with the KV routes added, remade only when either changes (#withKv). */
-  #withKvCache: { file: Config; kv: readonly RouteConfig[]; config: Config } | undefined;
-  /** The file-plus-KV config the running one was made from (tag routes come on top). */
-  #base: Config | undefined;
+  /** The config in force: the file's, plus routes from Consul KV and from tags. */
+  #configs!: ConfigComposer;
   #configHash = '';
   /** The route table in force and its rebuilds. */
   #tables!: TableController;
   /** Client, discovery and registrar, remade when a reload changes the Consul settings. */
   #consul!: ConsulSession;
+  /** What it registers, and its share of rate limits with `fleet:`. */
+  #fleet: FleetMember;
   #forwarder: Forwarder;
   readonly metrics: Metrics;
   readonly #observer: RequestObserver;
-  #proxy!: ProxyServer;
-  /** The client-facing listeners feeding #proxy. */
-  #listeners: Listeners | undefined;
+  /** The request pipeline and the client-facing listeners feeding it. */
+  #front: ProxyFront | undefined;
   #admin: HttpServer | undefined;
   #watcher: FileWatcher | undefined;
   #ready = false;
@@ -115,14 +105,18 @@ export class Fairway {
     // Workers share the listener, and each keeps its own token buckets: each enforces its share
     // of a route's rate (the kernel spreads connections, so this is exact only on average).
     // With `fleet:`, each Fairway enforces its share of the fleet's (core/fleet.ts).
-    const workers = this.#role === 'worker' ? Number(this.#env.FAIRWAY_WORKERS ?? 1) : 1;
-    this.#deps = { rng: this.#rng, now: this.#clock.now, rateShare: () => rateShare(this.fleetSize, workers) };
+    this.#fleet = new FleetMember({
+      config: () => this.#configs?.config,
+      snapshots: () => this.#consul.snapshots,
+      workers: this.#role === 'worker' ? Number(this.#env.FAIRWAY_WORKERS ?? 1) : 1,
+    });
+    this.#deps = { rng: this.#rng, now: this.#clock.now, rateShare: () => this.#fleet.rateShare() };
     this.metrics = new Metrics(this.#clock.now);
-    const access = new AccessLog(this.log.child({ part: 'access' }), () => this.#config.accessLog, this.#rng);
+    const access = new AccessLog(this.log.child({ part: 'access' }), () => this.config.accessLog, this.#rng);
     const metrics = this.metrics;
     const counted: RequestObserver = {
       onExchange: (ex) => {
-        if (this.#config.metrics.enabled) metrics.onExchange(ex);
+        if (this.config.metrics.enabled) metrics.onExchange(ex);
       },
       onRetry: (route) => metrics.onRetry(route),
     };
@@ -140,7 +134,7 @@ export class Fairway {
     this.#forwarder = new Forwarder({
       log: this.log.child({ part: 'proxy' }),
       clock: this.#clock,
-      settings: () => this.#config,
+      settings: () => this.config,
       observer: this.#observer,
       onEjected: (u, route) => {
         this.metrics.onEjection(u);
@@ -161,8 +155,7 @@ export class Fairway {
     const { config, text } = await loadConfigFile(options.configPath, app.#env);
     const unusable = await certificateProblems(config, text, options.configPath);
     if (unusable.length > 0) throw new UserError(unusable.map(formatProblem).join('\n'));
-    app.#fileConfig = config;
-    app.#config = config;
+    app.#configs = new ConfigComposer(config, app.#env);
     app.#configHash = hash(text);
     app.#lastReload = { ok: true, at: new Date().toISOString(), problems: [] };
     try {
@@ -179,9 +172,9 @@ export class Fairway {
   }
 
   async #boot(): Promise<void> {
-    const config = this.#config;
+    const config = this.#configs.config;
     this.#tables = new TableController({
-      config: () => this.#config,
+      config: () => this.config,
       snapshots: () => this.#consul.snapshots,
       deps: this.#deps,
       tick: () => this.#clock.tick(),
@@ -199,21 +192,21 @@ export class Fairway {
     await this.#watchKv(config);
     this.#tables.now();
 
-    this.#proxy = createProxyServer({
+    this.#front = new ProxyFront({
       forwarder: this.#forwarder,
       log: this.log.child({ part: 'proxy' }),
+      listenerLog: this.log.child({ part: 'listener' }),
       table: () => this.#tables.table,
       settings: config.server,
-      upstream: () => this.#config.upstream,
+      upstream: () => this.config.upstream,
       observer: this.#observer,
     });
-    this.#listeners = new Listeners({ proxy: this.#proxy, log: this.log.child({ part: 'listener' }), handshakeTimeoutMs: config.server.headersTimeoutMs });
-    await this.#listeners.start(config.listeners);
+    await this.#front.start(config);
     if (this.#role !== 'worker') {
       this.#admin = createAdminServer({ backend: adminBackend(this), log: this.log.child({ part: 'admin' }) });
       await listen(this.#admin, config.admin.listen);
       // Its own registration needs the ports just bound; /-/ready turns its check passing.
-      if (config.fleet) await this.#consul.registrar?.sync(this.#registrations(config));
+      if (config.fleet) await this.#consul.registrar?.sync(this.#fleet.registrations(config, this.#front?.first, this.#admin));
     }
     this.log.info({ proxy: this.proxyUrl, admin: this.adminUrl, routes: config.routes.length }, 'fairway listening');
 
@@ -237,7 +230,7 @@ export class Fairway {
   }
 
   /**
-   * Runs `task` after every reload and tag change queued before it, so their swaps never
+   * Runs `task` after every reload, KV value and catalog change queued before it, so their swaps never
    * interleave. Never rejects: a failure is answered by `onError`, and the chain stays usable.
    */
   #serialized(task: () => Promise<ReloadResult>, onError: (err: Error) => ReloadResult): Promise<ReloadResult> {
@@ -265,34 +258,26 @@ export class Fairway {
     }
     const result = loadConfig(text, this.configPath, this.#env);
     if (!result.ok) return this.#rejected(at, result.problems.map(formatProblem));
-    if (result.config.fleet?.configKey !== this.#fileConfig.fleet?.configKey) {
-      // Another key (or none): its routes come from its own watch, started below.
-      this.#kvRoutes = [];
-      this.#kvStatus = undefined;
-    }
-    const clashes = kvClashes(result.config, this.#kvRoutes);
-    if (clashes.length > 0) return this.#rejected(at, placeProblems(text, this.configPath, clashes).map(formatProblem));
+    // A file naming another fleet.configKey (or none) drops the old key's routes; the new
+    // key's come from its own watch, started below.
+    const composed = this.#configs.fromFile(result.config);
+    if (!composed.ok) return this.#rejected(at, placeProblems(text, this.configPath, composed.clashes).map(formatProblem));
     const unusable = await certificateProblems(result.config, text, this.configPath);
     if (unusable.length > 0) return this.#rejected(at, unusable.map(formatProblem));
-    const next = this.#withTagRoutes(result.config);
-    if (!sameAddress(next.admin.listen, this.#config.admin.listen)) this.log.warn('admin.listen changed in the config; it takes effect on restart');
-    if (next.server.maxHeaderSize !== this.#config.server.maxHeaderSize)
+    const next = composed.next.config;
+    if (!sameAddress(next.admin.listen, this.config.admin.listen)) this.log.warn('admin.listen changed in the config; it takes effect on restart');
+    if (next.server.maxHeaderSize !== this.config.server.maxHeaderSize)
       this.log.warn('server.maxHeaderSize changed in the config; it takes effect on restart');
-    if (next.server.fastPath !== this.#config.server.fastPath)
+    if (next.server.fastPath !== this.config.server.fastPath)
       this.log.warn('server.fastPath changed in the config; it takes effect on restart');
     await this.#consul.apply(next);
     // Registration is best effort (it retries by itself), so Consul being down fails no reload.
-    await this.#consul.registrar?.sync(this.#registrations(next));
+    await this.#consul.registrar?.sync(this.#fleet.registrations(next, this.#front?.first, this.#admin));
     if (this.#draining) return this.#lastReload!;
-    // Start the new watches and give them a moment to answer before the new routes go live,
-    // so a route added by this reload does not answer 503 while its first query is in flight;
-    // watches only the old config uses stop after the swap.
     await this.#prepareWatches(next);
     if (this.#draining) return this.#lastReload!;
-    this.#proxy.applySettings(next.server);
-    await this.#listeners?.apply(next.listeners);
-    this.#fileConfig = result.config;
-    this.#config = next;
+    await this.#front?.apply(next);
+    this.#configs.use(composed.next);
     this.#configHash = h;
     this.#tables.now();
     await this.#consul.discovery?.sync(watchKeys(next));
@@ -313,7 +298,7 @@ export class Fairway {
   async #prepareWatches(next: Config): Promise<void> {
     const discovery = this.#consul.discovery;
     if (!discovery) return;
-    await discovery.sync(new Map([...watchKeys(this.#config), ...watchKeys(next)]));
+    await discovery.sync(new Map([...watchKeys(this.config), ...watchKeys(next)]));
     const giveUp = new AbortController();
     await Promise.race([discovery.settled(), delay(SETTLE_ON_RELOAD_MS, undefined, { signal: giveUp.signal }).catch(() => undefined)]);
     giveUp.abort();
@@ -328,38 +313,33 @@ export class Fairway {
   /** A new value of fleet.configKey (null: no such key): its routes replace the KV routes in force, if they pass. */
   #onKv(key: string, entry: KvEntry | null): Promise<unknown> {
     const run = async (): Promise<ReloadResult> => {
-      if (this.#draining || this.#fileConfig.fleet?.configKey !== key) return this.#lastReload!;
-      const at = new Date().toISOString();
+      if (this.#draining) return this.#lastReload!;
+      const composed = this.#configs.withKv(key, entry, new Date().toISOString());
+      if (composed === undefined) return this.#lastReload!;
       const index = entry?.modifyIndex ?? null;
-      const loaded = entry === null ? { ok: true as const, routes: [] } : loadKvRoutes(entry.text, kvLabel(key), this.#fileConfig.routes, this.#env);
-      if (!loaded.ok) {
-        const problems = loaded.problems.map(formatProblem);
-        this.#kvStatus = { key, ok: false, at, index, routes: this.#kvRoutes.length, problems };
+      if (!composed.ok) {
         this.metrics.onReload(false);
-        this.log.error({ key, index, problems }, 'routes from Consul KV rejected; keeping the running ones');
+        this.log.error({ key, index, problems: composed.problems }, 'routes from Consul KV rejected; keeping the running ones');
         return this.#lastReload!;
       }
-      this.#kvRoutes = loaded.routes;
-      this.#kvStatus = { key, ok: true, at, index, routes: loaded.routes.length, problems: [] };
-      const next = this.#withTagRoutes(this.#fileConfig);
-      if (next === this.#config) return this.#lastReload!;
-      await this.#prepareWatches(next);
+      const { next } = composed;
+      if (next.config === this.config) {
+        this.#configs.use(next);
+        return this.#lastReload!;
+      }
+      await this.#prepareWatches(next.config);
       if (this.#draining) return this.#lastReload!;
-      this.#config = next;
+      this.#configs.use(next);
       this.#tables.now();
-      await this.#consul.discovery?.sync(watchKeys(next));
+      await this.#consul.discovery?.sync(watchKeys(next.config));
       this.metrics.onReload(true);
-      this.log.info({ key, index, routes: loaded.routes.map((r) => r.name) }, 'routes from Consul KV applied');
+      this.log.info({ key, index, routes: next.kvRoutes.map((r) => r.name) }, 'routes from Consul KV applied');
       return this.#lastReload!;
     };
     return this.#serialized(run, (err) => {
       this.log.error({ err: err.message, key }, 'applying routes from Consul KV failed');
       return this.#lastReload!;
     });
-  }
-
-  get fleetConfig(): KvStatus | undefined {
-    return this.#kvStatus;
   }
 
   /** Starts or stops watching the catalog for routes from tags, as the config says. */
@@ -369,16 +349,16 @@ export class Fairway {
     );
   }
 
-  #onCatalog(services: Readonly<Record<string, readonly string[]>>): Promise<unknown> {
+  #onCatalog(services: Catalog): Promise<unknown> {
     // Serialized with reloads, so the two never interleave their swaps.
     const run = async (): Promise<ReloadResult> => {
       if (this.#draining) return this.#lastReload!;
-      this.#catalog = services;
-      const next = this.#withTagRoutes(this.#fileConfig);
-      if (next === this.#config) return this.#lastReload!;
-      this.#config = next;
-      this.log.info({ routes: this.#tagRoutes.routes.map((r) => r.name), conflicts: this.#tagRoutes.conflicts }, 'routes from Consul tags changed');
-      await this.#consul.discovery?.sync(watchKeys(next));
+      const running = this.config;
+      const next = this.#configs.withCatalog(services);
+      this.#configs.use(next);
+      if (next.config === running) return this.#lastReload!;
+      this.log.info({ routes: next.tagRoutes.routes.map((r) => r.name), conflicts: next.tagRoutes.conflicts }, 'routes from Consul tags changed');
+      await this.#consul.discovery?.sync(watchKeys(next.config));
       this.#tables.now();
       return this.#lastReload!;
     };
@@ -386,32 +366,6 @@ export class Fairway {
       this.log.error({ err: err.message }, 'applying routes from Consul tags failed');
       return this.#lastReload!;
     });
-  }
-
-  /** `file` plus routes from Consul KV and from tags; the running config itself when none changed. */
-  #withTagRoutes(file: Config): Config {
-    const base = this.#withKv(file);
-    const merged = withTagRoutes(base, this.#catalog, this.#tagRoutes);
-    this.#tagRoutes = merged.tagRoutes;
-    if (base === this.#base && !merged.changed && this.#config !== undefined) return this.#config;
-    this.#base = base;
-    return merged.config;
-  }
-
-  /** `file` with the KV routes in force after its own (the same object while neither changes). */
-  #withKv(file: Config): Config {
-    if (this.#kvRoutes.length === 0) return file;
-    const c = this.#withKvCache;
-    if (c?.file === file && c.kv === this.#kvRoutes) return c.config;
-    const config = Object.freeze({ ...file, routes: Object.freeze([...file.routes, ...this.#kvRoutes]) });
-    this.#withKvCache = { file, kv: this.#kvRoutes, config };
-    return config;
-  }
-
-  get tagRoutes(): { prefix: string; routes: string[]; conflicts: string[] } | undefined {
-    const prefix = this.#config.consulTags?.prefix;
-    if (prefix === undefined) return undefined;
-    return { prefix, routes: this.#tagRoutes.routes.map((r) => r.name), conflicts: this.#tagRoutes.conflicts };
   }
 
   #rejected(at: string, problems: string[]): ReloadResult {
@@ -430,23 +384,7 @@ export class Fairway {
     this.#watcher?.stop();
     // A reload or tag change under way finishes first (each checks #draining after its waits).
     await this.#reloading;
-    const drainMs = this.#config?.drainTimeoutMs ?? 10_000;
-    if (this.#listeners?.listening) {
-      const closed = this.#listeners.close();
-      // Keep-alive connections go as soon as their last response is out, not after
-      // keepAliveTimeout; whatever is still busy at the drain timeout is cut.
-      this.#proxy.closeIdleConnections();
-      const sweep = setInterval(() => this.#proxy.closeIdleConnections(), 50);
-      const timer = setTimeout(() => {
-        this.#proxy.closeAllConnections();
-        // Upgraded connections (WebSockets) are not the server's to close: cut them here.
-        for (const t of this.#proxy.tunnels) t.destroy();
-      }, drainMs);
-      await closed;
-      clearInterval(sweep);
-      clearTimeout(timer);
-    }
-    this.#proxy?.close();
+    await this.#front?.drain(this.#configs?.config.drainTimeoutMs ?? 10_000);
     await this.#consul.close();
     await this.#forwarder.close();
     if (this.#admin?.listening) {
@@ -473,7 +411,7 @@ export class Fairway {
   }
 
   adminToken(): string {
-    return this.#config.admin.token;
+    return this.config.admin.token;
   }
 
   watchStates(): WatchState[] {
@@ -494,7 +432,7 @@ export class Fairway {
   }
 
   get config(): Config {
-    return this.#config;
+    return this.#configs.config;
   }
 
   get lastReload(): ReloadResult | undefined {
@@ -509,37 +447,38 @@ export class Fairway {
     return this.#consul.discovery?.address;
   }
 
-  /** What the registrar keeps in Consul: the config's services, and this instance in its fleet. */
-  #registrations(config: Config): ServiceRegistration[] {
-    const proxy = this.#listeners?.servers[0];
-    const self = this.#admin?.listening && proxy ? fleetRegistration(config, boundAddress(proxy), boundAddress(this.#admin), hostname()) : undefined;
-    return self === undefined ? [...config.services] : [...config.services, self];
+  /** Routes from Consul tags in force, and the services left out, when tag routes are on. */
+  get tagRoutes(): { prefix: string; routes: string[]; conflicts: string[] } | undefined {
+    return this.#configs.tagRoutes;
+  }
+
+  /** With `fleet.configKey`: how the last read of the key went. */
+  get fleetConfig(): KvStatus | undefined {
+    return this.#configs.fleetConfig;
   }
 
   get fleet(): { name: string; instances: number; rateShare: number } | undefined {
-    const fleet = this.#config.fleet;
-    return fleet === undefined ? undefined : { name: fleet.name, instances: this.fleetSize, rateShare: this.#deps.rateShare!() };
+    return this.#fleet.view();
   }
 
   /** Passing Fairways in this one's fleet (1 without `fleet:`, or before Consul has said). */
   get fleetSize(): number {
-    const fleet = this.#config?.fleet;
-    return fleet === undefined ? 1 : fleetSize(this.#consul.snapshots.get(watchKey(fleet.name, [])));
+    return this.#fleet.size;
   }
 
   /** The first listener's URL. */
   get proxyUrl(): string {
-    return this.#listeners?.urls()[0] ?? '';
+    return this.#front?.urls()[0] ?? '';
   }
 
   /** Every listener's URL (https:// for TLS ones), in config order. */
   get proxyUrls(): string[] {
-    return this.#listeners?.urls() ?? [];
+    return this.#front?.urls() ?? [];
   }
 
   /** The listeners, their certificates and handshake failures (admin views, metrics). */
   listeners(): ListenerStatus[] {
-    return this.#listeners?.status() ?? [];
+    return this.#front?.status() ?? [];
   }
 
   get adminUrl(): string {
@@ -553,11 +492,6 @@ function hash(text: string): string {
 
 function sameAddress(a: HostPort, b: HostPort): boolean {
   return a.host === b.host && a.port === b.port;
-}
-
-function boundAddress(server: Server): HostPort {
-  const a = server.address() as AddressInfo;
-  return { host: a.address, port: a.port };
 }
 
 function urlOf(server: Server | undefined): string {

@@ -3,7 +3,7 @@
 // any other. What it learns there is how many Fairways are passing, which sets its share of every
 // route's rate limit: 1 / (passing instances × its own worker processes), so the fleet as a
 // whole allows the configured rate. Pure: the registration and the share are functions of
-// their inputs; app.ts does the registering and the watching.
+// their inputs; app/fleet-member.ts applies them, and app.ts registers and watches.
 
 import { formatHostPort, type HostPort } from './address.js';
 import type { Config, ServiceRegistration } from './config.js';

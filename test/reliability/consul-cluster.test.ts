@@ -265,7 +265,17 @@ describe('a 3-server Consul cluster loses its leader under load', () => {
         expect(w.lastError).toMatch(/No cluster leader|rpc error/);
       }
       expect(w.errors).toBeGreaterThanOrEqual(watch(before[i]!, service).errors);
-      expect(activeIds(a.app)).toEqual([id(2), id(3), id(4)]);
+      // No instance is lost while there is no quorum. Instance 1 (its check failing since the
+      // last test) was seen back in rotation in some loaded runs: then Consul's own view on the
+      // follower must say so too, for Fairway only follows Consul.
+      const ids = activeIds(a.app);
+      expect(ids).toEqual(expect.arrayContaining([id(2), id(3), id(4)]));
+      if (ids.includes(id(1))) {
+        const view = (await (await fetch(`${follower.address}/v1/health/service/${service}?stale`)).json()) as Array<{ Service: { ID: string }; Checks: Array<{ Status: string }> }>;
+        const one = view.find((e) => e.Service.ID === id(1));
+        console.log(`${a.name}: instance 1 back in rotation during the quorum loss; Consul's stale view on the follower:`, one?.Checks.map((c) => c.Status));
+        expect(one?.Checks.every((c) => c.Status !== 'critical')).toBe(true);
+      }
     }
     const [def, stale] = apps as [(typeof apps)[0], (typeof apps)[0]];
     // The catalog read is forwarded to the leader unless stale: Consul holds it for up to

@@ -15,7 +15,8 @@
 //   npm run bench -- --quick           ~2 min: one short round, small response, short latency points
 //   npm run bench -- --smoke           plumbing check: every row and table, 1 s each; numbers meaningless
 //   options: --no-pin, --no-build (use dist/ as is), --build-traefik (build Traefik, ~7 min, once),
-//            --vegeta (fixed-rate points from vegeta instead of bench/open-loop.mjs)
+//            --vegeta (fixed-rate points from vegeta instead of bench/open-loop.mjs),
+//            --tls (TLS termination only, bench/tls.mjs; writes bench/tls-results.md on a full run)
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,6 +30,7 @@ import { fixedRate, SATURATOR, saturate } from './load.mjs';
 import { peerBinary, SERVICE, startConsulWithBackends, startFabio, startTraefik } from './peers.mjs';
 import { Children, cpuPlan, rssTree } from './procs.mjs';
 import { startFairway, startHaproxy, startNginxProxy, startNodeHttpProxy, startUndiciRelay } from './proxies.mjs';
+import { renderTls, tlsTables } from './tls.mjs';
 import { DIRECT, FABIO, FAIRWAY, FAIRWAY_COMPRESS, FAIRWAY_CONSUL, FAIRWAY_POLICIES, headroom, NHP, REF, renderMarkdown, summariseRounds, TRAEFIK } from './report.mjs';
 
 const { values: opts } = parseArgs({
@@ -39,6 +41,7 @@ const { values: opts } = parseArgs({
     'no-build': { type: 'boolean' },
     'build-traefik': { type: 'boolean' },
     vegeta: { type: 'boolean' },
+    tls: { type: 'boolean' },
   },
 });
 const MODE = opts.smoke ? 'smoke' : opts.quick ? 'quick' : 'full';
@@ -224,6 +227,12 @@ async function main() {
   if (!opts['no-build']) execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   const backends = await startBackends({ tmp, children });
   const ctx = { tmp, children, plan, ports: backends.ports };
+  if (opts.tls) {
+    const text = `# TLS termination (${MODE} run, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${T.rounds} round(s) of ${T.seconds} s; backends: ${backends.kind})\n\n${renderTls(await tlsTables(ctx, T))}`;
+    console.log(`\n${text}`);
+    writeFileSync(join(MODE === 'full' ? join(ROOT, 'bench') : tmp, 'tls-results.md'), text);
+    return;
+  }
   const skipped = {};
   const { rows, versions: peerBins } = await startRows(ctx, skipped);
   const vegeta = opts.vegeta ? peerBinary('vegeta', { build: true }) : {};

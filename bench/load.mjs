@@ -23,7 +23,8 @@ export const CONNECTIONS = 50;
 const USE_WRK = has('wrk');
 export const SATURATOR = USE_WRK ? `wrk -t1, ${CONNECTIONS} keep-alive connections` : `autocannon, ${CONNECTIONS} keep-alive connections`;
 
-function output(cmd, args, { stdin, env } = {}) {
+/** Runs a command; resolves to its stdout, or rejects with the end of its stderr. */
+export function output(cmd, args, { stdin, env } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
@@ -36,7 +37,8 @@ function output(cmd, args, { stdin, env } = {}) {
   });
 }
 
-function parseMs(text) {
+/** `12.3us`, `4.5ms` or `1.2s` (as wrk and h2load print them) in ms. */
+export function parseMs(text) {
   const m = /^([\d.]+)(us|ms|s)$/.exec(text ?? '');
   if (!m) return NaN;
   return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
@@ -44,8 +46,8 @@ function parseMs(text) {
 
 /** Closed-loop maximum: `{ rps, p50, p99, errors }` (latencies in ms). */
 /** `headers`: extra request headers, e.g. `{ 'accept-encoding': 'gzip' }`. */
-export async function saturate(port, path, seconds, { tmp, upload = false, headers = {} }) {
-  const url = `http://127.0.0.1:${port}${path}`;
+export async function saturate(port, path, seconds, { tmp, upload = false, headers = {}, scheme = 'http' }) {
+  const url = `${scheme}://127.0.0.1:${port}${path}`;
   if (USE_WRK) {
     const script = join(tmp, 'post.lua');
     if (upload) writeFileSync(script, `wrk.method = "POST"\nwrk.body = string.rep("a", 65536)\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);

@@ -10,48 +10,24 @@
 // per connection, session resumption as each server allows). Certificates: one self-signed
 // EC P-256 pair made with openssl for this run.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SMALL_BODY } from './backends.mjs';
 import { fairwayNodeFlags, freePort, has, ROOT } from './lib.mjs';
+import { output, parseMs, saturate } from './load.mjs';
 import { DIRECT, FAIRWAY, headroom, REF, summariseRounds } from './report.mjs';
 
 const NGINX = 'nginx (1 worker)';
 
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err.trim()}`))));
-  });
-}
-
-const ms = (t) => {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(t ?? '');
-  return m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : NaN;
-};
-
-async function wrk(port, seconds, close) {
-  const out = await run('wrk', ['-t1', '-c50', `-d${seconds}s`, '--latency', ...(close ? ['-H', 'Connection: close'] : []), `https://127.0.0.1:${port}/small`]);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
-    p50: ms(/\s50%\s+(\S+)/.exec(out)?.[1]),
-    p99: ms(/\s99%\s+(\S+)/.exec(out)?.[1]),
-    errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + (socket ? socket.slice(1).reduce((a, n) => a + Number(n), 0) : 0),
-  };
-}
+/** wrk over TLS, keep-alive or (close) one request per connection. */
+const wrk = (port, seconds, close, tmp) => saturate(port, '/small', seconds, { tmp, scheme: 'https', headers: close ? { connection: 'close' } : {} });
 
 async function h2load(port, seconds) {
-  const out = await run('h2load', ['-t1', '-c10', '-m10', `-D${seconds}`, '--warm-up-time=1', `https://127.0.0.1:${port}/small`]);
+  const out = await output('h2load', ['-t1', '-c10', '-m10', `-D${seconds}`, '--warm-up-time=1', `https://127.0.0.1:${port}/small`]);
   const failed = Number(/(\d+) failed/.exec(out)?.[1] ?? 0) + Number(/(\d+) errored/.exec(out)?.[1] ?? 0);
   const time = /time for request:\s+\S+\s+\S+\s+(\S+)\s+(\S+)/.exec(out);
-  return { rps: Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1]), p50: ms(time?.[1]), p99: NaN, errors: failed };
+  return { rps: Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1]), p50: parseMs(time?.[1]), p99: NaN, errors: failed };
 }
 
 function certificate(tmp) {
@@ -66,7 +42,7 @@ function certificate(tmp) {
 async function waitTls(port, what) {
   for (let i = 0; i < 200; i++) {
     try {
-      await run('curl', ['-sk', '--max-time', '1', '-o', '/dev/null', `https://127.0.0.1:${port}/small`]);
+      await output('curl', ['-sk', '--max-time', '1', '-o', '/dev/null', `https://127.0.0.1:${port}/small`]);
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 50));
@@ -134,9 +110,9 @@ export async function tlsTables(ctx, T) {
   const rows = await startRows(ctx, certificate(ctx.tmp), skipped);
   const tables = {};
   const kinds = [
-    ['http1', (row) => wrk(row.port, T.seconds, false)],
+    ['http1', (row) => wrk(row.port, T.seconds, false, ctx.tmp)],
     ['h2', (row) => h2load(row.port, T.seconds)],
-    ['handshakes', (row) => wrk(row.port, T.seconds, true)],
+    ['handshakes', (row) => wrk(row.port, T.seconds, true, ctx.tmp)],
   ];
   for (const [kind, measureRow] of kinds) {
     const rounds = Object.fromEntries(rows.map((r) => [r.name, []]));

@@ -50,7 +50,8 @@ export async function lookAtPair(pair: { cert: string; key: string }): Promise<s
   return `${await lookAt(pair.cert)} ${await lookAt(pair.key)}`;
 }
 
-async function readPem(path: string, what: string): Promise<Buffer | string> {
+/** A PEM file's bytes, or why it cannot be used (unreadable, not PEM), naming the file. */
+export async function readPem(path: string, what: string): Promise<Buffer | string> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import type { ClientTls } from '../core/config.js';
-import { isProblem, readCertificate } from './certificates.js';
+import { isProblem, readCertificate, readPem } from './certificates.js';
 
 /** What node:tls (and undici's and node:http2's connectors) take. */
 export interface TlsConnectOptions {
@@ -54,7 +54,7 @@ export async function clientTlsProblems(tls: ClientTls | undefined, at: string[]
   if (tls === undefined) return [];
   const found: Array<{ path: string[]; message: string }> = [];
   if (tls.ca !== undefined) {
-    const why = caProblem(tls.ca);
+    const why = await caProblem(tls.ca);
     if (why !== undefined) found.push({ path: [...at, 'ca'], message: why });
   }
   if (tls.cert !== undefined && tls.key !== undefined) {
@@ -64,14 +64,9 @@ export async function clientTlsProblems(tls: ClientTls | undefined, at: string[]
   return found;
 }
 
-function caProblem(path: string): string | undefined {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? (err as Error).message)}`;
-  }
+async function caProblem(path: string): Promise<string | undefined> {
+  const bytes = await readPem(path, 'a -----BEGIN CERTIFICATE----- block');
+  if (typeof bytes === 'string') return bytes;
   try {
     new X509Certificate(bytes);
     return undefined;

@@ -17,17 +17,16 @@ import { parseHealthEntries, type Instance } from '../core/instance.js';
 import { Slots } from './slots.js';
 
 /**
- * Reads that do not block (index 0: a watch starting, or starting over after an error) in
- * flight at once. At start every watch sends one, and a thousand answers arriving together
- * keep a thousand parsed documents alive through the same collections: measured at 1,000
- * services, 16 at a time took the start-up RSS peak from ~135 to ~120 MB, and discovery
- * takes no longer (the agent answers them one after another anyway). It also spares a
- * recovering agent the stampede of every watch at once.
+ * Reads that do not block (index 0: a watch starting, or starting over after an error; the
+ * feed's reads) in flight at once, and the connections they and writes use. At start every
+ * watch sends one, and a thousand answers arriving together keep a thousand parsed documents
+ * alive through the same collections: measured at 1,000 services, 16 at a time took the
+ * start-up RSS peak from ~135 to ~120 MB, and discovery took no longer (the agent answers them
+ * one after another anyway). 8 since these reads got a pool of their own, so that reads
+ * following each other closely cannot open a connection each. It also spares a recovering
+ * agent the stampede of every watch at once.
  */
-const FIRST_READS = 16;
-
-/** Connections for reads that do not block, and writes. */
-const SHORT_CONNECTIONS = 8;
+const SHORT_READS = 8;
 
 export interface ConsulOptions {
   address: string;
@@ -65,7 +64,7 @@ export class ConsulClient {
   readonly #getHeaders: Record<string, string>;
   readonly #datacenter: string;
   readonly #stale: boolean;
-  readonly #firstReads = new Slots(FIRST_READS);
+  readonly #firstReads = new Slots(SHORT_READS);
 
   constructor(options: ConsulOptions) {
     this.address = options.address.replace(/\/+$/, '');
@@ -74,7 +73,7 @@ export class ConsulClient {
     this.#pool = new Pool(this.address, { connections: null, keepAliveTimeout: 60_000, ...tls });
     // Bounded, so reads that follow each other closely (a thousand first reads, the feed's
     // passes) cannot open a connection each while the last one's is not yet back in the pool.
-    this.#shortPool = new Pool(this.address, { connections: SHORT_CONNECTIONS, keepAliveTimeout: 60_000, ...tls });
+    this.#shortPool = new Pool(this.address, { connections: SHORT_READS, keepAliveTimeout: 60_000, ...tls });
     this.#headers = options.token ? { 'x-consul-token': options.token } : {};
     // Reads ask for gzip: a health answer for ten instances is ~26 KB of JSON and ~1.2 KB
     // gzipped. Most answers of a blocking query come back unchanged and are dropped unread,

@@ -43,6 +43,32 @@ export interface WatchOptions<T> {
   onState: (state: Readonly<WatchState>, error?: Error) => void;
 }
 
+/** A watch's state before its first read. */
+export function newWatchState(key: string): WatchState {
+  return { key, synced: false, failing: false, lastError: undefined, lastErrorStatus: undefined, lastSuccessAt: undefined, index: 0, updates: 0, errors: 0, lastApplyMs: undefined };
+}
+
+/** A read succeeded: the watch is no longer failing. */
+export function markSucceeded(state: WatchState): void {
+  state.failing = false;
+  state.lastError = undefined;
+  state.lastErrorStatus = undefined;
+  state.lastSuccessAt = Date.now();
+}
+
+/**
+ * A read failed (the `failures`-th in a row): counted and recorded; returns the wait before the
+ * next try, longer after 401/403 (a token does not fix itself in milliseconds).
+ */
+export function markFailed(state: WatchState, err: Error, failures: number, rng: () => number, backoff: Backoff = DEFAULT_BACKOFF): number {
+  state.errors++;
+  state.failing = true;
+  state.lastError = err.message;
+  state.lastErrorStatus = err instanceof ConsulError ? err.status : undefined;
+  const auth = state.lastErrorStatus === 401 || state.lastErrorStatus === 403;
+  return backoffDelay(failures, rng, auth ? AUTH_BACKOFF : backoff);
+}
+
 export class ConsulWatch<T> {
   readonly state: WatchState;
   readonly #opts: WatchOptions<T>;
@@ -51,18 +77,7 @@ export class ConsulWatch<T> {
 
   constructor(options: WatchOptions<T>) {
     this.#opts = options;
-    this.state = {
-      key: options.key,
-      synced: false,
-      failing: false,
-      lastError: undefined,
-      lastErrorStatus: undefined,
-      lastSuccessAt: undefined,
-      index: 0,
-      updates: 0,
-      errors: 0,
-      lastApplyMs: undefined,
-    };
+    this.state = newWatchState(options.key);
   }
 
   start(): void {
@@ -112,10 +127,7 @@ export class ConsulWatch<T> {
         const res = await this.#opts.query(sent, waitMs, signal);
         failures = 0;
         this.state.index = nextIndex(sent, res.index);
-        this.state.failing = false;
-        this.state.lastError = undefined;
-        this.state.lastErrorStatus = undefined;
-        this.state.lastSuccessAt = Date.now();
+        markSucceeded(this.state);
         // No value: the index sent came back, so nothing changed (only ever after a success).
         if (res.value !== undefined) {
           // Only a digest is kept between answers: a fingerprint string per watch, at 1,000
@@ -134,18 +146,14 @@ export class ConsulWatch<T> {
       } catch (err) {
         if (signal.aborted) break;
         failures++;
-        this.state.errors++;
-        this.state.failing = true;
-        this.state.lastError = (err as Error).message;
-        this.state.lastErrorStatus = err instanceof ConsulError ? err.status : undefined;
+        const delay = markFailed(this.state, err as Error, failures, rng, this.#opts.backoff);
         // After a connection failure the agent may be a new one with a lower index: start over.
         // An HTTP error answer (a 500 while the cluster has no leader, say) came from the same
         // agent, so the index stays: a fresh read would need the leader again, keeping a watch
         // failing for the whole election, and nextIndex resets it anyway if it went backwards.
         if (!(err instanceof ConsulError) || err.status === undefined) this.state.index = 0;
         this.#opts.onState(this.state, err as Error);
-        const auth = this.state.lastErrorStatus === 401 || this.state.lastErrorStatus === 403;
-        await sleep(backoffDelay(failures, rng, auth ? AUTH_BACKOFF : (this.#opts.backoff ?? DEFAULT_BACKOFF)), undefined, { signal });
+        await sleep(delay, undefined, { signal });
       }
     }
   }
@@ -154,6 +162,7 @@ export class ConsulWatch<T> {
 /** The wait of the first blocking read after a failed one (see #loop). */
 const RECOVERY_WAIT_MS = 1_000;
 
-function digest(text: string): string {
+/** What a watch keeps of a value between answers: a digest of its fingerprint. */
+export function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64');
 }

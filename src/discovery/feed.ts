@@ -29,14 +29,12 @@
 // The first answer of each feed also starts a full pass: a change between a service's first
 // read and the feed's first answer would otherwise be missed.
 
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { touchedByCatalog, touchedByChecks, type CheckStatus } from '../core/feed-diff.js';
 import { fingerprint, type Instance } from '../core/instance.js';
-import { ConsulError } from '../core/errors.js';
-import { AUTH_BACKOFF, backoffDelay, DEFAULT_BACKOFF } from './blocking.js';
 import type { ConsulClient } from './consul-client.js';
-import type { WatchState } from './consul-watch.js';
+import { ConsulError } from '../core/errors.js';
+import { digest, markFailed, markSucceeded, newWatchState, type WatchState } from './consul-watch.js';
 
 /** Watch keys of the two feeds among Discovery's watches. */
 export const FEED_CHECKS_KEY = '(feed:checks)';
@@ -101,7 +99,7 @@ export class ConsulFeed {
 
   /** Starts reading `key`; the returned watch's stop() forgets it. */
   track(key: string, source: { service: string; tags: readonly string[] }, hooks: TrackHooks): { readonly state: WatchState; stop(): Promise<void> } {
-    const state: WatchState = { key, synced: false, failing: false, lastError: undefined, lastErrorStatus: undefined, lastSuccessAt: undefined, index: 0, updates: 0, errors: 0, lastApplyMs: undefined };
+    const state = newWatchState(key);
     const t: Tracked = { service: source.service, tags: source.tags, state, hooks, print: undefined, nodes: new Set(), failures: 0, retry: undefined };
     this.#tracked.set(key, t);
     this.#pass.add(key);
@@ -238,9 +236,10 @@ export class ConsulFeed {
       const res = await this.#client.healthService(t.service, t.tags, { index: 0, waitMs: 0, signal: this.#abort.signal });
       if (this.#tracked.get(key) !== t) return;
       t.failures = 0;
-      Object.assign(state, { failing: false, lastError: undefined, lastErrorStatus: undefined, lastSuccessAt: Date.now(), index: res.index });
+      markSucceeded(state);
+      state.index = res.index;
       const instances = res.value ?? [];
-      const print = createHash('sha256').update(fingerprint(instances)).digest('base64');
+      const print = digest(fingerprint(instances));
       if (!state.synced || print !== t.print) {
         state.synced = true;
         t.print = print;
@@ -253,17 +252,13 @@ export class ConsulFeed {
     } catch (err) {
       if (this.#abort.signal.aborted || this.#tracked.get(key) !== t) return;
       t.failures++;
-      state.errors++;
-      state.failing = true;
-      state.lastError = (err as Error).message;
-      state.lastErrorStatus = err instanceof ConsulError ? err.status : undefined;
+      const delay = markFailed(state, err as Error, t.failures, this.#rng);
       t.hooks.onState(state, err as Error);
-      const auth = state.lastErrorStatus === 401 || state.lastErrorStatus === 403;
       clearTimeout(t.retry);
       t.retry = setTimeout(() => {
         this.#urgentRead(key);
         this.#pump();
-      }, backoffDelay(t.failures, this.#rng, auth ? AUTH_BACKOFF : DEFAULT_BACKOFF)).unref();
+      }, delay).unref();
     } finally {
       this.#inFlight.delete(key);
       if (this.#again.delete(key)) this.#urgent.add(key);

@@ -17,7 +17,7 @@ import { adminBackend, createAdminServer } from './admin/server.js';
 import { formatHostPort, type HostPort } from './core/address.js';
 import { formatProblem, loadConfig, placeProblems, type Config, type ConfigProblem } from './core/config.js';
 import type { KvStatus } from './core/kv-routes.js';
-import type { KvEntry } from './discovery/consul-client.js';
+import type { FleetDocs } from './core/canary.js';
 import { UserError } from './core/errors.js';
 import { watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
 import type { WatchState } from './discovery/consul-watch.js';
@@ -109,6 +109,8 @@ export class Fairway {
       config: () => this.#configs?.config,
       snapshots: () => this.#consul.snapshots,
       workers: this.#role === 'worker' ? Number(this.#env.FAIRWAY_WORKERS ?? 1) : 1,
+      proxy: () => this.#front?.first,
+      onCanaryEnd: (key, docs) => void this.#onKv(key, docs),
     });
     this.#deps = { rng: this.#rng, now: this.#clock.now, rateShare: () => this.#fleet.rateShare() };
     this.metrics = new Metrics(this.#clock.now);
@@ -202,6 +204,9 @@ export class Fairway {
       observer: this.#observer,
     });
     await this.#front.start(config);
+    // A canary plan read before the port was bound could not name this instance yet.
+    const pending = this.#fleet.withCanary;
+    if (pending) void this.#onKv(pending.key, pending.docs);
     if (this.#role !== 'worker') {
       this.#admin = createAdminServer({ backend: adminBackend(this), log: this.log.child({ part: 'admin' }) });
       await listen(this.#admin, config.admin.listen);
@@ -307,19 +312,25 @@ export class Fairway {
   /** Starts, moves or stops the watch on fleet.configKey, as the config says. */
   async #watchKv(config: Config): Promise<void> {
     const key = config.fleet?.configKey;
-    await this.#consul.discovery?.watchKv(key, key === undefined ? undefined : (entry) => void this.#onKv(key, entry));
+    await this.#consul.discovery?.watchKv(key, key === undefined ? undefined : (docs) => void this.#onKv(key, docs));
   }
 
-  /** A new value of fleet.configKey (null: no such key): its routes replace the KV routes in force, if they pass. */
-  #onKv(key: string, entry: KvEntry | null): Promise<unknown> {
+  /**
+   * A new value of fleet.configKey or its canary plan: the routes of the document this instance
+   * runs (core/canary.ts) replace the KV routes in force, if they pass.
+   */
+  #onKv(key: string, docs: FleetDocs): Promise<unknown> {
     const run = async (): Promise<ReloadResult> => {
       if (this.#draining) return this.#lastReload!;
-      const composed = this.#configs.withKv(key, entry, new Date().toISOString());
+      const choice = this.#fleet.choose(key, docs);
+      if (choice.ignored !== undefined) this.log.info({ key }, choice.ignored);
+      const composed = this.#configs.withKv(key, choice, new Date().toISOString());
       if (composed === undefined) return this.#lastReload!;
-      const index = entry?.modifyIndex ?? null;
+      const index = choice.entry?.modifyIndex ?? null;
+      const canary = choice.canary !== null;
       if (!composed.ok) {
         this.metrics.onReload(false);
-        this.log.error({ key, index, problems: composed.problems }, 'routes from Consul KV rejected; keeping the running ones');
+        this.log.error({ key, index, canary, problems: composed.problems }, 'routes from Consul KV rejected; keeping the running ones');
         return this.#lastReload!;
       }
       const { next } = composed;
@@ -333,7 +344,7 @@ export class Fairway {
       this.#tables.now();
       await this.#consul.discovery?.sync(watchKeys(next.config));
       this.metrics.onReload(true);
-      this.log.info({ key, index, routes: next.kvRoutes.map((r) => r.name) }, 'routes from Consul KV applied');
+      this.log.info({ key, index, canary, routes: next.kvRoutes.map((r) => r.name) }, 'routes from Consul KV applied');
       return this.#lastReload!;
     };
     return this.#serialized(run, (err) => {
@@ -382,6 +393,7 @@ export class Fairway {
     this.#ready = false;
     this.#tables?.stop();
     this.#watcher?.stop();
+    this.#fleet.close();
     // A reload or tag change under way finishes first (each checks #draining after its waits).
     await this.#reloading;
     await this.#front?.drain(this.#configs?.config.drainTimeoutMs ?? 10_000);

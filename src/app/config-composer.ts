@@ -16,7 +16,7 @@
 import { formatProblem, type Config, type RouteConfig } from '../core/config.js';
 import { kvClashes, kvLabel, loadKvRoutes, type KvStatus } from '../core/kv-routes.js';
 import { withTagRoutes, type TagRoutes } from '../core/tag-routes.js';
-import type { KvEntry } from '../discovery/consul-client.js';
+import { canaryKey, type DocChoice } from '../core/canary.js';
 
 /** The catalog's services and their tags. */
 export type Catalog = Readonly<Record<string, readonly string[]>>;
@@ -87,21 +87,25 @@ export class ConfigComposer {
   }
 
   /**
-   * A new value of fleet.configKey (null: no such key; `at`: when it was read). Its routes
-   * replace the KV routes in force, or its problems are returned and they stay. Undefined when
-   * the file in force no longer names `key` (a late answer from a watch that is going).
+   * The document of fleet.configKey this instance runs now (`choice`: the key's, or a canary
+   * plan's; null: no such key; `at`: when it was read). Its routes replace the KV routes in
+   * force, or its problems are returned and they stay. Undefined when the file in force no
+   * longer names `key` (a late answer from a watch that is going).
    */
-  withKv(key: string, entry: KvEntry | null, at: string): FromKv | undefined {
+  withKv(key: string, choice: DocChoice, at: string): FromKv | undefined {
     const file = this.#current.file;
     if (file.fleet?.configKey !== key) return undefined;
+    const { entry } = choice;
     const index = entry?.modifyIndex ?? null;
-    const loaded = entry === null ? { ok: true as const, routes: [] } : loadKvRoutes(entry.text, kvLabel(key), file.routes, this.#env);
+    const canary = choice.canary === null ? null : { index: choice.canary.index, until: new Date(choice.canary.until).toISOString() };
+    const label = kvLabel(canary === null ? key : canaryKey(key));
+    const loaded = entry === null ? { ok: true as const, routes: [] } : loadKvRoutes(entry.text, label, file.routes, this.#env);
     if (!loaded.ok) {
       const problems = loaded.problems.map(formatProblem);
-      this.#kvStatus = { key, ok: false, at, index, routes: this.#current.kvRoutes.length, problems };
+      this.#kvStatus = { key, ok: false, at, index, canary, routes: this.#current.kvRoutes.length, problems };
       return { ok: false, problems };
     }
-    this.#kvStatus = { key, ok: true, at, index, routes: loaded.routes.length, problems: [] };
+    this.#kvStatus = { key, ok: true, at, index, canary, routes: loaded.routes.length, problems: [] };
     return { ok: true, next: this.#compose(file, loaded.routes, this.#current.catalog) };
   }
 

@@ -20,6 +20,8 @@ import { VERSION } from '../version.js';
 import { registrationFromFlags, type RegisterFlags } from './register-flags.js';
 import { explainQuery, fetchExplain, renderExplain } from './explain.js';
 import { DEFAULT_KEY, pullConfig, pushConfig } from './fleet-config.js';
+import { CANARY_FLAGS, canaryOptions, strayCanaryFlag } from './canary-flags.js';
+import { canaryPush } from './canary-push.js';
 import { renderStatus } from './status.js';
 import { runPrimary } from '../cluster/primary.js';
 import { answerPrimary, primaryDiscovery, tellReady } from '../cluster/worker.js';
@@ -36,6 +38,10 @@ Usage:
   fairway status [--admin URL] [--json]   routes and endpoints of a running Fairway
   fairway config push -c FILE [--key fairway/config] [--cas INDEX] [--consul URL] [--token T]
                    validate FILE (routes only) and write it to Consul KV with check-and-set
+  fairway config push -c FILE --canary N|P% [--watch 60s] [--fleet fairway] [--max-5xx 1%]
+                   [--max-p99 2x] [--min-requests 20] [--key ...] [--consul URL] [--token T]
+                   run FILE on N Fairways (or P % of the fleet) first; compare their 5xx share and
+                   p99 with the rest's for --watch; then promote it to all, or roll back and exit 1
   fairway config pull [--key fairway/config] [--consul URL] [--token T]
                    print the routes document in Consul KV (its index on stderr)
   fairway explain URL [-H name:value ...] [-X METHOD] [--client IP] [--admin URL] [--json]
@@ -80,7 +86,15 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
   },
   deregister: { ...COMMON, id: { type: 'string' }, consul: { type: 'string' }, token: { type: 'string' } },
   status: { ...COMMON, admin: { type: 'string' }, json: { type: 'boolean' } },
-  config: { ...COMMON, config: { type: 'string', short: 'c' }, key: { type: 'string' }, cas: { type: 'string' }, consul: { type: 'string' }, token: { type: 'string' } },
+  config: {
+    ...COMMON,
+    config: { type: 'string', short: 'c' },
+    key: { type: 'string' },
+    cas: { type: 'string' },
+    consul: { type: 'string' },
+    token: { type: 'string' },
+    ...CANARY_FLAGS,
+  },
   explain: {
     ...COMMON,
     header: { type: 'string', short: 'H', multiple: true },
@@ -266,6 +280,25 @@ async function fleetConfig(values: Values, positionals: string[]): Promise<numbe
     }
     const file = values.config as string | undefined;
     if (file === undefined) throw new UserError('config push: -c FILE is required');
+    const stray = strayCanaryFlag(values);
+    if (stray !== undefined) throw new UserError(`config push: --${stray} goes with --canary`);
+    if (values.canary !== undefined) {
+      if (values.cas !== undefined) throw new UserError('config push: --cas and --canary do not go together (a canary checks the key it started from by itself)');
+      const stop = new AbortController();
+      const interrupt = () => stop.abort();
+      process.once('SIGINT', interrupt);
+      try {
+        const result = await canaryPush(client, { ...canaryOptions(values), file, key, progress: (line) => process.stderr.write(`${line}\n`), signal: stop.signal });
+        if ('problems' in result) {
+          process.stderr.write(result.problems.map((p) => `${p}\n`).join(''));
+          return 1;
+        }
+        process.stdout.write(result.text);
+        return result.ok ? 0 : 1;
+      } finally {
+        process.off('SIGINT', interrupt);
+      }
+    }
     const casText = values.cas as string | undefined;
     if (casText !== undefined && !/^\d+$/.test(casText)) throw new UserError(`config push: --cas expected a whole number (an index from config pull), got "${casText}"`);
     const pushed = await pushConfig(client, file, key, casText === undefined ? undefined : Number(casText));

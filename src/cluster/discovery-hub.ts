@@ -10,7 +10,7 @@
 
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
-import type { KvEntry } from '../discovery/consul-client.js';
+import type { FleetDocs } from '../core/canary.js';
 import { ConsulClient } from '../discovery/consul-client.js';
 import { CATALOG_KEY, Discovery, kvWatchKey } from '../discovery/discovery.js';
 import type { WatchState } from '../discovery/consul-watch.js';
@@ -35,7 +35,7 @@ export class DiscoveryHub {
   #discovery: Discovery | undefined;
   #client: ConsulClient | undefined;
   #catalog: Catalog | undefined;
-  #kv: { key: string; entry: KvEntry | null } | undefined;
+  #kv: { key: string; docs: FleetDocs } | undefined;
   /** What changed since the last flush. */
   readonly #changed = new Set<string>();
   readonly #stateChanged = new Set<string>();
@@ -125,7 +125,7 @@ export class DiscoveryHub {
       await discovery.sync(keys);
       await discovery.watchCatalog(catalog ? (services) => this.#onCatalog(services as Catalog) : undefined);
       if (!catalog) this.#catalog = undefined;
-      await discovery.watchKv(kv, kv === undefined ? undefined : (entry) => this.#onKv(kv, entry));
+      await discovery.watchKv(kv, kv === undefined ? undefined : (docs) => this.#onKv(kv, docs));
       if (kv === undefined || this.#kv?.key !== kv) this.#kv = undefined;
     };
     this.#applying = this.#applying.then(run).catch((err: Error) => this.#log.error({ err: err.message }, 'shared discovery could not apply the workers’ demand'));
@@ -137,8 +137,8 @@ export class DiscoveryHub {
     this.#queue();
   }
 
-  #onKv(key: string, entry: KvEntry | null): void {
-    this.#kv = { key, entry };
+  #onKv(key: string, docs: FleetDocs): void {
+    this.#kv = { key, docs };
     this.#kvChanged = true;
     this.#queue();
   }

@@ -7,7 +7,7 @@
 
 import type { ExplainRequest } from '../admin/explain.js';
 import type { InstanceSnapshot } from '../core/instance.js';
-import type { KvEntry } from '../discovery/consul-client.js';
+import type { FleetDocs } from '../core/canary.js';
 import type { WatchState } from '../discovery/consul-watch.js';
 import type { ConsulState } from '../discovery/watch-source.js';
 
@@ -37,8 +37,8 @@ export interface DiscoveryNews {
   states: WatchState[];
   /** Present when the catalog's service list changed (or on a worker's first demand). */
   catalog?: Record<string, readonly string[]>;
-  /** Present when the demanded KV key's entry changed. */
-  kv?: { key: string; entry: KvEntry | null };
+  /** Present when the demanded KV key or its canary plan changed. */
+  kv?: { key: string; docs: FleetDocs };
 }
 
 export function isQuestion(m: unknown): m is Question {

@@ -32,7 +32,7 @@ export class RemoteDiscovery implements WatchSource {
   readonly #states = new Map<string, WatchState>();
   #keys: WatchKeys = new Map();
   #catalog: CatalogListener | undefined;
-  #kv: { key: string; onEntry: KvListener } | undefined;
+  #kv: { key: string; onDocs: KvListener } | undefined;
   #state: ConsulState = 'connecting';
   #address = '';
   #heardAt: number;
@@ -81,8 +81,8 @@ export class RemoteDiscovery implements WatchSource {
     this.#tell();
   }
 
-  async watchKv(key: string | undefined, onEntry: KvListener | undefined): Promise<void> {
-    this.#kv = key === undefined || onEntry === undefined ? undefined : { key, onEntry };
+  async watchKv(key: string | undefined, onDocs: KvListener | undefined): Promise<void> {
+    this.#kv = key === undefined || onDocs === undefined ? undefined : { key, onDocs };
     this.#tell();
   }
 
@@ -125,7 +125,7 @@ export class RemoteDiscovery implements WatchSource {
       this.#opts.onChange(snapshot.key);
     }
     if (news.catalog !== undefined) this.#catalog?.(news.catalog);
-    if (news.kv !== undefined && this.#kv?.key === news.kv.key) this.#kv.onEntry(news.kv.entry);
+    if (news.kv !== undefined && this.#kv?.key === news.kv.key) this.#kv.onDocs(news.kv.docs);
     this.#wake();
   }
 

@@ -25,7 +25,7 @@ export function fleetRegistration(config: Config, proxy: HostPort, admin: HostPo
   const checkHost = WILDCARD.has(admin.host) ? '127.0.0.1' : admin.host;
   return {
     name: fleet.name,
-    id: `${fleet.name}-${hostname}-${proxy.port}`,
+    id: fleetMemberId(fleet.name, hostname, proxy.port),
     address,
     port: proxy.port,
     tags: [],
@@ -38,6 +38,11 @@ export function fleetRegistration(config: Config, proxy: HostPort, admin: HostPo
       deregisterCriticalAfter: '1m',
     },
   };
+}
+
+/** This instance's service ID in the fleet: what a canary plan names it by (core/canary.ts). */
+export function fleetMemberId(fleet: string, hostname: string, proxyPort: number): string {
+  return `${fleet}-${hostname}-${proxyPort}`;
 }
 
 /** Passing Fairway instances in the fleet service's snapshot; at least 1 (this one). */

@@ -50,6 +50,8 @@ export interface KvStatus {
   readonly at: string;
   /** The key's ModifyIndex (what `fairway config push --cas` names); null when there is no key. */
   readonly index: number | null;
+  /** Set while this instance runs a canary plan's document (core/canary.ts): the plan's index and end. */
+  readonly canary: { readonly index: number; readonly until: string } | null;
   /** Routes from the key in force (the last good ones when this read was rejected). */
   readonly routes: number;
   readonly problems: readonly string[];

@@ -13,6 +13,7 @@ import { tlsConnectOptions } from '../config-source/client-tls.js';
 import { bytesMatch } from '../core/bytes.js';
 import { ConsulError } from '../core/errors.js';
 import type { CheckStatus } from '../core/feed-diff.js';
+import { canaryKey, type FleetDocs, type KvValue } from '../core/canary.js';
 import { parseHealthEntries, type Instance } from '../core/instance.js';
 import { Slots } from './slots.js';
 
@@ -151,6 +152,24 @@ export class ConsulClient {
   }
 
   /**
+   * `key` and its canary plan (core/canary.ts) in one read of the key's prefix (blocking when
+   * index > 0): one watch, one connection, woken by a change to either.
+   */
+  kvWithCanary(key: string, options: ReadOptions): Promise<Read<FleetDocs>> {
+    const plan = canaryKey(key);
+    return this.#read(`/v1/kv/${kvPath(key)}`, new URLSearchParams({ recurse: '' }), options, (body) => {
+      const entries = kvEntriesOf(body);
+      return { main: entries.get(key) ?? null, canary: entries.get(plan) ?? null };
+    });
+  }
+
+  /** Deletes `key` if its ModifyIndex is still `cas`. False when the check failed. */
+  async kvDelete(key: string, cas: number, signal?: AbortSignal): Promise<boolean> {
+    const { body } = await this.#call('DELETE', `/v1/kv/${kvPath(key)}?cas=${cas}`, undefined, 10_000, signal);
+    return body === true;
+  }
+
+  /**
    * Writes `text` at `key` with check-and-set: `cas` 0 writes only if the key does not exist,
    * any other index only if the key's ModifyIndex is still that. False when the check failed.
    */
@@ -177,7 +196,7 @@ export class ConsulClient {
    * waits here for up to a minute, and a promise chain holds less than a suspended frame.
    */
   #call(
-    method: 'GET' | 'PUT',
+    method: 'GET' | 'PUT' | 'DELETE',
     path: string,
     json: unknown,
     timeoutMs: number,
@@ -239,10 +258,7 @@ function decodeAnswer(method: string, path: string, res: Answer): { body: unknow
 }
 
 /** One KV entry: its value as text and the index a check-and-set write must name. */
-export interface KvEntry {
-  readonly text: string;
-  readonly modifyIndex: number;
-}
+export type KvEntry = KvValue;
 
 /** `a/b c` → `a/b%20c`: each segment encoded, the slashes kept. */
 function kvPath(key: string): string {
@@ -251,11 +267,21 @@ function kvPath(key: string): string {
 
 /** A KV read's answer (an array of one entry, its Value base64) as text; null for no key. */
 function kvEntryOf(body: unknown): KvEntry | null {
-  if (body === null) return null;
-  const entry = Array.isArray(body) ? (body[0] as { Value?: unknown; ModifyIndex?: unknown } | undefined) : undefined;
-  if (entry === undefined) return null;
-  const text = typeof entry.Value === 'string' ? Buffer.from(entry.Value, 'base64').toString('utf8') : '';
-  return { text, modifyIndex: Number(entry.ModifyIndex) };
+  const first = Array.isArray(body) ? (body[0] as KvJson | undefined) : undefined;
+  return first === undefined ? null : entryOf(first);
+}
+
+/** A recursive KV read's answer: each key's value as text (none for no key under the prefix). */
+function kvEntriesOf(body: unknown): Map<string, KvEntry> {
+  const out = new Map<string, KvEntry>();
+  if (Array.isArray(body)) for (const e of body as Array<KvJson | null>) if (typeof e?.Key === 'string') out.set(e.Key, entryOf(e));
+  return out;
+}
+
+type KvJson = { Key?: unknown; Value?: unknown; ModifyIndex?: unknown };
+
+function entryOf(e: KvJson): KvEntry {
+  return { text: typeof e.Value === 'string' ? Buffer.from(e.Value, 'base64').toString('utf8') : '', modifyIndex: Number(e.ModifyIndex) };
 }
 
 /** The catalog's service list: each name with its tags (non-strings dropped). */

@@ -4,7 +4,8 @@
 
 import type { Logger } from 'pino';
 import { fingerprint, type Instance, type InstanceSnapshot } from '../core/instance.js';
-import type { ConsulClient, KvEntry } from './consul-client.js';
+import type { ConsulClient } from './consul-client.js';
+import type { FleetDocs } from '../core/canary.js';
 import { ConsulWatch, type WatchOptions, type WatchState } from './consul-watch.js';
 import type { CheckStatus } from '../core/feed-diff.js';
 import { ConsulFeed, FEED_CHECKS_KEY, FEED_SERVICES_KEY } from './feed.js';
@@ -174,16 +175,19 @@ export class Discovery implements WatchSource {
   }
 
   /**
-   * Watches one Consul KV key (routes from `fleet.configKey`): `onEntry` gets its text and
-   * ModifyIndex, or null while there is no such key. Undefined stops the watch.
+   * Watches one Consul KV key (routes from `fleet.configKey`) and its canary plan in one read of
+   * the key's prefix: `onDocs` gets each one's text and ModifyIndex, null while there is no such
+   * key. Undefined stops the watch.
    */
-  async watchKv(key: string | undefined, onEntry: KvListener | undefined): Promise<void> {
+  async watchKv(key: string | undefined, onDocs: KvListener | undefined): Promise<void> {
     for (const k of this.#watches.keys()) if (k.startsWith(KV_PREFIX) && k !== (key === undefined ? undefined : kvWatchKey(key))) await this.#special(k, undefined);
     if (key === undefined) return;
-    await this.#special(kvWatchKey(key), onEntry && {
-      query: (index, waitMs, signal) => this.#client.kvGet(key, { index, waitMs, signal }),
-      fingerprint: (entry: KvEntry | null) => (entry === null ? '' : `${entry.modifyIndex} ${entry.text}`),
-      onValue: onEntry,
+    const print = (e: FleetDocs['main']) => (e === null ? '-' : `${e.modifyIndex} ${e.text}`);
+    await this.#special(kvWatchKey(key), onDocs && {
+      query: (index, waitMs, signal) => this.#client.kvWithCanary(key, { index, waitMs, signal }),
+      // Other keys under the prefix wake the read too; only these two make news.
+      fingerprint: (docs: FleetDocs) => `${print(docs.main)}\0${print(docs.canary)}`,
+      onValue: onDocs,
     });
   }
 

@@ -3,7 +3,7 @@
 // (cluster/remote-discovery.ts). The app cannot tell them apart.
 
 import type { InstanceSnapshot } from '../core/instance.js';
-import type { KvEntry } from './consul-client.js';
+import type { FleetDocs } from '../core/canary.js';
 import type { WatchState } from './consul-watch.js';
 
 /**
@@ -18,7 +18,8 @@ export type ConsulState = 'unused' | 'connecting' | 'connected' | 'unreachable' 
 export type WatchKeys = ReadonlyMap<string, { service: string; tags: readonly string[] }>;
 
 export type CatalogListener = (services: Readonly<Record<string, readonly string[]>>) => void;
-export type KvListener = (entry: KvEntry | null) => void;
+/** The key's value and its canary plan's (core/canary.ts); null where there is no such key. */
+export type KvListener = (docs: FleetDocs) => void;
 
 export interface WatchSource {
   /** The latest instances per watch key; each snapshot is frozen. */
@@ -30,8 +31,8 @@ export interface WatchSource {
   sync(keys: WatchKeys): Promise<void>;
   /** Watch the catalog's service list (routes from tags), or stop (undefined). */
   watchCatalog(onServices: CatalogListener | undefined): Promise<void>;
-  /** Watch one KV key (fleet.configKey), or stop (undefined). */
-  watchKv(key: string | undefined, onEntry: KvListener | undefined): Promise<void>;
+  /** Watch one KV key (fleet.configKey) and its canary plan, or stop (undefined). */
+  watchKv(key: string | undefined, onDocs: KvListener | undefined): Promise<void>;
   /** Resolves once every watch has finished its first attempt, successful or not. */
   settled(): Promise<void>;
   watchStates(): WatchState[];

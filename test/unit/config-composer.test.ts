@@ -55,7 +55,8 @@ function apply(c: ConfigComposer, step: Step): { next?: Composition; refused?: s
     return { next: r.next };
   }
   if ('kv' in step) {
-    const r = c.withKv(step.key ?? KEY, step.kv === null ? null : { text: step.kv, modifyIndex: 7 }, '2026-01-01T00:00:00.000Z');
+    const entry = step.kv === null ? null : { text: step.kv, modifyIndex: 7 };
+    const r = c.withKv(step.key ?? KEY, { entry, canary: null }, '2026-01-01T00:00:00.000Z');
     if (r === undefined) return { refused: ['ignored'] };
     if (!r.ok) return { refused: r.problems };
     c.use(r.next);
@@ -137,6 +138,22 @@ describe('ConfigComposer: how the key was read, and what is not yet in force', (
     const refused = apply(c, { kv: TAKES_WEB }).refused ?? [];
     expect(refused.join('\n')).toContain('route name "web" is already a route in this instance\'s file');
     expect(c.fleetConfig).toMatchObject({ ok: false, routes: 1, problems: refused });
+  });
+
+  it('a canary plan\'s document shows as the canary in the status, and its problems name the plan\'s key', () => {
+    const c = new ConfigComposer(FILE);
+    const canary = { index: 9, until: Date.parse('2026-12-02T04:00:00Z') };
+    const taken = c.withKv(KEY, { entry: { text: API, modifyIndex: 9 }, canary }, '2026-01-01T00:00:00.000Z');
+    if (!taken?.ok) throw new Error('expected the canary document to be accepted');
+    c.use(taken.next);
+    expect(names(c.config)).toEqual(['web', 'api']);
+    expect(c.fleetConfig).toMatchObject({ ok: true, index: 9, canary: { index: 9, until: '2026-12-02T04:00:00.000Z' } });
+    const refused = c.withKv(KEY, { entry: { text: TAKES_WEB, modifyIndex: 10 }, canary: { ...canary, index: 10 } }, '2026-01-01T00:00:01.000Z');
+    expect(refused?.ok).toBe(false);
+    expect(c.fleetConfig).toMatchObject({ ok: false, canary: { index: 10 } });
+    expect(c.fleetConfig?.problems.join('\n')).toContain(`consul:${KEY}.canary:`);
+    apply(c, { kv: API });
+    expect(c.fleetConfig).toMatchObject({ ok: true, canary: null });
   });
 
   it('a file refused for a name clash names the route that clashes', () => {

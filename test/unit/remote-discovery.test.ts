@@ -87,10 +87,11 @@ describe('RemoteDiscovery', () => {
     const entries: unknown[] = [];
     await h.remote.watchCatalog((s) => catalogs.push(s));
     await h.remote.watchKv('a', (e) => entries.push(e));
-    h.deliver(news({ catalog: { web: ['x'] }, kv: { key: 'b', entry: null } }));
-    h.deliver(news({ kv: { key: 'a', entry: { text: 'routes: []', modifyIndex: 7 } } }));
+    const docs = { main: { text: 'routes: []', modifyIndex: 7 }, canary: null };
+    h.deliver(news({ catalog: { web: ['x'] }, kv: { key: 'b', docs: { main: null, canary: null } } }));
+    h.deliver(news({ kv: { key: 'a', docs } }));
     expect(catalogs).toEqual([{ web: ['x'] }]);
-    expect(entries).toEqual([{ text: 'routes: []', modifyIndex: 7 }]);
+    expect(entries).toEqual([docs]);
   });
 
   it('says stale once the primary is silent too long, once, and recovers on the next word', async () => {

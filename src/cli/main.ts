@@ -19,9 +19,8 @@ import { keepMemoryReducerWorking } from './memory-reducer.js';
 import { VERSION } from '../version.js';
 import { registrationFromFlags, type RegisterFlags } from './register-flags.js';
 import { explainQuery, fetchExplain, renderExplain } from './explain.js';
-import { DEFAULT_KEY, pullConfig, pushConfig } from './fleet-config.js';
-import { CANARY_FLAGS, canaryOptions, strayCanaryFlag } from './canary-flags.js';
-import { canaryPush } from './canary-push.js';
+import { runConfigCommand } from './fleet-config.js';
+import { CANARY_FLAGS } from './canary-flags.js';
 import { renderStatus } from './status.js';
 import { runPrimary } from '../cluster/primary.js';
 import { answerPrimary, primaryDiscovery, tellReady } from '../cluster/worker.js';
@@ -270,43 +269,9 @@ async function explain(values: Values, positionals: string[]): Promise<number> {
 async function fleetConfig(values: Values, positionals: string[]): Promise<number> {
   const [sub, ...rest] = positionals;
   if ((sub !== 'push' && sub !== 'pull') || rest.length > 0) throw new UserError('config: expected `config push -c FILE` or `config pull`');
-  const key = (values.key as string | undefined) ?? DEFAULT_KEY;
   const client = consulFrom(values);
   try {
-    if (sub === 'pull') {
-      const { text, index } = await pullConfig(client, key);
-      process.stderr.write(`# ${key} at index ${index}\n`);
-      return print(text.endsWith('\n') ? text : `${text}\n`);
-    }
-    const file = values.config as string | undefined;
-    if (file === undefined) throw new UserError('config push: -c FILE is required');
-    const stray = strayCanaryFlag(values);
-    if (stray !== undefined) throw new UserError(`config push: --${stray} goes with --canary`);
-    if (values.canary !== undefined) {
-      if (values.cas !== undefined) throw new UserError('config push: --cas and --canary do not go together (a canary checks the key it started from by itself)');
-      const stop = new AbortController();
-      const interrupt = () => stop.abort();
-      process.once('SIGINT', interrupt);
-      try {
-        const result = await canaryPush(client, { ...canaryOptions(values), file, key, progress: (line) => process.stderr.write(`${line}\n`), signal: stop.signal });
-        if ('problems' in result) {
-          process.stderr.write(result.problems.map((p) => `${p}\n`).join(''));
-          return 1;
-        }
-        process.stdout.write(result.text);
-        return result.ok ? 0 : 1;
-      } finally {
-        process.off('SIGINT', interrupt);
-      }
-    }
-    const casText = values.cas as string | undefined;
-    if (casText !== undefined && !/^\d+$/.test(casText)) throw new UserError(`config push: --cas expected a whole number (an index from config pull), got "${casText}"`);
-    const pushed = await pushConfig(client, file, key, casText === undefined ? undefined : Number(casText));
-    if (!pushed.ok) {
-      process.stderr.write(pushed.problems.map((p) => `${p}\n`).join(''));
-      return 1;
-    }
-    return print(pushed.text);
+    return await runConfigCommand(client, sub, values);
   } finally {
     await client.close();
   }

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
 import { canaryKey, formatCanary } from '../../src/core/canary.js';
 import { startBackend, type Backend } from '../support/backends.js';
-import { baseConfig, Client, runCli, startFairway, until, waitReady, writeConfig } from '../support/fairway.js';
+import { hostname } from 'node:os';
+import { baseConfig, Client, runCli, spawnFairway, startFairway, until, waitReady, writeConfig } from '../support/fairway.js';
 import { startLoad } from '../support/load.js';
 import { freePort } from '../support/ports.js';
 
@@ -124,6 +125,34 @@ describe('config push --canary', () => {
     await until(async () => (await member.get('/trial')).status === 404, 15_000, 'the plan ended');
     expect(Date.now()).toBeGreaterThanOrEqual(until_);
     expect((await status(appOf(ids[1]!))).canary).toBeNull();
+  });
+
+  it('with workers: 2, every worker of the member runs the plan, and drops it at its end', async () => {
+    const [listen, admin] = [await freePort(), await freePort()];
+    const file = writeConfig({
+      listen: `127.0.0.1:${listen}`,
+      admin: { listen: `127.0.0.1:${admin}` },
+      consul: { address: consulAddress },
+      workers: 2,
+      fleet: { name: fleet, configKey: key, checkInterval: '250ms' },
+      routes: [{ name: 'home', match: { pathPrefix: '/home' }, endpoints: [api.address] }],
+    });
+    const { child } = await spawnFairway(file, `http://127.0.0.1:${admin}`);
+    const client = new Client(`http://127.0.0.1:${listen}`, 8);
+    try {
+      const plan = formatCanary({ members: [`${fleet}-${hostname()}-${listen}`], until: Date.now() + 4_000, base: (await kv(key))!.index, routes: routes(api.address, `  - { name: trial, match: { pathPrefix: /trial }, endpoints: ["${api.address}"] }\n`) });
+      await fetch(`${consulAddress}/v1/kv/${canaryKey(key)}`, { method: 'PUT', body: plan });
+      await until(async () => (await client.get('/trial')).status === 200, 10_000, 'the plan in force');
+      // Eight connections, spread over both workers by the primary: every answer is the plan's.
+      await until(async () => (await client.spread(64, '/trial', 8)).get('status 404') === undefined, 10_000, 'the plan in force in both workers');
+      for (const c of clients) expect((await c.get('/trial')).status).toBe(404);
+      await until(async () => (await client.spread(64, '/trial', 8)).get('status 404') === 64, 15_000, 'the plan ended in both workers');
+    } finally {
+      await client.close();
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await fetch(`${consulAddress}/v1/kv/${canaryKey(key)}`, { method: 'DELETE' });
+    }
   });
 
   it('a second push cannot start while a plan runs, and says whose', async () => {

@@ -129,6 +129,12 @@ export class UserError extends Error {
   }
 }
 
+/** An error's code (undici's, Node's, Fairway's), else its message: the short form logs carry. */
+export function codeOrMessage(err: unknown): string {
+  const e = err as { code?: string; message?: string } | null;
+  return e?.code ?? e?.message ?? String(err);
+}
+
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT', 'FAIRWAY_TIMEOUT']);
 
 /** The answer for a failed upstream attempt: a timeout is 504, anything else 502. */

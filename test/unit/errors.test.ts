@@ -1,9 +1,10 @@
-// FairwayError codes and statuses, the internal error classes' stable codes, and
-// upstreamFailure's mapping of upstream failures to 502/504.
+// FairwayError codes and statuses, the internal error classes' stable codes,
+// upstreamFailure's mapping of upstream failures to 502/504, and the short form logs carry.
 
 import { describe, expect, it } from 'vitest';
 import {
   ClientGoneError,
+  codeOrMessage,
   ConsulError,
   FairwayError,
   InvalidHeaderError,
@@ -103,5 +104,16 @@ describe('UserError', () => {
   it('is a plain named Error with the message given', () => {
     const e = new UserError('cannot read fairway.yaml');
     expect([e.name, e.message, e instanceof Error]).toEqual(['UserError', 'cannot read fairway.yaml', true]);
+  });
+});
+
+describe('codeOrMessage', () => {
+  it.each([
+    { why: 'an undici error logs as its code', err: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), out: 'ECONNREFUSED' },
+    { why: "Fairway's own timeout logs as its stable code", err: new TimeoutError(300), out: 'FAIRWAY_TIMEOUT' },
+    { why: 'an error without a code logs as its message', err: new Error('invalid header'), out: 'invalid header' },
+    { why: 'anything else thrown logs as its string', err: 42, out: '42' },
+  ])('$why', ({ err, out }) => {
+    expect(codeOrMessage(err)).toBe(out);
   });
 });

@@ -3,6 +3,7 @@
 // routes and conflicts out.
 
 import { describe, expect, it } from 'vitest';
+import type { RouteConfig } from '../../src/core/config.js';
 import { routesFromTags, withTagRoutes, type TagRoutes } from '../../src/core/tag-routes.js';
 import { config } from './helpers.js';
 
@@ -13,6 +14,13 @@ routes:
   - { name: canary, match: { pathPrefix: /shop, headers: { x-canary: "1" } }, service: shop-canary }
 `);
 const NONE: TagRoutes = { routes: [], conflicts: [] };
+/** File routes on a host, a wildcard host, and a path alone, for the precedence cases. */
+const HOSTS = config(`
+consulTags: { prefix: fw }
+routes:
+  - { name: site, match: { pathPrefix: /, host: www.test }, service: site }
+  - { name: tenants, match: { pathPrefix: /app, host: "*.tenants.test" }, service: tenants }
+`);
 
 /** A route in a few words, for readable expectations. */
 const brief = (t: TagRoutes) =>
@@ -88,22 +96,67 @@ describe('routesFromTags', () => {
       conflicts: ['service "zeta": path /x is already routed by service "alpha"'],
     },
     {
+      why: 'a service already routed keeps its path against a newcomer that sorts first',
+      services: { alpha: ['fw.route=/x'], zeta: ['fw.route=/x'] },
+      established: ['zeta'],
+      routes: ['tag.zeta /x round-robin -> zeta'],
+      conflicts: ['service "alpha": path /x is already routed by service "zeta"'],
+    },
+    {
+      why: 'between two services already routed that now claim one path, the first by name wins',
+      services: { zeta: ['fw.route=/x'], alpha: ['fw.route=/x'], beta: ['fw.route=/x'] },
+      established: ['zeta', 'beta'],
+      routes: ['tag.beta /x round-robin -> beta'],
+      // Services already routed are reported first: they are considered first.
+      conflicts: ['service "zeta": path /x is already routed by service "beta"', 'service "alpha": path /x is already routed by service "beta"'],
+    },
+    {
+      why: 'a service left out for a bad tag claims nothing: the next one on its path gets the route',
+      services: { alpha: ['fw.route=/x', 'fw.strategy=fastest'], beta: ['fw.route=/x'] },
+      routes: ['tag.beta /x round-robin -> beta'],
+      conflicts: ['service "alpha": fw.strategy: expected one of round-robin, random, weighted, least-request, ewma, consistent-hash, failover'],
+    },
+    {
       why: 'the same path on different hosts is no conflict',
       services: { a: ['fw.route=/x', 'fw.host=a.test'], b: ['fw.route=/x', 'fw.host=b.test'] },
       routes: ['tag.a a.test/x round-robin -> a', 'tag.b b.test/x round-robin -> b'],
       conflicts: [],
     },
-  ] as Array<{ why: string; services: Record<string, string[]>; routes: string[]; conflicts: string[] }>)('$why', ({ services, routes, conflicts }) => {
-    const got = routesFromTags(services, 'fw', FILE.routes);
-    expect(brief(got)).toEqual(routes);
-    expect(got.conflicts).toEqual(conflicts);
-  });
-
-  it('a service already routed keeps its path against a newcomer that sorts first', () => {
-    const got = routesFromTags({ alpha: ['fw.route=/x'], zeta: ['fw.route=/x'] }, 'fw', FILE.routes, new Set(['zeta']));
-    expect(brief(got)).toEqual(['tag.zeta /x round-robin -> zeta']);
-    expect(got.conflicts).toEqual(['service "alpha": path /x is already routed by service "zeta"']);
-  });
+    {
+      why: 'a host and path a file route serves stay the file route\'s, the host compared without case',
+      file: HOSTS.routes,
+      services: { rogue: ['fw.route=/', 'fw.host=WWW.test'] },
+      routes: [],
+      conflicts: ['service "rogue": host www.test path / is already routed by file route "site"'],
+    },
+    {
+      why: 'a wildcard host and path a file route serves stay the file route\'s',
+      file: HOSTS.routes,
+      services: { rogue: ['fw.route=/app', 'fw.host=*.tenants.test'] },
+      routes: [],
+      conflicts: ['service "rogue": host *.tenants.test path /app is already routed by file route "tenants"'],
+    },
+    {
+      why: 'a file route on a host claims that host only: the same path on any host, or under the wildcard by name, is routed',
+      file: HOSTS.routes,
+      services: { any: ['fw.route=/'], one: ['fw.route=/app', 'fw.host=a.tenants.test'] },
+      routes: ['tag.any / round-robin -> any', 'tag.one a.tenants.test/app round-robin -> one'],
+      conflicts: [],
+    },
+    {
+      why: 'a key given twice takes the last of its tags',
+      services: { web: ['fw.route=/a', 'fw.route=/b'] },
+      routes: ['tag.web /b round-robin -> web'],
+      conflicts: [],
+    },
+  ] as Array<{ why: string; file?: readonly RouteConfig[]; services: Record<string, string[]>; established?: string[]; routes: string[]; conflicts: string[] }>)(
+    '$why',
+    ({ file, services, established, routes, conflicts }) => {
+      const got = routesFromTags(services, 'fw', file ?? FILE.routes, new Set(established));
+      expect(brief(got)).toEqual(routes);
+      expect(got.conflicts).toEqual(conflicts);
+    },
+  );
 
   it('a file route already named tag.SERVICE keeps the name', () => {
     const file = config('consulTags: { prefix: fw }\nroutes:\n  - { name: tag.web, match: { pathPrefix: /old }, service: web }\n');
@@ -131,6 +184,14 @@ describe('withTagRoutes', () => {
     const again = withTagRoutes(FILE, { web: ['fw.route=/web'], other: ['unrelated'] }, first.tagRoutes);
     expect(again.changed).toBe(false);
     expect(again.tagRoutes.routes[0]).toBe(first.tagRoutes.routes[0]);
+  });
+
+  it('a service with a route in the previous tag routes keeps its path against a newcomer that sorts first', () => {
+    const first = withTagRoutes(FILE, { zeta: ['fw.route=/x'] }, NONE);
+    const after = withTagRoutes(FILE, { alpha: ['fw.route=/x'], zeta: ['fw.route=/x'] }, first.tagRoutes);
+    expect(after.changed).toBe(false);
+    expect(after.config.routes.map((x) => x.name)).toEqual(['api', 'canary', 'tag.zeta']);
+    expect(after.tagRoutes.conflicts).toEqual(['service "alpha": path /x is already routed by service "zeta"']);
   });
 
   it('a service whose tags went away takes its route with it', () => {

@@ -145,7 +145,7 @@ async function settle(group: readonly Member[], done: (s: FleetConfigStatus | un
     });
     if (refused.length > 0) return refused;
     const waiting = group.filter((_, i) => !done(states[i])).map((m) => m.id);
-    if (waiting.length === 0 || Date.now() >= deadline) return waiting.map((id) => `${id} (no answer within ${SETTLE_MS / 1000}s)`);
+    if (waiting.length === 0 || Date.now() >= deadline) return waiting.map((id) => `${id} (not there within ${SETTLE_MS / 1000}s)`);
     await delay(200);
   }
 }

@@ -27,8 +27,10 @@ export function crossFieldProblems(data: unknown, env: Readonly<Record<string, s
   // An empty file parses as a config with no routes, and an empty file is what a reload reads
   // between the truncate and the write of an in-place save: taken as valid, it answers every
   // request 404 until the next read. No routes at all is never what an operator means, unless
-  // they come from Consul tags. (`routes` of the wrong type is the schema's to report.)
-  if (routes.length === 0 && (data.routes === undefined || Array.isArray(data.routes)) && !has(data, 'consulTags'))
+  // they come from Consul tags or from the fleet's KV key (an empty file names neither).
+  // (`routes` of the wrong type is the schema's to report.)
+  const elsewhere = has(data, 'consulTags') || (isObj(data.fleet) && has(data.fleet, 'configKey'));
+  if (routes.length === 0 && (data.routes === undefined || Array.isArray(data.routes)) && !elsewhere)
     out.push({ path: ['routes'], message: 'expected at least one route (or consulTags, for routes from Consul tags)' });
   const names = new Map<string, number>();
   routes.forEach((r: unknown, i) => {

@@ -171,6 +171,7 @@ describe('loadConfig: a config that routes nowhere, an admin listener open witho
     { why: 'an empty JSON object is no config', text: '{}', lines: [`1:1 ${NO_ROUTE}`] },
     { why: 'a file cut short before its routes names the missing key at the document', text: 'listen: 127.0.0.1:8080\nadmin:\n  listen: 127.0.0.1:8081\n', lines: [`1:1 ${NO_ROUTE}`] },
     { why: 'an empty route list is reported at the list', text: 'listen: 127.0.0.1:8080\nroutes: []\n', lines: [`2:9 ${NO_ROUTE}`] },
+    { why: 'a fleet without a configKey brings no routes either', text: 'fleet: { name: fairway }\nroutes: []\n', lines: [`2:9 ${NO_ROUTE}`] },
     { why: 'an admin on 0.0.0.0 without a token is reported at admin, where the token belongs', text: 'admin:\n  listen: 0.0.0.0:8081\n' + ROUTE, lines: [`2:3 ${NO_TOKEN}`] },
     { why: 'an admin on 0.0.0.0 with an empty token is reported at the token', text: 'admin:\n  listen: 0.0.0.0:8081\n  token: ""\n' + ROUTE, lines: [`3:10 ${NO_TOKEN}`] },
     { why: 'both at once, in line order', text: 'admin: { listen: "[::]:8081" }\n', lines: [`1:1 ${NO_ROUTE}`, `1:8 ${NO_TOKEN}`] },
@@ -180,6 +181,7 @@ describe('loadConfig: a config that routes nowhere, an admin listener open witho
 
   it.each([
     { why: 'consulTags alone is a config: its routes come from Consul tags', text: 'consulTags: { prefix: fairway }\n' },
+    { why: 'fleet.configKey alone is a config: its routes come from Consul KV', text: 'fleet: { configKey: fairway/config }\nroutes: []\n' },
     { why: 'an admin on 0.0.0.0 with a token is fine', text: 'admin: { listen: 0.0.0.0:8081, token: s3cret }\n' + ROUTE },
     { why: 'an admin on another loopback address needs no token', text: 'admin: { listen: 127.0.0.2:8081 }\n' + ROUTE },
   ])('accepts $why', ({ text }) => {

@@ -1,8 +1,12 @@
 // What Node's path still owes on a connection, so that an error answer keeps its place and a
 // connection handed back to Node's parser is not taken from an answer under way.
 //
-// Node's server relays pipelined requests side by side and writes their answers in order. But
-// when a request behind them is malformed, its parser reports the error at once, while the
+// Node's server hands on pipelined requests side by side and writes their answers in order.
+// Fairway relays them one at a time instead, as its fast path does (inTurn): each waits until
+// every answer before it is written, so a request behind one whose answer closes the connection
+// is never relayed (its client would never learn what became of a POST sent upstream), and
+// requests that are not safe are not run in parallel (RFC 9112 §9.3.2). When a request behind
+// them is malformed, its parser reports the error at once, while the
 // answers before it still wait for their upstreams: writing the 400 then would put it first
 // and lose them (Node's own handler does just that). The error answer waits until every answer
 // before it has been written (SPEC "Edge rules": pipelined requests are all answered, in
@@ -25,13 +29,15 @@ interface Owed {
   reading: { req: IncomingMessage; res: ServerResponse } | undefined;
   afterSent: (() => void) | undefined;
   afterClosed: (() => void) | undefined;
+  /** Requests waiting for the answers before them (each is owed, so counted in unsent). */
+  turns: Array<{ res: ServerResponse; go: () => void; drop: () => void }>;
 }
 
 type Tracked = Socket & { [kState]?: Owed };
 
 function stateOf(socket: Socket): Owed {
   const s = socket as Tracked;
-  return (s[kState] ??= { unsent: 0, open: 0, last: false, reading: undefined, afterSent: undefined, afterClosed: undefined });
+  return (s[kState] ??= { unsent: 0, open: 0, last: false, reading: undefined, afterSent: undefined, afterClosed: undefined, turns: [] });
 }
 
 /** Counts `res` as owed on `socket` until it is written (prefinish) and closed. */
@@ -54,12 +60,48 @@ export function owe(socket: Socket, req: IncomingMessage, res: ServerResponse): 
     // Written, but Node's own bookkeeping (and a close it may do next) is still to come: an
     // error answer goes out now, ahead of that close.
     if (--st.unsent === 0) run(st, 'afterSent');
+    nextTurn(st);
   };
   res.once('prefinish', onSent);
   res.once('close', () => {
     onSent();
     if (--st.open === 0) run(st, 'afterClosed');
   });
+}
+
+/**
+ * Runs `go` (relay the request answered by `res`, owed already) once every answer before it on
+ * `socket` has been written: at once when none is waiting. If one of them closes the connection,
+ * `drop` runs instead: nothing after the connection's last answer is relayed (RFC 9112 §9.6).
+ */
+export function inTurn(socket: Socket, res: ServerResponse, go: () => void, drop: () => void): void {
+  const st = stateOf(socket);
+  if (st.last) drop();
+  else if (st.turns.length === 0 && st.unsent === 1) go();
+  else st.turns.push({ res, go, drop });
+}
+
+/**
+ * Changes what the waiting request answered by `res` does in its turn: `wrap` gets what it was
+ * to do (its body turned out malformed while it waited). False when it is not waiting.
+ */
+export function replaceTurn(socket: Socket, res: ServerResponse, wrap: (go: () => void) => () => void): boolean {
+  const turn = (socket as Tracked)[kState]?.turns.find((t) => t.res === res);
+  if (turn !== undefined) turn.go = wrap(turn.go);
+  return turn !== undefined;
+}
+
+/** After an answer is written: the next waiting request goes once only waiting ones are owed. */
+function nextTurn(st: Owed): void {
+  if (st.turns.length === 0) return;
+  if (st.last) {
+    for (const t of st.turns.splice(0)) t.drop();
+    return;
+  }
+  if (st.unsent !== st.turns.length) return;
+  const { go } = st.turns.shift()!;
+  // Not inside the 'prefinish' of the answer before it: its own answer may be written at once.
+  process.nextTick(go);
 }
 
 function run(st: Owed, which: 'afterSent' | 'afterClosed'): void {

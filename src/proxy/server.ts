@@ -19,7 +19,7 @@ import { FastPath } from './fast-path.js';
 import { H2Inbound } from './h2-server.js';
 import { declaresBody, kHttpsRedirect, type HttpsRedirect, type ProxyRequest, type ProxyResponse } from './messages.js';
 import type { Forwarder } from './forwarder.js';
-import { afterSent, owe, unfinishedRequest } from './pipeline.js';
+import { afterSent, inTurn, owe, replaceTurn, unfinishedRequest } from './pipeline.js';
 import { localAnswer, type RequestObserver } from './observer.js';
 import { passesPolicy } from './policy-gate.js';
 import { sendError, sendOptions, sendRedirect, sendSocketError } from './respond.js';
@@ -109,9 +109,21 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     observer.onExchange(localAnswer(req, req.socket, undefined, { policy: 'redirectToHttps', status: 308 }));
   };
 
-  function onNodeRequest(req: IncomingMessage, res: ServerResponse): void {
+  /** `expectsContinue`: the client waits for a 100 before it sends the body (see 'checkContinue'). */
+  function onNodeRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
     owe(req.socket, req, res);
-    onRequest(req, res, req);
+    inTurn(
+      req.socket,
+      res,
+      () => {
+        onRequest(req, res, req);
+        if (expectsContinue && declaresBody(req.headers) && !res.headersSent && !res.writableEnded) {
+          if (res.socket !== null) res.writeContinue();
+          else res.once('socket', () => !res.headersSent && res.writeContinue());
+        }
+      },
+      () => log.debug({ method: req.method, url: req.url, remote: req.socket.remoteAddress }, 'pipelined request after the connection\'s last answer: not relayed'),
+    );
   }
 
   const server = createServer(
@@ -147,17 +159,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   // after its own final head, in the middle of that answer.
   // A request Fairway answers at once (no route, a route policy: 403, 429, 413 by
   // Content-Length, a redirect) gets no 100 at all: the client need not send a body nobody reads.
-  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    onNodeRequest(req, res);
-    if (declaresBody(req.headers) && !res.headersSent && !res.writableEnded) {
-      if (res.socket !== null) res.writeContinue();
-      else res.once('socket', () => !res.headersSent && res.writeContinue());
-    }
-  });
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onNodeRequest(req, res, true));
   // Any other expectation is one nobody here can meet.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     owe(req.socket, req, res);
-    refuse(req, res, 'expectation_failed', `cannot meet Expect: ${req.headers.expect}`);
+    inTurn(req.socket, res, () => refuse(req, res, 'expectation_failed', `cannot meet Expect: ${req.headers.expect}`), () => undefined);
   });
 
   const fast = opts.settings.fastPath
@@ -178,19 +184,32 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const slow = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     const code = slow ? 'request_timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'bad_request';
     log.info({ err: err.code ?? err.message, remote: socket.remoteAddress }, slow ? 'client too slow to send its request; closing' : 'rejected malformed request');
-    // A request whose body was being read can never be completed: its exchange answers the
-    // client in its place in the pipeline, and that is the connection's last answer.
     const reading = unfinishedRequest(socket);
-    if (reading !== undefined && forwarder.abandon(reading, code, slow ? 'request body not received in time' : 'malformed request body')) {
+    const detail = slow ? 'request body not received in time' : 'malformed request body';
+    // Its body was being read: the request can never be completed. Relayed already, its exchange
+    // answers the client in its place in the pipeline, the connection's last answer. Still waiting
+    // for its turn (inTurn), it takes that turn first, as it would have had its body been fine.
+    const abandon = (): boolean => {
+      if (reading === undefined || !forwarder.abandon(reading, code, detail)) return false;
       afterSent(socket, () => socket.end());
+      return true;
+    };
+    if (reading !== undefined && replaceTurn(socket, reading, (go) => () => {
+      go();
+      if (!abandon()) answerLast(socket, code);
+    }))
       return;
-    }
+    if (!abandon()) answerLast(socket, code);
+  });
+
+  /** The connection's last answer, after every answer owed before it: a request Node's parser rejected. */
+  function answerLast(socket: Socket, code: FairwayErrorCode): void {
     observer.onExchange(localAnswer(undefined, socket, code));
     afterSent(socket, () => {
       if (socket.writable) sendSocketError(socket, code);
       else socket.destroy();
     });
-  });
+  }
 
   const upgrades = createUpgradeHandler({ table, log, forwarder, http: server, observer, settings: () => ({ server: settings, upstream: opts.upstream() }) });
   server.on('upgrade', upgrades);

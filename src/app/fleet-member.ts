@@ -13,6 +13,8 @@ import { documentFor, type DocChoice, type FleetDocs } from '../core/canary.js';
 import { fleetMemberId, fleetRegistration, fleetSize, rateShare } from '../core/fleet.js';
 import { watchKey, type InstanceSnapshot } from '../core/instance.js';
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface FleetMemberOptions {
   /** The config in force (undefined before the first is loaded). */
   config: () => Config | undefined;
@@ -71,7 +73,10 @@ export class FleetMember {
     const now = this.#opts.now?.() ?? Date.now();
     const choice = documentFor(docs, this.memberId, now);
     if (choice.canary !== null) {
-      this.#canaryEnd = setTimeout(() => this.#opts.onCanaryEnd(key, docs), Math.max(0, choice.canary.until - now) + 1);
+      // Past setTimeout's limit (about 24.8 days) Node would fire at once, and again after
+      // each decision: a plan written by hand with a far end is looked at again then instead.
+      const wait = Math.min(MAX_TIMER_MS, Math.max(0, choice.canary.until - now) + 1);
+      this.#canaryEnd = setTimeout(() => this.#opts.onCanaryEnd(key, docs), wait);
       this.#canaryEnd.unref();
     }
     return choice;

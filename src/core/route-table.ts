@@ -19,6 +19,7 @@ import { pickerFor, usesWarning, type Picker, type PickerDeps } from './pickers/
 import { guardFor, type RouteGuard } from './policy/guard.js';
 import { rewritePath } from './policy/route-policy.js';
 import { RetryBudget } from './retry-budget.js';
+import { staticSnapshot } from './static-endpoints.js';
 import { hostAndHeadersMatch, routeMatcher, type Matcher } from './route-index.js';
 import { newStats, originOf, statsKey, type Upstream, type UpstreamStats } from './upstream.js';
 
@@ -113,7 +114,7 @@ export function buildRouteTable(
     // The route before, built from this same entry, holds its key: a string already hashed,
     // where building it again cost about 7 ms of a 17 ms rebuild at 10,000 routes × 10.
     const key = old !== undefined ? old.key : rc.source.kind === 'consul' ? watchKey(rc.source.service, rc.source.tags) : undefined;
-    const snapshot = key === undefined ? undefined : snapshots.get(key);
+    const snapshot = key === undefined ? staticSnapshot(rc) : snapshots.get(key);
     const route =
       old && old.snapshot === snapshot && sameExclusions(old, now, drained)
         ? old
@@ -205,22 +206,16 @@ function upstreamsFor(
   snapshot: InstanceSnapshot | undefined,
   statsFor: StatsFor,
 ): { candidates: Upstream[]; idle: Upstream[] } {
-  if (rc.source.kind === 'static') {
-    const candidates = rc.source.endpoints.map((e) => {
-      const id = `${e.host}:${e.port}`;
-      return upstreamOf(id, e.host, e.port, e.weight, 'passing', [], {}, statsFor(id, e.host, e.port), e.tls || rc.protocol === 'h2');
-    });
-    return { candidates, idle: [] };
-  }
   const candidates: Upstream[] = [];
   const idle: Upstream[] = [];
   if (!snapshot) return { candidates, idle };
   const useWarning = usesWarning(rc);
-  for (const i of withTags(snapshot.instances, rc.source.tags)) {
+  for (const i of rc.source.kind === 'consul' ? withTags(snapshot.instances, rc.source.tags) : snapshot.instances) {
     // Counters are kept for idle instances too, so they survive a spell of being critical.
     const stats = statsFor(i.id, i.host, i.port);
     const weight = weightFor(i, useWarning);
-    // Over TLS when Consul says so (meta `scheme: https`), or when the route speaks h2.
+    // Over TLS when the instance says so (meta `scheme: https`: Consul's, or an https:// static
+    // endpoint's, core/static-endpoints.ts), or when the route speaks h2.
     const tls = i.meta.scheme === 'https' || rc.protocol === 'h2';
     if (weight === 0) idle.push(upstreamOf(i.id, i.host, i.port, i.weights.passing, i.status, i.tags, i.meta, stats, tls));
     else candidates.push(upstreamOf(i.id, i.host, i.port, weight, i.status, i.tags, i.meta, stats, tls));

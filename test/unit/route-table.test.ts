@@ -1,5 +1,6 @@
 // buildRouteTable: config routes joined with discovery snapshots, warning/critical handling, tags, incremental reuse.
 
+import { staticSnapshot } from '../../src/core/static-endpoints.js';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/core/config.js';
 import { parseHealthEntries, watchKey, type Instance, type InstanceSnapshot } from '../../src/core/instance.js';
@@ -130,7 +131,7 @@ describe('buildRouteTable: upstreams per route', () => {
 
   it('keeps routes in file order with their watch keys and snapshots', () => {
     expect(table.routes.map((r) => [r.config.name, r.key, r.snapshot])).toEqual([
-      ['static', undefined, undefined],
+      ['static', undefined, staticSnapshot(CONFIG.routes[0]!)],
       ['rr', 'web', WEB],
       ['weighted', 'web', WEB],
       ['canary', 'web?tag=canary', CANARY],

@@ -5,6 +5,12 @@
 // this file connects them and runs the lifecycle: boot, reload, the KV and catalog changes (run
 // one at a time with reloads, so their swaps never interleave), drain and stop. The getters at
 // the end are what the admin API, metrics and tests read.
+//
+// Why one file of about 500 lines: the reload, the KV and the catalog swaps share one
+// serialized chain, the draining flag and the same six parts, in an order that matters (watches
+// before the swap, the swap before the rebuild, registration best effort). Cut apart, each piece
+// would take all of those as arguments and the order would live in neither. The rules live in
+// the parts; what is left here is that order, and the read-only getters (about 90 lines).
 
 import { createHash } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';

@@ -483,7 +483,7 @@ export const configSchema = z
     fleet: z
       .strictObject({
         name: name.default('fairway').describe('the Consul service every Fairway of the fleet registers itself as (check: its own /-/ready)'),
-        address: z.string({ error: 'expected an address' }).min(1, { error: 'expected an address' }).optional().describe("address registered for this instance (default: listen's host; for a wildcard listener, the Consul node's)"),
+        address: z.string({ error: 'expected an address' }).min(1, { error: 'expected an address' }).optional().describe("address registered for this instance (default: listen's host; for a wildcard listener, the Consul node's); a wildcard admin listener is checked there too, else on 127.0.0.1"),
         checkInterval: duration.default('2s').describe('how often Consul checks /-/ready of each instance'),
         configKey: z
           .string({ error: 'expected a Consul KV key' })

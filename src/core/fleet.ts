@@ -21,8 +21,11 @@ export function fleetRegistration(config: Config, proxy: HostPort, admin: HostPo
   // A wildcard listener has no one address: the registration then leaves it to Consul, which
   // uses its node's address, unless fleet.address says otherwise.
   const address = fleet.address ?? (WILDCARD.has(proxy.host) ? '' : proxy.host);
-  // Consul runs the check from its agent, on this machine in the usual deployment.
-  const checkHost = WILDCARD.has(admin.host) ? '127.0.0.1' : admin.host;
+  // Consul runs the check from its agent. A wildcard admin listener answers on every address:
+  // the one registered for this instance when fleet.address names it (the agent may be on
+  // another machine or container, and `fairway config push --canary` reads it there too),
+  // else loopback, right when the agent is on this machine, the usual deployment.
+  const checkHost = WILDCARD.has(admin.host) ? (fleet.address ?? '127.0.0.1') : admin.host;
   return {
     name: fleet.name,
     id: fleetMemberId(fleet.name, hostname, proxy.port),

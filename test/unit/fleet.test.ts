@@ -45,6 +45,18 @@ describe('fleetRegistration', () => {
     });
   });
 
+  it.each([
+    { why: 'a wildcard admin listener is checked (and read) at fleet.address when it is set', admin: '0.0.0.0', at: 'edge-1.internal:81' },
+    { why: 'a wildcard admin listener without fleet.address is checked on loopback', admin: '0.0.0.0', at: '127.0.0.1:81', plain: true },
+    { why: 'an admin listener on one address is checked there, whatever fleet.address says', admin: '10.0.0.9', at: '10.0.0.9:81' },
+  ])('$why', ({ admin, at, plain }) => {
+    const c = config(plain ? FLEET : 'fleet: { name: edge, address: edge-1.internal }\nroutes: [{ endpoints: [10.0.0.1:80] }]\n');
+    expect(fleetRegistration(c, { host: '0.0.0.0', port: 80 }, { host: admin, port: 81 }, 'h')).toMatchObject({
+      meta: { admin: at },
+      check: { http: `http://${at}/-/ready` },
+    });
+  });
+
   it('an IPv6 admin address is bracketed in the check URL', () => {
     expect(fleetRegistration(config(FLEET), { host: '::1', port: 80 }, { host: '::1', port: 81 }, 'h')?.check?.http).toBe('http://[::1]:81/-/ready');
   });

@@ -476,7 +476,7 @@ export const configSchema = z
         prefix: z
           .string({ error: 'expected a tag prefix' })
           .regex(/^[A-Za-z0-9_-]+$/, { error: 'expected letters, digits, "_" or "-"' })
-          .describe('services tagged PREFIX.route=/path (and PREFIX.host=, PREFIX.strategy=, PREFIX.stripPrefix=true, PREFIX.protocol=h2c) get a route'),
+          .describe('services tagged PREFIX.route=/path (and PREFIX.host=, PREFIX.strategy=, PREFIX.stripPrefix=true, PREFIX.protocol=h2c or h2) get a route'),
       })
       .optional()
       .describe('routes from Consul tags, after the file\'s routes (which take precedence)'),

@@ -3,9 +3,12 @@
 //   PREFIX.protocol=h2c (a gRPC service)
 // gets a route to itself without anyone editing the config file. Only `route` is required.
 // These routes come after the file's (file routes take precedence); a tag route whose host and
-// path a file route already claims is left out and reported, and so is one that another
-// service's tag route claims: a service already routed keeps its route (a newcomer does not
-// take traffic over), and between newcomers the first by name wins.
+// path a file route already claims is left out and reported, and so is one a file route would
+// always match first (a file route on /api, or on every host, before a tag route on /api/v2):
+// it could never take a request. One that another service's tag route claims is left out too:
+// a service already routed keeps its route (a newcomer does not take traffic over), and between
+// newcomers the first by name wins. The tag routes kept are tried most specific first, as
+// fabio does: a host before no host, then the longer path, so /api/v2 is not hidden by /api.
 // Pure: the catalog's services-and-tags map in, routes and conflicts out.
 
 import { formatPath, normalizeRoute, type Config, type RouteConfig } from './config.js';
@@ -42,8 +45,6 @@ export function routesFromTags(
       const eq = tag.indexOf('=');
       const key = eq === -1 ? tag.slice(prefix.length + 1) : tag.slice(prefix.length + 1, eq);
       if (eq === -1 || !KEYS.has(key)) problems.push(`unknown tag "${tag}" (expected ${prefix}.route=/path, .host=, .strategy=, .stripPrefix=, .protocol=)`);
-      // As validate refuses it in a file: h2 needs upstream TLS, which is not built.
-      else if (key === 'protocol' && tag.slice(eq + 1) === 'h2') problems.push(`${prefix}.protocol: h2 needs upstream TLS, which is not built yet; use h2c`);
       else settings.set(key, tag.slice(eq + 1));
     }
     if (settings.size === 0 && problems.length === 0) continue;
@@ -78,10 +79,32 @@ export function routesFromTags(
       conflicts.push(`service "${service}": ${describeMatch(route)} is already routed by ${owner}`);
       continue;
     }
+    const shadow = fileRoutes.find((r) => shadows(r, route));
+    if (shadow !== undefined) {
+      conflicts.push(`service "${service}": ${describeMatch(route)} would never be used: file route "${shadow.name}" (${describeMatch(shadow)}) matches every such request first`);
+      continue;
+    }
     claimed.set(key, `service "${service}"`);
     routes.push(route);
   }
+  // Most specific first; sort is stable, so equals keep their order (established, then by name).
+  routes.sort((a, b) => hostRank(a) - hostRank(b) || b.match.pathPrefix.length - a.match.pathPrefix.length);
   return { routes, conflicts };
+}
+
+/** Whether `first` takes every request `later` could: no headers asked, its host and path cover `later`'s. */
+function shadows(first: RouteConfig, later: RouteConfig): boolean {
+  if (first.match.headers.length > 0 || !later.match.pathPrefix.startsWith(first.match.pathPrefix)) return false;
+  const { host, hostSuffix } = first.match;
+  if (host === undefined && hostSuffix === undefined) return true;
+  if (host !== undefined) return later.match.host === host;
+  const laterHost = later.match.host ?? later.match.hostSuffix;
+  return laterHost !== undefined && laterHost.endsWith(hostSuffix!);
+}
+
+/** 0: an exact host, 1: a wildcard host, 2: any host. */
+function hostRank(r: RouteConfig): number {
+  return r.match.host !== undefined ? 0 : r.match.hostSuffix !== undefined ? 1 : 2;
 }
 
 function matchKey(r: RouteConfig): string {

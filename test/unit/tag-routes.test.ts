@@ -24,7 +24,7 @@ routes:
 
 /** A route in a few words, for readable expectations. */
 const brief = (t: TagRoutes) =>
-  t.routes.map((r) => `${r.name} ${r.match.host ?? ''}${r.match.pathPrefix} ${r.strategy}${r.stripPrefix ? ' strip' : ''}${r.protocol === 'h2c' ? ' h2c' : ''} -> ${r.source.kind === 'consul' ? r.source.service : '?'}`);
+  t.routes.map((r) => `${r.name} ${r.match.host ?? ''}${r.match.pathPrefix} ${r.strategy}${r.stripPrefix ? ' strip' : ''}${r.protocol === 'http1' ? '' : ` ${r.protocol}`} -> ${r.source.kind === 'consul' ? r.source.service : '?'}`);
 
 describe('routesFromTags', () => {
   it.each([
@@ -60,10 +60,10 @@ describe('routesFromTags', () => {
       conflicts: [],
     },
     {
-      why: 'protocol h2 is refused as validate refuses it in a file (upstream TLS is not built)',
+      why: 'protocol h2 makes an HTTP/2-over-TLS route, as it does in a file',
       services: { greeter: ['fw.route=/g/', 'fw.protocol=h2'] },
-      routes: [],
-      conflicts: ['service "greeter": fw.protocol: h2 needs upstream TLS, which is not built yet; use h2c'],
+      routes: ['tag.greeter /g/ round-robin h2 -> greeter'],
+      conflicts: [],
     },
     {
       why: 'an unknown protocol is reported under its tag',
@@ -137,10 +137,33 @@ describe('routesFromTags', () => {
       conflicts: ['service "rogue": host *.tenants.test path /app is already routed by file route "tenants"'],
     },
     {
-      why: 'a file route on a host claims that host only: the same path on any host, or under the wildcard by name, is routed',
+      why: 'a file route on a host claims that host only: the same path on any host is routed',
       file: HOSTS.routes,
-      services: { any: ['fw.route=/'], one: ['fw.route=/app', 'fw.host=a.tenants.test'] },
-      routes: ['tag.any / round-robin -> any', 'tag.one a.tenants.test/app round-robin -> one'],
+      services: { any: ['fw.route=/'], other: ['fw.route=/app', 'fw.host=a.other.test'] },
+      routes: ['tag.other a.other.test/app round-robin -> other', 'tag.any / round-robin -> any'],
+      conflicts: [],
+    },
+    {
+      why: 'a tag route a file route always matches first is left out and reported: under its wildcard host, or under its path on any host',
+      file: [...HOSTS.routes, ...FILE.routes],
+      services: { one: ['fw.route=/app/x', 'fw.host=a.tenants.test'], v2: ['fw.route=/api/v2'] },
+      routes: [],
+      conflicts: [
+        'service "one": host a.tenants.test path /app/x would never be used: file route "tenants" (host *.tenants.test path /app) matches every such request first',
+        'service "v2": path /api/v2 would never be used: file route "api" (path /api) matches every such request first',
+      ],
+    },
+    {
+      why: 'a file route that asks for a header shadows nothing: requests without it go on to the tag route',
+      file: FILE.routes,
+      services: { shop: ['fw.route=/shop/new'] },
+      routes: ['tag.shop /shop/new round-robin -> shop'],
+      conflicts: [],
+    },
+    {
+      why: 'tag routes are tried most specific first: a host before none, then the longer path',
+      services: { a: ['fw.route=/v'], b: ['fw.route=/v/2'], c: ['fw.route=/', 'fw.host=h.test'] },
+      routes: ['tag.c h.test/ round-robin -> c', 'tag.b /v/2 round-robin -> b', 'tag.a /v round-robin -> a'],
       conflicts: [],
     },
     {

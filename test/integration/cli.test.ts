@@ -7,7 +7,7 @@ import Consul from 'consul';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { startBackends, type Backend } from '../support/backends.js';
 import { ConsulApi } from '../support/consul.js';
-import { Client, runCli, spawnFairway, until, writeConfig } from '../support/fairway.js';
+import { Client, runCli, spawnFairway, stopProcess, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 
 const consulAddress = inject('consulAddress');
@@ -157,9 +157,7 @@ describe('fairway start', () => {
       expect((await client.get('/v2/x')).status).toBe(200);
     } finally {
       await client.close();
-      const exited = new Promise<number | null>((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await stopProcess(child)).toBe(0);
     }
     const after = (await oracle.agent.service.list()) as AgentServices;
     expect(after[`${service}-1`]).toBeUndefined();

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { expect, inject, it } from 'vitest';
 import { startBackends } from '../support/backends.js';
 import { ConsulApi } from '../support/consul.js';
-import { Client, runCli, spawnFairway, until, writeConfig } from '../support/fairway.js';
+import { Client, runCli, spawnFairway, stopProcess, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 
 interface Status {
@@ -52,9 +52,7 @@ it('two workers serve one listener; admin numbers are the sum; SIGTERM stops all
     expect(Object.fromEntries(await client.spread(40, '/', 8))).toEqual({ b1: 40 });
   } finally {
     await client.close();
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await stopProcess(child)).toBe(0);
     await Promise.all(backends.map((b) => b.close()));
   }
   await until(async () => (await consul.get<Record<string, unknown>>('/v1/agent/services'))[`${service}-1`] === undefined, 2_000, 'deregistered');
@@ -94,9 +92,7 @@ it('a worker killed while the admin API is busy: the primary stays up, answers f
     }, 10_000, 'a new worker');
     expect((await fetch(`http://127.0.0.1:${listen}/`)).status).toBe(200);
   } finally {
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await stopProcess(child)).toBe(0);
     await backends[0]!.close();
   }
 });

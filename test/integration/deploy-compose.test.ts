@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConsulAgent, ConsulApi } from '../support/consul.js';
 import { argAfter, DEPLOY, fairwayServices, hostPath, readCompose, ROOT, startOrder, withValues, type ComposeService } from '../support/deploy.js';
-import { runCli, spawnFairway, until, writeConfig, type CliResult } from '../support/fairway.js';
+import { runCli, spawnFairway, stopProcess, until, writeConfig, type CliResult } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 
 const TOKEN = 'compose-test-token';
@@ -25,13 +25,6 @@ interface Health {
 /** `args` with the value after each flag in `values` replaced. */
 function withArgs(args: readonly string[], values: Record<string, string>): string[] {
   return args.map((a, i) => (i > 0 && values[args[i - 1]!] !== undefined ? values[args[i - 1]!]! : a));
-}
-
-/** SIGTERM, as `docker compose stop` sends it; resolves to the exit code. */
-function stop(child: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  return exited;
 }
 
 describe('deploy/compose: the fleet recipe\'s processes, without Docker', () => {
@@ -85,7 +78,7 @@ describe('deploy/compose: the fleet recipe\'s processes, without Docker', () => 
   }, 90_000);
 
   afterAll(async () => {
-    await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map(stop));
+    await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map(stopProcess));
     await agent.stop();
   });
 
@@ -116,7 +109,7 @@ describe('deploy/compose: the fleet recipe\'s processes, without Docker', () => 
   });
 
   it('on SIGTERM (compose stop) each drains, leaves the fleet service and exits 0', async () => {
-    expect(await Promise.all([...proxies.values()].map((p) => stop(p.child)))).toEqual([0, 0]);
+    expect(await Promise.all([...proxies.values()].map((p) => stopProcess(p.child)))).toEqual([0, 0]);
     expect(await consul.get<Health[]>('/v1/health/service/fairway')).toEqual([]);
   });
 });

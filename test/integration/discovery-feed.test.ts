@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { expect, inject, it } from 'vitest';
 import { startBackends } from '../support/backends.js';
 import { ConsulAgent, ConsulApi } from '../support/consul.js';
-import { spawnFairway, until, writeConfig } from '../support/fairway.js';
+import { spawnFairway, stopProcess, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 import { answers, connectionsTo } from '../support/through.js';
 
@@ -87,9 +87,7 @@ it('past maxWatches: a fixed few connections, and every kind of change still arr
     await timed('new weights used', async () => (await weight()) === 7);
     console.log(`feed mode: ${perService} Consul connections for 3 services, ${feedConnections} for ${SERVICES}; ms to use:`, timings);
   } finally {
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const code = await exited;
+    const code = await stopProcess(child);
     await Promise.all(backends.map((b) => b.close()));
     await agent.stop();
     expect(code, logs()).toBe(0);

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
 import { startBackend, type Backend } from '../support/backends.js';
-import { baseConfig, spawnFairway, startFairway, until, writeConfig } from '../support/fairway.js';
+import { baseConfig, spawnFairway, startFairway, stopProcess, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 
 interface Parsed {
@@ -301,8 +301,7 @@ describe('fast path hand-over of a long pipeline (the real CLI)', () => {
       expect(rs.map((r) => r.body)).toEqual(['slow', createHash('sha256').update(body).digest('hex'), createHash('sha256').digest('hex')]);
       c.close();
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await stopProcess(child);
       await backend.close();
     }
   });

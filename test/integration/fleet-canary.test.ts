@@ -10,7 +10,7 @@ import type { Fairway } from '../../src/app.js';
 import { canaryKey, formatCanary } from '../../src/core/canary.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { hostname } from 'node:os';
-import { baseConfig, Client, runCli, spawnFairway, startFairway, until, waitReady, writeConfig } from '../support/fairway.js';
+import { baseConfig, Client, runCli, spawnFairway, startFairway, stopProcess, until, waitReady, writeConfig } from '../support/fairway.js';
 import { startLoad } from '../support/load.js';
 import { freePort } from '../support/ports.js';
 
@@ -149,8 +149,7 @@ describe('config push --canary', () => {
       await until(async () => (await client.spread(64, '/trial', 8)).get('status 404') === 64, 15_000, 'the plan ended in both workers');
     } finally {
       await client.close();
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await stopProcess(child);
       await fetch(`${consulAddress}/v1/kv/${canaryKey(key)}`, { method: 'DELETE' });
     }
   });

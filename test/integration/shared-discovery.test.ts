@@ -5,7 +5,7 @@
 import { expect, inject, it } from 'vitest';
 import { startBackends } from '../support/backends.js';
 import { ConsulAgent, ConsulApi } from '../support/consul.js';
-import { spawnFairway, until, writeConfig } from '../support/fairway.js';
+import { spawnFairway, stopProcess, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 import { answers, connectionsTo } from '../support/through.js';
 
@@ -76,9 +76,7 @@ it('workers hold no Consul connection; changes reach both; a worker restarted wh
     expect([...seen].sort()).toEqual(Array.from({ length: SERVICES }, (_, i) => `${i} 200 ${i === 3 ? 'b2' : 'b1'}`).sort());
   } finally {
     if (frozen) process.kill(agent.pid!, 'SIGCONT');
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const code = await exited;
+    const code = await stopProcess(child);
     await Promise.all(backends.map((b) => b.close()));
     await agent.stop();
     expect(code, logs()).toBe(0);

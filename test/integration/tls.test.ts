@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { makeCa, type IssuedCertificate, type TestCa } from '../support/certs.js';
-import { runCli, spawnFairway, startFairway, until, writeConfig } from '../support/fairway.js';
+import { runCli, spawnFairway, startFairway, stopProcess, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 
 interface Seen {
@@ -348,9 +348,7 @@ describe('TLS listeners: workers', () => {
       const metrics = await (await fetch(`${adminUrl}/metrics`)).text();
       expect(metrics).toMatch(new RegExp(`fairway_tls_certificate_expiry_seconds\\{listener="127.0.0.1:${tlsPort}",certificate="${c.cert}"\\} \\d+`));
     } finally {
-      const exited = new Promise<number | null>((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await stopProcess(child)).toBe(0);
       await backend.close();
     }
   });

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, inject, it } from 'vitest';
 import { startBackend } from '../support/backends.js';
 import { ConsulApi } from '../support/consul.js';
-import { spawnFairway, until, writeConfig } from '../support/fairway.js';
+import { spawnFairway, stopProcess, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 
 it('a 3 s streaming response completes through SIGTERM; exit 0; registration removed', async () => {
@@ -103,9 +103,7 @@ it('an open WebSocket does not hold shutdown past drainTimeout', async () => {
     });
     open.on('error', () => undefined);
     const started = Date.now();
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const code = await exited;
+    const code = await stopProcess(child);
     const tookMs = Date.now() - started;
     console.log(`drain with an open WebSocket: exit ${code} after ${tookMs} ms (drainTimeout 1s)`);
     expect(code).toBe(0);

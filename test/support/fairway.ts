@@ -146,3 +146,10 @@ export async function spawnFairway(configPath: string, adminUrl: string, env: Re
   }, 15_000, 'fairway ready');
   return { child, logs: () => logs };
 }
+
+/** Sends SIGTERM to a spawned Fairway (or any child) and resolves with its exit code once it has exited. */
+export function stopProcess(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  return exited;
+}

@@ -74,6 +74,7 @@ export async function canaryPush(client: ConsulClient, o: CanaryPushOptions): Pr
     return { ok: false, text: `${lines.join('\n')}\n` };
   };
 
+  let passed: Verdict;
   try {
     const refused = await settle(canaries, (s) => s?.canary?.index === planIndex, (s) => (s?.canary?.index === planIndex && !s.ok ? s.problems : undefined));
     if (refused.length > 0) return await rollBack(`the plan's document is not in force on ${refused.join('; ')}`);
@@ -90,11 +91,16 @@ export async function canaryPush(client: ConsulClient, o: CanaryPushOptions): Pr
       const verdict = judge(window(canaries, before, after), window(rest, before, after), o.thresholds, final);
       o.progress(`${Math.round((Date.now() - started) / 1000)}s  canary ${formatFigures(verdict.canary)}  |  rest ${formatFigures(verdict.rest)}`);
       if (verdict.pass === false) return await rollBack(verdict.reasons.join('; '), verdict);
-      if (verdict.pass === true) return await promote(verdict);
+      if (verdict.pass === true) {
+        passed = verdict;
+        break;
+      }
     }
   } catch (err) {
     return await rollBack(o.signal?.aborted ? 'interrupted' : (err as Error).message);
   }
+  // Outside the watch's rollback: once the key is written, a failure here is not a rollback.
+  return promote(passed);
 
   async function promote(verdict: Verdict): Promise<CanaryResult> {
     if (!(await client.kvPut(o.key, text, base))) return rollBack(`${o.key} changed during the canary (it was at index ${base}): someone else pushed; nothing promoted`, verdict);

@@ -425,7 +425,7 @@ export const configSchema = z
       .strictObject({
         connectTimeout: duration.default('5s').describe('time to open a connection to an instance'),
         keepAliveTimeout: duration.default('30s').describe('idle pooled connections to instances close after this'),
-        maxConnections: wholeNumber(1, 65535).default(128).describe('connections to one instance at most; more requests queue'),
+        maxConnections: wholeNumber(1, 65535).default(128).describe('connections to one instance at most, for requests without a body and apart for those with one; more requests queue'),
         tls: clientTls('instances\'').optional().describe('for instances reached over TLS: `https://` endpoints, Consul instances with meta `scheme: https`, and `protocol: h2` routes'),
       })
       .default({ connectTimeout: '5s', keepAliveTimeout: '30s', maxConnections: 128 })

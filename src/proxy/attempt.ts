@@ -23,19 +23,33 @@ import type { ProxyRequest, ProxyResponse } from './messages.js';
 import { CLOSE } from './policy-gate.js';
 import { ResponseEncoder, shapeHead } from './response-policy.js';
 
+/**
+ * What a slow client can make Fairway hold of an answer it relays through undici, which is never
+ * paused: undici 7.30.2 (the last for Node 20) throws an uncatchable assertion when a paused
+ * answer that is not kept alive (Connection: close, delimited by the close, HTTP/1.0) meets the
+ * upstream's end of stream (nodejs/undici#5360, fixed in 8.x only). Past this, the answer is cut.
+ * The lean client (h1-upstream.ts) and HTTP/2 streams pause as they should.
+ */
+export const SLOW_CLIENT_HOLD_LIMIT = 8 * 1024 * 1024;
+
 /** One try against one upstream; the undici (or HTTP/2 session) dispatch handler. */
 export class Attempt implements H2Handler {
   readonly ex: Exchange;
   readonly upstream: Upstream;
   readonly startedAt: number;
+  /** Relayed through undici: never paused (see SLOW_CLIENT_HOLD_LIMIT). */
+  readonly unpausable: boolean;
   abort: ((err?: Error) => void) | undefined;
   resume: (() => void) | undefined;
   settled = false;
+  /** Bytes written since the client's side last had room, for an unpausable answer. */
+  #held = 0;
 
-  constructor(ex: Exchange, upstream: Upstream, startedAt: number) {
+  constructor(ex: Exchange, upstream: Upstream, startedAt: number, unpausable: boolean) {
     this.ex = ex;
     this.upstream = upstream;
     this.startedAt = startedAt;
+    this.unpausable = unpausable;
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -58,7 +72,7 @@ export class Attempt implements H2Handler {
     }
     ex.fwd.outcome(ex.route, this.upstream, status < 500);
     ex.status = status;
-    this.resume = resume;
+    this.resume = this.unpausable ? () => (this.#held = 0) : resume;
     // A small answer usually arrives whole: headers, body and end are parsed in one go. Corked
     // until the next tick, they leave in one write instead of two or three.
     ex.res.cork();
@@ -94,12 +108,32 @@ export class Attempt implements H2Handler {
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.ex.encoder !== undefined) return this.ex.encoder.write(chunk);
-    this.ex.bytes += chunk.length;
-    const res = this.ex.res;
-    const more = res.write(chunk);
-    if (!more) this.ex.resumeOnDrain();
-    return more;
+    const ex = this.ex;
+    let more: boolean;
+    if (ex.encoder !== undefined) more = ex.encoder.write(chunk);
+    else {
+      ex.bytes += chunk.length;
+      more = ex.res.write(chunk);
+    }
+    if (more) return true;
+    // The client's side is full. One 'drain' wait at a time: a paused answer sends nothing more
+    // until it comes, an unpausable one keeps coming (the encoder waits on its own stream).
+    if (ex.encoder === undefined && (!this.unpausable || this.#held === 0)) ex.resumeOnDrain();
+    if (!this.unpausable) return false;
+    this.#held += chunk.length;
+    if (this.#held > SLOW_CLIENT_HOLD_LIMIT) this.#cut();
+    return true;
+  }
+
+  /** The client reads too slowly for an answer that cannot be paused: it ends here, cut short. */
+  #cut(): void {
+    const ex = this.ex;
+    this.settle();
+    this.abort?.(SUPERSEDED);
+    ex.end();
+    ex.fwd.log.warn({ route: ex.route.config.name, upstream: this.upstream.id, held: this.#held }, 'client too slow for an answer relayed through undici; answer cut');
+    ex.encoder?.destroy();
+    ex.res.destroy();
   }
 
   requestTrailers(): ProxyRequest['trailers'] {

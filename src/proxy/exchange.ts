@@ -19,6 +19,7 @@ import type { Upstream } from '../core/upstream.js';
 import { affinityHash, hashesClient } from './affinity.js';
 import { Attempt } from './attempt.js';
 import { limitBody } from './body-limit.js';
+import { Pool } from './undici-pool.js';
 import type { Timed } from './deadlines.js';
 import type { Forwarder } from './forwarder.js';
 import { declaresBody, type ProxyRequest, type ProxyResponse } from './messages.js';
@@ -163,10 +164,6 @@ export class Exchange implements FinishedExchange, Timed<Exchange> {
       return;
     }
     this.tried.push(upstream);
-    const attempt = new Attempt(this, upstream, startedAt);
-    this.current = attempt;
-    upstream.stats.inflight++;
-    upstream.stats.requests++;
     const rc = this.route.config;
     const opts: Dispatcher.DispatchOptions = {
       method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod,
@@ -176,8 +173,13 @@ export class Exchange implements FinishedExchange, Timed<Exchange> {
       headersTimeout: rc.headersTimeoutMs,
       bodyTimeout: rc.idleTimeoutMs,
     };
+    const dispatcher = this.fwd.dispatcher(this.route, upstream.origin, opts);
+    const attempt = new Attempt(this, upstream, startedAt, dispatcher instanceof Pool);
+    this.current = attempt;
+    upstream.stats.inflight++;
+    upstream.stats.requests++;
     try {
-      this.fwd.dispatcher(this.route, upstream.origin).dispatch(opts, attempt);
+      dispatcher.dispatch(opts, attempt);
     } catch (err) {
       attempt.onError(err as Error);
     }

@@ -1,9 +1,10 @@
-// Sends one client request to an upstream through a keep-alive undici pool (or, for an h2 or
-// h2c route, the instance's HTTP/2 session: h2-upstream.ts, same handler interface) and streams the
-// answer back. A failed attempt (connect error, reset before any response byte reached the
-// client, or a 502/503 answer) is retried on another instance when the method may be retried,
-// the body (if any) could be buffered, and the route's retry budget allows; every outcome feeds
-// passive outlier detection.
+// Sends one client request to an upstream and streams the answer back: through the lean
+// HTTP/1.1 client on Node's sockets when it has no body (h1-upstream.ts), through a keep-alive
+// undici pool when it has one, or, for an h2 or h2c route, through the instance's HTTP/2
+// session (h2-upstream.ts); all three drive one handler interface. A failed attempt (connect
+// error, reset before any response byte reached the client, or a 502/503 answer) is retried on
+// another instance when the method may be retried, the body (if any) could be buffered, and the
+// route's retry budget allows; every outcome feeds passive outlier detection.
 //
 // Three files, one per lifetime: this one, what outlives a request (the pools and sessions to
 // instances, the trusted-proxy set, the route timeout queues, the outcomes fed to outlier
@@ -17,6 +18,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Pool } from './undici-pool.js';
 import { H2Origins, type H2Handler } from './h2-upstream.js';
+import { H1Origin, leanEligible } from './h1-upstream.js';
 import { tlsConnectOptions } from '../config-source/client-tls.js';
 import { teIsTrailers } from './h2-headers.js';
 import { CidrSet } from '../core/cidr.js';
@@ -48,6 +50,8 @@ export interface ForwarderOptions {
 
 export class Forwarder {
   readonly #pools = new Map<string, Pool>();
+  /** Lean HTTP/1.1 connections to instances, for requests without a body. */
+  readonly #lean = new Map<string, H1Origin>();
   /** HTTP/2 sessions to the instances of `protocol: h2` and `h2c` routes. */
   readonly #h2: H2Origins;
   /** Route timeouts: one queue per timeout value (see deadlines.ts). */
@@ -68,9 +72,25 @@ export class Forwarder {
     });
   }
 
-  /** Where an attempt on `upstream` is sent: its undici pool, or its HTTP/2 session (h2, h2c). */
-  dispatcher(route: Route, origin: string): { dispatch(opts: Dispatcher.DispatchOptions, handler: H2Handler): boolean } {
-    return route.config.protocol === 'http1' ? this.pool(origin) : this.#h2.get(origin);
+  /** Where an attempt is sent: the lean client, an undici pool, or an HTTP/2 session (h2, h2c). */
+  dispatcher(route: Route, origin: string, opts: Dispatcher.DispatchOptions): { dispatch(opts: Dispatcher.DispatchOptions, handler: H2Handler): boolean } {
+    if (route.config.protocol !== 'http1') return this.#h2.get(origin);
+    return leanEligible(opts) ? this.lean(origin) : this.pool(origin);
+  }
+
+  lean(origin: string): H1Origin {
+    let o = this.#lean.get(origin);
+    if (o === undefined) {
+      const u = this.#opts.settings().upstream;
+      o = new H1Origin(origin, {
+        connectTimeoutMs: u.connectTimeoutMs,
+        keepAliveTimeoutMs: u.keepAliveTimeoutMs,
+        maxConnections: u.maxConnections,
+        ...(origin.startsWith('https:') ? { tls: tlsConnectOptions(u.tls) } : {}),
+      });
+      this.#lean.set(origin, o);
+    }
+    return o;
   }
 
   pool(origin: string): Pool {
@@ -95,6 +115,11 @@ export class Forwarder {
   /** Closes the pools of upstreams no longer in use; their in-flight requests finish first. */
   retainOnly(origins: ReadonlySet<string>): void {
     this.#h2.retainOnly(origins);
+    for (const [origin, o] of this.#lean) {
+      if (origins.has(origin)) continue;
+      this.#lean.delete(origin);
+      void o.close();
+    }
     for (const [origin, pool] of this.#pools) {
       if (origins.has(origin)) continue;
       this.#pools.delete(origin);
@@ -199,7 +224,9 @@ export class Forwarder {
   async close(): Promise<void> {
     for (const q of this.#deadlines.values()) q.close();
     const pools = [...this.#pools.values()];
+    const lean = [...this.#lean.values()];
     this.#pools.clear();
-    await Promise.all([...pools.map((p) => p.close().catch(() => p.destroy())), this.#h2.close()]);
+    this.#lean.clear();
+    await Promise.all([...pools.map((p) => p.close().catch(() => p.destroy())), ...lean.map((o) => o.close()), this.#h2.close()]);
   }
 }

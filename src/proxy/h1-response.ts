@@ -1,0 +1,290 @@
+// An upstream's HTTP/1.1 answer, read by the lean upstream client (h1-upstream.ts): the head
+// (status line and header lines, checked as strictly as undici's parser checks them) and how its
+// body is framed, then a chunked body's sizes, extensions and trailers. Pure: bytes in, parts
+// out, no I/O. test/differential/upstream.test.ts holds it to undici's reading of the same bytes.
+//
+// RFC 9112 §6.3 decides the framing, with every case where a message's length is in doubt
+// refused rather than guessed (a proxy that guesses another length than the upstream meant
+// relays part of one answer as the start of the next):
+// - no body: an answer to HEAD, a 1xx, 204 or 304, whatever it declares;
+// - Transfer-Encoding: chunked last, once, and no Content-Length beside it; another coding
+//   last: the body runs until the upstream closes;
+// - Content-Length: one header, digits only;
+// - neither: until the upstream closes.
+// Obsolete line folding, a bare CR or LF, a space before a colon or a control byte in a value
+// refuses the whole answer (RFC 9112 §5.2 lets a proxy answer 502 instead of unfolding).
+
+/** A malformed answer; the proxy answers 502 for it (codes other than timeouts map to 502). */
+export class ResponseError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export const NO_BODY = 0;
+export const LENGTH = 1;
+export const CHUNKED = 2;
+export const UNTIL_CLOSE = 3;
+export type Framing = typeof NO_BODY | typeof LENGTH | typeof CHUNKED | typeof UNTIL_CLOSE;
+
+export interface ResponseHead {
+  status: number;
+  reason: string;
+  /** Header names and values as they came, name, value, …: views of the bytes read. */
+  raw: Buffer[];
+  framing: Framing;
+  /** Body bytes, for LENGTH. */
+  length: number;
+  /** Whether the connection may carry another request after this answer. */
+  keepAlive: boolean;
+  /** The upstream's `Keep-Alive: timeout=N` hint in ms, if it gave one. */
+  idleHintMs: number | undefined;
+}
+
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: ([^\0-\x08\n-\x1f\x7f]*))?\r\n/;
+/** One header line: a token, a colon, optional whitespace, a value without control bytes. */
+const HEADER_LINE = /([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([ \t]*)((?:[^\0-\x1f\x7f]|\t)*?)[ \t]*\r\n/y;
+const DIGITS = /^[0-9]{1,15}$/;
+
+/**
+ * Reads the head at the start of `buf`, whose last line's CRLF is at `end` (where the bytes
+ * CR LF CR LF begin). `headRequest`: the request was a HEAD.
+ */
+export function parseResponseHead(buf: Buffer, end: number, headRequest: boolean): ResponseHead {
+  const text = buf.toString('latin1', 0, end + 2);
+  const line = STATUS_LINE.exec(text);
+  if (line === null) throw new ResponseError('FAIRWAY_BAD_STATUS_LINE', 'malformed status line from the upstream');
+  const http10 = line[1] === '0';
+  const status = Number(line[2]);
+  const raw: Buffer[] = [];
+  let length: string | undefined;
+  let lengths = 0;
+  let codings: string | undefined;
+  let close = false;
+  let keepAliveToken = false;
+  let idleHintMs: number | undefined;
+  let at = line[0].length;
+  HEADER_LINE.lastIndex = at;
+  while (at < text.length) {
+    const m = HEADER_LINE.exec(text);
+    if (m === null) throw new ResponseError('FAIRWAY_BAD_HEADER', 'malformed header line from the upstream');
+    const name = m[1]!;
+    const value = m[3]!;
+    const valueAt = at + name.length + 1 + m[2]!.length;
+    raw.push(buf.subarray(at, at + name.length), buf.subarray(valueAt, valueAt + value.length));
+    at = HEADER_LINE.lastIndex;
+    switch (name.length) {
+      case 10: {
+        const lower = name.toLowerCase();
+        if (lower === 'connection') {
+          const tokens = value.toLowerCase();
+          if (hasToken(tokens, 'close')) close = true;
+          if (hasToken(tokens, 'keep-alive')) keepAliveToken = true;
+        } else if (lower === 'keep-alive') idleHintMs = keepAliveHint(value) ?? idleHintMs;
+        break;
+      }
+      case 14:
+        if (name.toLowerCase() === 'content-length') {
+          lengths++;
+          length = value;
+        }
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') codings = codings === undefined ? value : `${codings}, ${value}`;
+        break;
+    }
+  }
+  const reason = line[3] ?? '';
+  const head: ResponseHead = { status, reason, raw, framing: NO_BODY, length: 0, keepAlive: !close && (!http10 || keepAliveToken), idleHintMs };
+  if (status === 101) throw new ResponseError('FAIRWAY_UNEXPECTED_UPGRADE', 'the upstream switched protocols unasked');
+  // The framing headers are checked even where no body follows: a client could be sent them.
+  let framing: Framing = UNTIL_CLOSE;
+  if (codings !== undefined) {
+    if (lengths > 0) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'the upstream sent both Transfer-Encoding and Content-Length');
+    const list = codings.toLowerCase().split(',').map((c) => c.trim());
+    const chunked = list.indexOf('chunked');
+    if (chunked !== list.lastIndexOf('chunked')) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'the upstream applied chunked more than once');
+    // chunked not last (or absent): the body runs until the upstream closes (RFC 9112 §6.3).
+    if (chunked === list.length - 1) framing = CHUNKED;
+  } else if (lengths > 1) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'the upstream sent more than one Content-Length');
+  else if (length !== undefined) {
+    if (!DIGITS.test(length)) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'malformed Content-Length from the upstream');
+    framing = LENGTH;
+    head.length = Number(length);
+  }
+  if (headRequest || status < 200 || status === 204 || status === 304) {
+    head.length = 0;
+    // undici closes after a HEAD too: a server that sends a body to HEAD anyway is out of step.
+    if (headRequest) head.keepAlive = false;
+    return head;
+  }
+  head.framing = framing;
+  if (framing === UNTIL_CLOSE) head.keepAlive = false;
+  return head;
+}
+
+/**
+ * Checks the lines of a head not yet whole (`buf` holds no blank line yet): a malformed status
+ * line or header line is refused as soon as it has arrived, not when a head that may never end
+ * does. Throws as parseResponseHead would.
+ */
+export function checkPartialHead(buf: Buffer): void {
+  const prefix = buf.toString('latin1', 0, Math.min(buf.length, 9));
+  if (!'HTTP/1.1 '.startsWith(prefix) && !'HTTP/1.0 '.startsWith(prefix)) throw new ResponseError('FAIRWAY_BAD_STATUS_LINE', 'malformed status line from the upstream');
+  const last = buf.lastIndexOf('\r\n');
+  if (last === -1) return;
+  const text = buf.toString('latin1', 0, last + 2);
+  const line = STATUS_LINE.exec(text);
+  if (line === null) throw new ResponseError('FAIRWAY_BAD_STATUS_LINE', 'malformed status line from the upstream');
+  HEADER_LINE.lastIndex = line[0].length;
+  let lengths = 0;
+  let codings = false;
+  while (HEADER_LINE.lastIndex < text.length) {
+    const m = HEADER_LINE.exec(text);
+    if (m === null) throw new ResponseError('FAIRWAY_BAD_HEADER', 'malformed header line from the upstream');
+    const name = m[1]!.toLowerCase();
+    if (name === 'content-length') {
+      if (++lengths > 1 || !DIGITS.test(m[3]!)) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'malformed or repeated Content-Length from the upstream');
+    } else if (name === 'transfer-encoding') codings = true;
+    if (codings && lengths > 0) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'the upstream sent both Transfer-Encoding and Content-Length');
+  }
+}
+
+/**
+ * Whether `buf` from `from` on holds a line ending that is not CRLF: a head that will never
+ * show its CRLF CRLF end, to be refused now rather than waited on.
+ */
+export function hasBareLineEnd(buf: Buffer, from: number): boolean {
+  for (let i = buf.indexOf(10, from); i !== -1; i = buf.indexOf(10, i + 1)) if (i === 0 || buf[i - 1] !== 13) return true;
+  for (let i = buf.indexOf(13, from); i !== -1 && i < buf.length - 1; i = buf.indexOf(13, i + 1)) if (buf[i + 1] !== 10) return true;
+  return false;
+}
+
+/** Whether a comma-separated, lower-cased list holds `token`. */
+function hasToken(list: string, token: string): boolean {
+  if (list === token) return true;
+  for (const t of list.split(',')) if (t.trim() === token) return true;
+  return false;
+}
+
+/** `timeout=N` of a Keep-Alive header, in ms. */
+function keepAliveHint(value: string): number | undefined {
+  const m = /(?:^|[,;\s])timeout=([0-9]{1,9})/i.exec(value);
+  return m === null ? undefined : Number(m[1]) * 1000;
+}
+
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const QUOTED = '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x21-\\x7e\\x80-\\xff])*"';
+/**
+ * chunk-size, then chunk-ext: *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ),
+ * except that an empty value after "=" passes, as undici's parser lets it.
+ */
+const CHUNK_SIZE = new RegExp(`^([0-9A-Fa-f]{1,13})(?:[ \\t]*;[ \\t]*${TOKEN}(?:[ \\t]*=[ \\t]*(?:${TOKEN}|${QUOTED})?)?)*$`);
+/** Longest chunk-size line (with its extensions) and trailer section read. */
+const LINE_LIMIT = 4096;
+
+const SIZE = 0;
+const DATA = 1;
+const DATA_END = 2;
+const TRAILERS = 3;
+const DONE = 4;
+
+/**
+ * A chunked body, fed as it arrives. `feed` hands data to `onData` as views of the input and
+ * returns the index just past the body's end once it is complete, else -1.
+ */
+export class ChunkedBody {
+  #state = SIZE;
+  #left = 0;
+  /** A size line, the CRLF after a chunk or the trailers, while incomplete. */
+  #line = '';
+  readonly #limit: number;
+  trailers: Buffer[] | null = null;
+
+  constructor(trailerLimit: number) {
+    this.#limit = trailerLimit;
+  }
+
+  get done(): boolean {
+    return this.#state === DONE;
+  }
+
+  feed(buf: Buffer, from: number, onData: (chunk: Buffer) => void): number {
+    let i = from;
+    while (i < buf.length) {
+      switch (this.#state) {
+        case DATA: {
+          const n = Math.min(this.#left, buf.length - i);
+          onData(buf.subarray(i, i + n));
+          i += n;
+          this.#left -= n;
+          if (this.#left === 0) this.#state = DATA_END;
+          break;
+        }
+        case SIZE:
+        case DATA_END: {
+          const nl = buf.indexOf(10, i);
+          const stop = nl === -1 ? buf.length : nl + 1;
+          this.#line += buf.toString('latin1', i, stop);
+          i = stop;
+          if (nl === -1) {
+            if (this.#line.length > LINE_LIMIT) throw new ResponseError('FAIRWAY_BAD_CHUNK', 'chunk size line too long');
+            break;
+          }
+          const text = this.#line;
+          this.#line = '';
+          if (text.length < 2 || text.charCodeAt(text.length - 2) !== 13) throw new ResponseError('FAIRWAY_BAD_CHUNK', 'chunk line not ended by CRLF');
+          if (this.#state === DATA_END) {
+            if (text.length !== 2) throw new ResponseError('FAIRWAY_BAD_CHUNK', 'chunk data longer than its size');
+            this.#state = SIZE;
+            break;
+          }
+          const m = CHUNK_SIZE.exec(text.slice(0, -2));
+          if (m === null) throw new ResponseError('FAIRWAY_BAD_CHUNK', 'malformed chunk size');
+          this.#left = parseInt(m[1]!, 16);
+          this.#state = this.#left === 0 ? TRAILERS : DATA;
+          break;
+        }
+        case TRAILERS:
+          return this.#trailerEnd(buf, i);
+        default:
+          return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Reads trailer lines up to the blank one; the index past it, or -1 for more. */
+  #trailerEnd(buf: Buffer, from: number): number {
+    const before = this.#line.length;
+    this.#line += buf.toString('latin1', from, Math.min(buf.length, from + this.#limit + 4));
+    const text = this.#line;
+    let end = -1;
+    if (text.startsWith('\r\n')) end = 2;
+    else {
+      const blank = text.indexOf('\r\n\r\n');
+      if (blank !== -1) end = blank + 4;
+    }
+    if (end === -1) {
+      if (text.length > this.#limit) throw new ResponseError('UND_ERR_HEADERS_OVERFLOW', 'trailers too large');
+      return -1;
+    }
+    if (end > 2) this.trailers = parseTrailers(text.slice(0, end - 2));
+    this.#state = DONE;
+    this.#line = '';
+    return from + end - before;
+  }
+}
+
+function parseTrailers(text: string): Buffer[] {
+  const out: Buffer[] = [];
+  HEADER_LINE.lastIndex = 0;
+  while (HEADER_LINE.lastIndex < text.length) {
+    const m = HEADER_LINE.exec(text);
+    if (m === null) throw new ResponseError('FAIRWAY_BAD_HEADER', 'malformed trailer line');
+    out.push(Buffer.from(m[1]!, 'latin1'), Buffer.from(m[3]!, 'latin1'));
+  }
+  return out;
+}

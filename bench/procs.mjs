@@ -54,9 +54,8 @@ export class Children {
   }
 }
 
-/** Summed RSS (bytes) of a process and its children, from /proc (taskset execs in place). */
-export function rssTree(pid) {
-  let total = 0;
+/** A process and its children (taskset execs in place, so the pid is the proxy's own). */
+function tree(pid) {
   const pids = [pid];
   try {
     for (const entry of execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n'))
@@ -64,7 +63,38 @@ export function rssTree(pid) {
   } catch {
     // no children
   }
-  for (const p of pids) {
+  return pids;
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
+const TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system) a process and its children have used, from /proc. */
+export function cpuTree(pid) {
+  let ticks = 0;
+  for (const p of tree(pid)) {
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / TICKS;
+}
+
+/** Summed RSS (bytes) of a process and its children, from /proc. */
+export function rssTree(pid) {
+  let total = 0;
+  for (const p of tree(pid)) {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
       if (m) total += Number(m[1]) * 1024;

@@ -70,6 +70,9 @@ export const startNodeHttpProxy = (ctx) => startNodeScript('bench/http-proxy-ser
 /** Not a proxy: the least relay undici allows (bench/undici-relay.mjs). */
 export const startUndiciRelay = (ctx) => startNodeScript('bench/undici-relay.mjs', 'undici relay', ctx);
 
+/** Not a proxy: the least relay Node's own sockets allow (bench/net-relay.mjs). */
+export const startNetRelay = (ctx) => startNodeScript('bench/net-relay.mjs', 'net relay', ctx);
+
 /**
  * Fairway as shipped (dist/, the CLI's Node flags). `extra` is merged into the config; with
  * `consul` (an agent URL) the route discovers `service` instead of listing the ports; `root`:

@@ -32,9 +32,12 @@ export function summariseRounds(rounds) {
     p50: median(rs.map((r) => r.p50)),
     p99: median(rs.map((r) => r.p99)),
     rssMB: Math.max(...rs.map((r) => r.rssMB ?? 0)),
+    cpuUs: rs.every((r) => r.cpuUs !== undefined) ? median(rs.map((r) => r.cpuUs)) : undefined,
     errors: rs.reduce((a, r) => a + r.errors, 0),
     perRound: rs.map((r) => r.rps),
     vsRef: paired(name, REF, 'rps'),
+    // Requests per CPU-second against the reference's: its CPU per request over this row's.
+    cpuVsRef: rounds[REF]?.every((r) => r.cpuUs !== undefined) && rs.every((r) => r.cpuUs !== undefined) ? 1 / paired(name, REF, 'cpuUs') : undefined,
     p99VsRef: paired(name, REF, 'p99'),
     vsNhp: paired(name, NHP, 'rps'),
     vsFabio: paired(name, FABIO, 'rps'),
@@ -80,7 +83,8 @@ export function goals(results) {
     const r = row(name);
     const value = r?.[key];
     if (value === undefined) return out.push({ text, status: `not measured (${results.skipped[other] ?? `${other} not run`})` });
-    out.push({ text, value: `${name} ${value.toFixed(2)}×`, met: value >= target, valid: smallValid });
+    const cpu = key === 'vsRef' && r.cpuVsRef !== undefined ? ` (by CPU time per request: ${r.cpuVsRef.toFixed(2)}×)` : '';
+    out.push({ text, value: `${name} ${value.toFixed(2)}×${cpu}`, met: value >= target, valid: smallValid });
   };
   ratioGoal(`per core ≥ 0.5× ${REF}, small responses`, FAIRWAY, 'vsRef', REF, 0.5);
   ratioGoal(`≥ 3× ${FABIO}`, FAIRWAY_CONSUL, 'vsFabio', FABIO, 3);
@@ -122,12 +126,13 @@ function goalLines(results) {
 
 function smallTable({ small, meta }) {
   const lines = [`## Small response (13 bytes): maximum req/s, closed loop`, '', headroomLine(small.headroom), ''];
-  lines.push(`| row | req/s | p50 ms | p99 ms | peak RSS MB | req/s vs ${REF} | p99 vs ${REF} | req/s vs ${NHP} |`, '|---|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(`| row | req/s | p50 ms | p99 ms | peak RSS MB | CPU µs/req | req/s vs ${REF} | req per CPU-s vs ${REF} | p99 vs ${REF} | req/s vs ${NHP} |`, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of small.rows) {
     // The direct row is no proxy: its ratio to HAProxy is the headroom, the rest would mislead.
     const d = s.name === DIRECT;
-    lines.push(`| ${s.name} | ${int(s.rps)} | ${ms(s.p50)} | ${ms(s.p99)} | ${d ? '–' : int(s.rssMB)} | ${times(s.vsRef)} | ${d ? '–' : times(s.p99VsRef)} | ${d ? '–' : times(s.vsNhp)} |`);
+    lines.push(`| ${s.name} | ${int(s.rps)} | ${ms(s.p50)} | ${ms(s.p99)} | ${d ? '–' : int(s.rssMB)} | ${s.cpuUs === undefined ? '–' : s.cpuUs.toFixed(1)} | ${times(s.vsRef)} | ${d ? '–' : times(s.cpuVsRef)} | ${d ? '–' : times(s.p99VsRef)} | ${d ? '–' : times(s.vsNhp)} |`);
   }
+  lines.push('', `CPU µs/req: the user and system CPU time of the row's processes during the run over the requests it served. Req per CPU-s vs ${REF}: ${REF}'s CPU per request over the row's, paired by round: a per-core figure that holds whether or not the load side kept the proxy's core busy.`);
   if (meta.rounds > 1) {
     lines.push('', `Ratios: the median of the ${meta.rounds} per-round ratios, each against the row measured in the same round. Every round's req/s:`, '');
     lines.push(`| row | ${small.rows[0].perRound.map((_, i) => `round ${i + 1}`).join(' | ')} |`, `|---|${'---:|'.repeat(meta.rounds)}`);

@@ -28,8 +28,8 @@ import { startBackends } from './backends.mjs';
 import { fairwayNodeFlags, has, ROOT } from './lib.mjs';
 import { fixedRate, SATURATOR, saturate } from './load.mjs';
 import { peerBinary, SERVICE, startConsulWithBackends, startFabio, startTraefik } from './peers.mjs';
-import { Children, cpuPlan, rssTree } from './procs.mjs';
-import { startFairway, startHaproxy, startNginxProxy, startNodeHttpProxy, startUndiciRelay } from './proxies.mjs';
+import { Children, cpuPlan, cpuTree, rssTree } from './procs.mjs';
+import { startFairway, startHaproxy, startNetRelay, startNginxProxy, startNodeHttpProxy, startUndiciRelay } from './proxies.mjs';
 import { renderTls, tlsTables } from './tls.mjs';
 import { DIRECT, FABIO, FAIRWAY, FAIRWAY_COMPRESS, FAIRWAY_CONSUL, FAIRWAY_POLICIES, headroom, NHP, REF, renderMarkdown, summariseRounds, TRAEFIK } from './report.mjs';
 
@@ -75,10 +75,13 @@ async function measure(row, path, seconds, upload = false, headers = {}) {
       await sleep(200);
     }
   })();
+  const cpu0 = row.pid === undefined ? 0 : cpuTree(row.pid);
   const r = await saturate(row.port, path, seconds, { tmp, upload, headers });
+  // CPU per request: what a request costs the proxy whether or not the load side kept it busy.
+  const cpuUs = row.pid === undefined || r.rps === 0 ? undefined : ((cpuTree(row.pid) - cpu0) * 1e6) / (r.rps * seconds);
   sampling = false;
   await sampler;
-  return { ...r, rssMB: peak / 2 ** 20 };
+  return { ...r, rssMB: peak / 2 ** 20, cpuUs };
 }
 
 /** Starts every row; rows a peer could not be had for are left out and recorded in `skipped`. */
@@ -100,7 +103,9 @@ async function startRows(ctx, skipped) {
   if (traefik.bin) await add(TRAEFIK, () => startTraefik(ctx, traefik.bin, consul));
   else skipped[TRAEFIK] = opts['build-traefik'] ? traefik.skip : `${traefik.skip}; or run with --build-traefik`;
   await add(NHP, () => startNodeHttpProxy(ctx));
-  // Not a proxy: the ceiling of any undici-based relay on this machine (bench/undici-relay.mjs).
+  // Not proxies: the least any relay on Node's own sockets (bench/net-relay.mjs), and any relay
+  // on undici (bench/undici-relay.mjs), can do per request on this machine.
+  if (T.allRows) await add('ceiling: bare Node socket relay', () => startNetRelay(ctx), { sizes: false, latency: false });
   if (T.allRows) await add('ceiling: bare undici relay', () => startUndiciRelay(ctx), { sizes: false, latency: false });
   await add(FAIRWAY, () => startFairway(ctx));
   // The policies issue #16 sets a cost goal for: a rate limit that never refuses, an allow

@@ -3,8 +3,8 @@
 // request. Request heads are read off the socket with no validation, GETs without a body only,
 // round-robin over the backends through undici pools (the dispatch API, as Fairway uses it),
 // responses written as they come (the backends always send Content-Length). No routing,
-// header rewriting, timers, metrics or error handling beyond closing the connection. What
-// Fairway cannot beat while undici is its upstream client.
+// header rewriting, timers, metrics or error handling beyond closing the connection: its
+// figure is what undici as the upstream client costs a relay.
 //   node bench/undici-relay.mjs LISTEN_PORT BACKEND_PORT...
 import { createServer } from 'node:net';
 import { Pool } from 'undici';

@@ -35,6 +35,16 @@ describe('bench/report.mjs', () => {
     expect(fairway.vsRef).toBe(0.6);
   });
 
+  it('gives requests per CPU-second against the reference, paired by round, where CPU was read', () => {
+    const cpu = (rps: number, cpuUs: number) => ({ ...round(rps), cpuUs });
+    const rows = summariseRounds({ [REF]: [cpu(20_000, 40), cpu(10_000, 50)], [FAIRWAY]: [cpu(10_000, 100), cpu(6_000, 125)], [DIRECT]: [round(40_000), round(40_000)] });
+    const fairway = rows.find((r: { name: string }) => r.name === FAIRWAY);
+    // CPU per request 100 vs 40 and 125 vs 50: 0.4× HAProxy's requests per CPU-second each round.
+    expect(fairway.cpuVsRef).toBeCloseTo(0.4, 10);
+    expect(fairway.cpuUs).toBe(125);
+    expect(rows.find((r: { name: string }) => r.name === DIRECT).cpuVsRef).toBeUndefined();
+  });
+
   it('states the policy cost goal from the paired ratio', () => {
     const g = goals(results()).find((x: { text: string }) => x.text.startsWith('policies on'));
     expect(g).toMatchObject({ met: true, valid: true });

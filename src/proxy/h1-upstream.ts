@@ -13,7 +13,8 @@
 //   the socket read, with the same raw handler interface undici's pools drive (see attempt.ts).
 // - A socket is used again only after an answer that was complete, framed, keep-alive, not to
 //   a HEAD, and followed by nothing: a stray byte after it, on an idle socket, or before the
-//   next request is written (one turn of the event loop after it is taken), closes the socket.
+//   next request is written (once the event loop has polled again after it is taken), closes
+//   the socket.
 // - A request that finds a reused socket closed under it before one byte of answer (the
 //   upstream's keep-alive timer ran out first) is sent once more on a new socket, if its
 //   method may be repeated (it has no body).

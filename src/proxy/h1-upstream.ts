@@ -60,6 +60,9 @@ export class H1Origin {
   /** Closes sockets idle past their time; runs while any socket is open. */
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Resolves close(): every request taken before it is answered and every socket closed. */
+  #drained: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
 
   constructor(origin: string, opts: H1OriginOptions) {
     const url = new URL(origin);
@@ -89,15 +92,15 @@ export class H1Origin {
     else this.#waiting.push(call);
   }
 
-  /** `conn` finished an answer and may carry another. */
+  /** `conn` finished an answer and may carry another: a waiting request, or none. */
   release(conn: H1Conn): void {
-    if (this.#closed) {
-      conn.destroy();
-      return;
-    }
     for (let call = this.#waiting.shift(); call !== undefined; call = this.#waiting.shift()) {
       if (call.done) continue;
       conn.reserve(call);
+      return;
+    }
+    if (this.#closed) {
+      conn.destroy();
       return;
     }
     conn.idleUntil = performance.now() + conn.idleMs;
@@ -131,15 +134,21 @@ export class H1Origin {
       const call = this.#waiting.shift()!;
       if (!call.done) this.assign(call, true);
     }
+    if (this.#closed && this.#all.size === 0) this.#drained?.();
   }
 
-  /** Graceful: answers under way finish; nothing new starts. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    for (const call of this.#waiting.splice(0)) call.fail(new H1Error('UND_ERR_CLOSED', 'the pool of this instance is closed'));
-    for (const conn of this.#idle.splice(0)) conn.destroy();
-    const busy = [...this.#all];
-    await Promise.all(busy.map((c) => new Promise<void>((resolve) => (c.socket.destroyed ? resolve() : c.socket.once('close', () => resolve())))));
+  /**
+   * Graceful, as undici's Pool.close: requests already taken, queued ones included, are sent
+   * and answered; nothing new is taken; each socket closes once nothing waits for it.
+   */
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      this.#closed = true;
+      this.#drained = resolve;
+      for (const conn of this.#idle.splice(0)) conn.destroy();
+      if (this.#all.size === 0) resolve();
+    });
+    return this.#closing;
   }
 
   destroy(): void {
@@ -344,7 +353,8 @@ class H1Conn {
       this.#head = buf;
       return;
     }
-    if (end > max) throw new ResponseError('UND_ERR_HEADERS_OVERFLOW', 'the answer head is too large');
+    // The whole head counts, its blank line included, as Node's server counts a request's.
+    if (end + 4 > max) throw new ResponseError('UND_ERR_HEADERS_OVERFLOW', 'the answer head is too large');
     this.#head = undefined;
     const head = parseResponseHead(buf, end, this.#headRequest);
     const rest = end + 4;

@@ -217,6 +217,20 @@ describe('lean upstream client: connections', () => {
     expect(up.connections).toHaveLength(1);
   });
 
+  it('answers the requests it took, queued ones too, when closed meanwhile (a reload)', async () => {
+    const up = await upstream((n, s) => setTimeout(() => s.write(ok(`answer ${n}`)), 30));
+    const o = up.origin({ maxConnections: 1 });
+    const taken = [get(o, '/a'), get(o, '/b'), get(o, '/c')];
+    const closed = o.close();
+    expect((await get(o)).error).toBe('UND_ERR_CLOSED');
+    expect((await Promise.all(taken)).map((g) => g.body)).toEqual(['answer 0', 'answer 1', 'answer 2']);
+    await closed;
+    // Its one socket closed behind the last answer: the upstream sees it go.
+    const socket = up.connections[0]!;
+    await expect(Promise.race([new Promise((r) => (socket.destroyed ? r('closed') : socket.once('close', () => r('closed')))), sleep(2000).then(() => 'open')])).resolves.toBe('closed');
+    expect(up.connections).toHaveLength(1);
+  });
+
   it('fails requests with the pool closed', async () => {
     const up = await upstream((_n, s) => s.write(ok('x')));
     const o = up.origin();

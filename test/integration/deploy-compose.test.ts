@@ -46,10 +46,21 @@ describe('deploy/compose: the fleet recipe\'s processes, without Docker', () => 
     }
     if (s.entrypoint?.join(' ') === 'node scripts/demo-backend.mjs') {
       const args = withArgs(s.command!, { '--port': String(await freePort()), '--bind': '127.0.0.1', '--address': '127.0.0.1' });
-      const child = spawn(process.execPath, [join(ROOT, s.entrypoint[1]!), ...args], { env: { ...process.env, ...envOf(s) }, stdio: 'ignore' });
+      const child = spawn(process.execPath, [join(ROOT, s.entrypoint[1]!), ...args], { env: { ...process.env, ...envOf(s) }, stdio: ['ignore', 'ignore', 'pipe'] });
       children.push(child);
+      // A backend that dies (a port taken meanwhile, say) fails the wait at once, with its words.
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
       const id = `demo-${argAfter(args, '--name')}`;
-      await until(async () => (await consul.instanceStatus('demo', id)) === 'passing', 15_000, `${name} passing in Consul`);
+      await until(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${stderr.trim()}`);
+          return (await consul.instanceStatus('demo', id)) === 'passing';
+        },
+        // Its check runs every second; a loaded 2-core machine has taken more than 15 s once.
+        30_000,
+        `${name} passing in Consul`,
+      );
       return;
     }
     const command = s.command!;

@@ -84,6 +84,19 @@ export class TimeoutError extends Error {
   }
 }
 
+/**
+ * An upstream exchange that failed, with the code undici would give it (UND_ERR_SOCKET,
+ * UND_ERR_HEADERS_TIMEOUT, ...) or Fairway's for a malformed answer (FAIRWAY_BAD_FRAMING, ...):
+ * the HTTP/1.1 and HTTP/2 clients' failures, which upstreamFailure maps to 502 or 504.
+ */
+export class UpstreamError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
 /** The client went away before its answer was complete (logged as 499). */
 export class ClientGoneError extends Error {
   readonly code = 'FAIRWAY_CLIENT_GONE';

@@ -14,14 +14,7 @@
 // Obsolete line folding, a bare CR or LF, a space before a colon or a control byte in a value
 // refuses the whole answer (RFC 9112 §5.2 lets a proxy answer 502 instead of unfolding).
 
-/** A malformed answer; the proxy answers 502 for it (codes other than timeouts map to 502). */
-export class ResponseError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+import { UpstreamError } from '../core/errors.js';
 
 export const NO_BODY = 0;
 export const LENGTH = 1;
@@ -53,103 +46,105 @@ const DIGITS = /^[0-9]{1,15}$/;
  * CR LF CR LF begin). `headRequest`: the request was a HEAD.
  */
 export function parseResponseHead(buf: Buffer, end: number, headRequest: boolean): ResponseHead {
-  const text = buf.toString('latin1', 0, end + 2);
-  const line = STATUS_LINE.exec(text);
-  if (line === null) throw new ResponseError('FAIRWAY_BAD_STATUS_LINE', 'malformed status line from the upstream');
-  const http10 = line[1] === '0';
-  const status = Number(line[2]);
-  const raw: Buffer[] = [];
-  let length: string | undefined;
-  let lengths = 0;
-  let codings: string | undefined;
-  let close = false;
-  let keepAliveToken = false;
-  let idleHintMs: number | undefined;
-  let at = line[0].length;
-  HEADER_LINE.lastIndex = at;
-  while (at < text.length) {
-    const m = HEADER_LINE.exec(text);
-    if (m === null) throw new ResponseError('FAIRWAY_BAD_HEADER', 'malformed header line from the upstream');
-    const name = m[1]!;
-    const value = m[3]!;
-    const valueAt = at + name.length + 1 + m[2]!.length;
-    raw.push(buf.subarray(at, at + name.length), buf.subarray(valueAt, valueAt + value.length));
-    at = HEADER_LINE.lastIndex;
-    switch (name.length) {
-      case 10: {
-        const lower = name.toLowerCase();
-        if (lower === 'connection') {
-          const tokens = value.toLowerCase();
-          if (hasToken(tokens, 'close')) close = true;
-          if (hasToken(tokens, 'keep-alive')) keepAliveToken = true;
-        } else if (lower === 'keep-alive') idleHintMs = keepAliveHint(value) ?? idleHintMs;
-        break;
-      }
-      case 14:
-        if (name.toLowerCase() === 'content-length') {
-          lengths++;
-          length = value;
-        }
-        break;
-      case 17:
-        if (name.toLowerCase() === 'transfer-encoding') codings = codings === undefined ? value : `${codings}, ${value}`;
-        break;
-    }
-  }
-  const reason = line[3] ?? '';
-  const head: ResponseHead = { status, reason, raw, framing: NO_BODY, length: 0, keepAlive: !close && (!http10 || keepAliveToken), idleHintMs };
-  if (status === 101) throw new ResponseError('FAIRWAY_UNEXPECTED_UPGRADE', 'the upstream switched protocols unasked');
+  const lines = readLines(buf, buf.toString('latin1', 0, end + 2));
+  const status = lines.status;
+  const head: ResponseHead = { status, reason: lines.reason, raw: lines.raw, framing: NO_BODY, length: 0, keepAlive: !lines.close && (!lines.http10 || lines.keepAliveToken), idleHintMs: lines.idleHintMs };
+  if (status === 101) throw new UpstreamError('FAIRWAY_UNEXPECTED_UPGRADE', 'the upstream switched protocols unasked');
   // The framing headers are checked even where no body follows: a client could be sent them.
-  let framing: Framing = UNTIL_CLOSE;
-  if (codings !== undefined) {
-    if (lengths > 0) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'the upstream sent both Transfer-Encoding and Content-Length');
-    const list = codings.toLowerCase().split(',').map((c) => c.trim());
-    const chunked = list.indexOf('chunked');
-    if (chunked !== list.lastIndexOf('chunked')) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'the upstream applied chunked more than once');
-    // chunked not last (or absent): the body runs until the upstream closes (RFC 9112 §6.3).
-    if (chunked === list.length - 1) framing = CHUNKED;
-  } else if (lengths > 1) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'the upstream sent more than one Content-Length');
-  else if (length !== undefined) {
-    if (!DIGITS.test(length)) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'malformed Content-Length from the upstream');
-    framing = LENGTH;
-    head.length = Number(length);
-  }
+  const { framing, length } = framingOf(lines);
   if (headRequest || status < 200 || status === 204 || status === 304) {
-    head.length = 0;
     // undici closes after a HEAD too: a server that sends a body to HEAD anyway is out of step.
     if (headRequest) head.keepAlive = false;
     return head;
   }
   head.framing = framing;
+  head.length = length;
   if (framing === UNTIL_CLOSE) head.keepAlive = false;
   return head;
 }
 
 /**
  * Checks the lines of a head not yet whole (`buf` holds no blank line yet): a malformed status
- * line or header line is refused as soon as it has arrived, not when a head that may never end
- * does. Throws as parseResponseHead would.
+ * line, header line or framing header is refused as soon as it has arrived, not when a head
+ * that may never end does. Throws as parseResponseHead would.
  */
 export function checkPartialHead(buf: Buffer): void {
   const prefix = buf.toString('latin1', 0, Math.min(buf.length, 9));
-  if (!'HTTP/1.1 '.startsWith(prefix) && !'HTTP/1.0 '.startsWith(prefix)) throw new ResponseError('FAIRWAY_BAD_STATUS_LINE', 'malformed status line from the upstream');
+  if (!'HTTP/1.1 '.startsWith(prefix) && !'HTTP/1.0 '.startsWith(prefix)) throw new UpstreamError('FAIRWAY_BAD_STATUS_LINE', 'malformed status line from the upstream');
   const last = buf.lastIndexOf('\r\n');
-  if (last === -1) return;
-  const text = buf.toString('latin1', 0, last + 2);
+  if (last !== -1) framingOf(readLines(buf, buf.toString('latin1', 0, last + 2)));
+}
+
+/** What a head's complete lines say: the status line, the raw pairs, the headers that matter here. */
+interface HeadLines {
+  http10: boolean;
+  status: number;
+  reason: string;
+  raw: Buffer[];
+  /** The last Content-Length value, and how many there were. */
+  length: string | undefined;
+  lengths: number;
+  /** Every Transfer-Encoding value, joined by commas. */
+  codings: string | undefined;
+  close: boolean;
+  keepAliveToken: boolean;
+  idleHintMs: number | undefined;
+}
+
+/** Reads `text` (the start of `buf` as latin1, whole lines only); throws on a malformed line. */
+function readLines(buf: Buffer, text: string): HeadLines {
   const line = STATUS_LINE.exec(text);
-  if (line === null) throw new ResponseError('FAIRWAY_BAD_STATUS_LINE', 'malformed status line from the upstream');
-  HEADER_LINE.lastIndex = line[0].length;
-  let lengths = 0;
-  let codings = false;
-  while (HEADER_LINE.lastIndex < text.length) {
+  if (line === null) throw new UpstreamError('FAIRWAY_BAD_STATUS_LINE', 'malformed status line from the upstream');
+  const out: HeadLines = { http10: line[1] === '0', status: Number(line[2]), reason: line[3] ?? '', raw: [], length: undefined, lengths: 0, codings: undefined, close: false, keepAliveToken: false, idleHintMs: undefined };
+  let at = line[0].length;
+  HEADER_LINE.lastIndex = at;
+  while (at < text.length) {
     const m = HEADER_LINE.exec(text);
-    if (m === null) throw new ResponseError('FAIRWAY_BAD_HEADER', 'malformed header line from the upstream');
-    const name = m[1]!.toLowerCase();
-    if (name === 'content-length') {
-      if (++lengths > 1 || !DIGITS.test(m[3]!)) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'malformed or repeated Content-Length from the upstream');
-    } else if (name === 'transfer-encoding') codings = true;
-    if (codings && lengths > 0) throw new ResponseError('FAIRWAY_BAD_FRAMING', 'the upstream sent both Transfer-Encoding and Content-Length');
+    if (m === null) throw new UpstreamError('FAIRWAY_BAD_HEADER', 'malformed header line from the upstream');
+    const name = m[1]!;
+    const value = m[3]!;
+    const valueAt = at + name.length + 1 + m[2]!.length;
+    out.raw.push(buf.subarray(at, at + name.length), buf.subarray(valueAt, valueAt + value.length));
+    at = HEADER_LINE.lastIndex;
+    switch (name.length) {
+      case 10: {
+        const lower = name.toLowerCase();
+        if (lower === 'connection') {
+          const tokens = value.toLowerCase();
+          if (hasToken(tokens, 'close')) out.close = true;
+          if (hasToken(tokens, 'keep-alive')) out.keepAliveToken = true;
+        } else if (lower === 'keep-alive') out.idleHintMs = keepAliveHint(value) ?? out.idleHintMs;
+        break;
+      }
+      case 14:
+        if (name.toLowerCase() === 'content-length') {
+          out.lengths++;
+          out.length = value;
+        }
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') out.codings = out.codings === undefined ? value : `${out.codings}, ${value}`;
+        break;
+    }
   }
+  return out;
+}
+
+/** How the framing headers frame a body (ignoring the request and status); throws where they are in doubt. */
+function framingOf(lines: HeadLines): { framing: Framing; length: number } {
+  const { codings, lengths, length } = lines;
+  if (codings !== undefined) {
+    if (lengths > 0) throw new UpstreamError('FAIRWAY_BAD_FRAMING', 'the upstream sent both Transfer-Encoding and Content-Length');
+    const list = codings.toLowerCase().split(',').map((c) => c.trim());
+    const chunked = list.indexOf('chunked');
+    if (chunked !== list.lastIndexOf('chunked')) throw new UpstreamError('FAIRWAY_BAD_FRAMING', 'the upstream applied chunked more than once');
+    // chunked not last (or absent): the body runs until the upstream closes (RFC 9112 §6.3).
+    return { framing: chunked === list.length - 1 ? CHUNKED : UNTIL_CLOSE, length: 0 };
+  }
+  if (lengths > 1) throw new UpstreamError('FAIRWAY_BAD_FRAMING', 'the upstream sent more than one Content-Length');
+  if (length === undefined) return { framing: UNTIL_CLOSE, length: 0 };
+  if (!DIGITS.test(length)) throw new UpstreamError('FAIRWAY_BAD_FRAMING', 'malformed Content-Length from the upstream');
+  return { framing: LENGTH, length: Number(length) };
 }
 
 /**
@@ -230,19 +225,19 @@ export class ChunkedBody {
           this.#line += buf.toString('latin1', i, stop);
           i = stop;
           if (nl === -1) {
-            if (this.#line.length > LINE_LIMIT) throw new ResponseError('FAIRWAY_BAD_CHUNK', 'chunk size line too long');
+            if (this.#line.length > LINE_LIMIT) throw new UpstreamError('FAIRWAY_BAD_CHUNK', 'chunk size line too long');
             break;
           }
           const text = this.#line;
           this.#line = '';
-          if (text.length < 2 || text.charCodeAt(text.length - 2) !== 13) throw new ResponseError('FAIRWAY_BAD_CHUNK', 'chunk line not ended by CRLF');
+          if (text.length < 2 || text.charCodeAt(text.length - 2) !== 13) throw new UpstreamError('FAIRWAY_BAD_CHUNK', 'chunk line not ended by CRLF');
           if (this.#state === DATA_END) {
-            if (text.length !== 2) throw new ResponseError('FAIRWAY_BAD_CHUNK', 'chunk data longer than its size');
+            if (text.length !== 2) throw new UpstreamError('FAIRWAY_BAD_CHUNK', 'chunk data longer than its size');
             this.#state = SIZE;
             break;
           }
           const m = CHUNK_SIZE.exec(text.slice(0, -2));
-          if (m === null) throw new ResponseError('FAIRWAY_BAD_CHUNK', 'malformed chunk size');
+          if (m === null) throw new UpstreamError('FAIRWAY_BAD_CHUNK', 'malformed chunk size');
           this.#left = parseInt(m[1]!, 16);
           this.#state = this.#left === 0 ? TRAILERS : DATA;
           break;
@@ -268,7 +263,7 @@ export class ChunkedBody {
       if (blank !== -1) end = blank + 4;
     }
     if (end === -1) {
-      if (text.length > this.#limit) throw new ResponseError('UND_ERR_HEADERS_OVERFLOW', 'trailers too large');
+      if (text.length > this.#limit) throw new UpstreamError('UND_ERR_HEADERS_OVERFLOW', 'trailers too large');
       return -1;
     }
     if (end > 2) this.trailers = parseTrailers(text.slice(0, end - 2));
@@ -283,7 +278,7 @@ function parseTrailers(text: string): Buffer[] {
   HEADER_LINE.lastIndex = 0;
   while (HEADER_LINE.lastIndex < text.length) {
     const m = HEADER_LINE.exec(text);
-    if (m === null) throw new ResponseError('FAIRWAY_BAD_HEADER', 'malformed trailer line');
+    if (m === null) throw new UpstreamError('FAIRWAY_BAD_HEADER', 'malformed trailer line');
     out.push(Buffer.from(m[1]!, 'latin1'), Buffer.from(m[3]!, 'latin1'));
   }
   return out;

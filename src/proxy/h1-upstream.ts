@@ -23,8 +23,9 @@
 import { connect, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { TlsConnectOptions } from '../config-source/client-tls.js';
+import { UpstreamError } from '../core/errors.js';
 import type { Dispatcher } from 'undici';
-import { checkPartialHead, ChunkedBody, CHUNKED, hasBareLineEnd, LENGTH, NO_BODY, parseResponseHead, ResponseError, UNTIL_CLOSE, type Framing } from './h1-response.js';
+import { checkPartialHead, ChunkedBody, CHUNKED, hasBareLineEnd, LENGTH, NO_BODY, parseResponseHead, UNTIL_CLOSE, type Framing } from './h1-response.js';
 
 export interface H1OriginOptions {
   connectTimeoutMs: number;
@@ -74,7 +75,7 @@ export class H1Origin {
 
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const call = new H1Call(opts, handler);
-    if (this.#closed) call.fail(new H1Error('UND_ERR_CLOSED', 'the pool of this instance is closed'));
+    if (this.#closed) call.fail(new UpstreamError('UND_ERR_CLOSED', 'the pool of this instance is closed'));
     else this.assign(call, false);
     return true;
   }
@@ -153,17 +154,8 @@ export class H1Origin {
 
   destroy(): void {
     this.#closed = true;
-    for (const call of this.#waiting.splice(0)) call.fail(new H1Error('UND_ERR_CLOSED', 'the pool of this instance is closed'));
+    for (const call of this.#waiting.splice(0)) call.fail(new UpstreamError('UND_ERR_CLOSED', 'the pool of this instance is closed'));
     for (const conn of [...this.#all]) conn.destroy();
-  }
-}
-
-/** A failure with the code undici would give it (see upstreamFailure). */
-class H1Error extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
   }
 }
 
@@ -179,7 +171,7 @@ class H1Call {
   constructor(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
     this.opts = opts;
     this.handler = handler;
-    handler.onConnect?.((err?: Error) => this.fail(err ?? new H1Error('UND_ERR_ABORTED', 'request aborted')));
+    handler.onConnect?.((err?: Error) => this.fail(err ?? new UpstreamError('UND_ERR_ABORTED', 'request aborted')));
   }
 
   fail(err: Error): void {
@@ -248,14 +240,14 @@ class H1Conn {
         ? connect({ host: origin.host, port: origin.port, noDelay: true })
         : connectTls({ host: origin.host, port: origin.port, servername: isIP(origin.host) === 0 ? origin.host : undefined, ALPNProtocols: ['http/1.1'], ...tls }).setNoDelay(true);
     this.socket = socket;
-    const connecting = setTimeout(() => socket.destroy(new H1Error('UND_ERR_CONNECT_TIMEOUT', 'connect timeout')), origin.opts.connectTimeoutMs);
+    const connecting = setTimeout(() => socket.destroy(new UpstreamError('UND_ERR_CONNECT_TIMEOUT', 'connect timeout')), origin.opts.connectTimeoutMs);
     socket.once(tls === undefined ? 'connect' : 'secureConnect', () => clearTimeout(connecting));
     socket.once('close', () => clearTimeout(connecting));
     socket.on('data', (chunk: Buffer) => this.#read(chunk));
     socket.on('end', () => this.#ended());
-    socket.on('timeout', () => this.call?.fail(new H1Error('UND_ERR_BODY_TIMEOUT', 'body timeout')));
+    socket.on('timeout', () => this.call?.fail(new UpstreamError('UND_ERR_BODY_TIMEOUT', 'body timeout')));
     socket.on('error', (err: Error) => this.#lost(err));
-    socket.on('close', () => this.#lost(new H1Error('UND_ERR_SOCKET', 'other side closed')));
+    socket.on('close', () => this.#lost(new UpstreamError('UND_ERR_SOCKET', 'other side closed')));
   }
 
   /** Takes `call` now and writes it after the next poll (see `reserved`). */
@@ -281,14 +273,14 @@ class H1Conn {
       const name = headers[i]!;
       const value = headers[i + 1]!;
       if (UNSAFE.test(name) || UNSAFE.test(value)) {
-        this.#refuse(call, new H1Error('UND_ERR_INVALID_ARG', `invalid ${name} header`));
+        this.#refuse(call, new UpstreamError('UND_ERR_INVALID_ARG', `invalid ${name} header`));
         return;
       }
       if (name.length === 4 && name.toLowerCase() === 'host') host = true;
       head += `${name}: ${value}\r\n`;
     }
     if (UNSAFE.test(opts.path) || UNSAFE.test(opts.method)) {
-      this.#refuse(call, new H1Error('UND_ERR_INVALID_ARG', 'invalid request target'));
+      this.#refuse(call, new UpstreamError('UND_ERR_INVALID_ARG', 'invalid request target'));
       return;
     }
     if (!host) head += `host: ${this.origin.authority}\r\n`;
@@ -298,7 +290,7 @@ class H1Conn {
     this.#headRequest = opts.method === 'HEAD';
     this.#clearTimer();
     const headersTimeout = opts.headersTimeout ?? 0;
-    if (headersTimeout > 0) this.#timer = setTimeout(() => call.fail(new H1Error('UND_ERR_HEADERS_TIMEOUT', 'headers timeout')), headersTimeout);
+    if (headersTimeout > 0) this.#timer = setTimeout(() => call.fail(new UpstreamError('UND_ERR_HEADERS_TIMEOUT', 'headers timeout')), headersTimeout);
     this.socket.write(`${head}\r\n`, 'latin1');
   }
 
@@ -336,7 +328,7 @@ class H1Conn {
       if (this.#phase === HEAD) this.#readHead(call, chunk);
       else this.#readBody(call, chunk, 0);
     } catch (err) {
-      // A malformed answer (ResponseError), or a handler that threw: this request is over.
+      // A malformed answer (h1-response.ts throws), or a handler that threw: this request is over.
       call.fail(err as Error);
     }
   }
@@ -347,14 +339,14 @@ class H1Conn {
     // Resume the search a little before the new bytes: the blank line may straddle them.
     const end = buf.indexOf('\r\n\r\n', this.#head === undefined ? 0 : Math.max(0, this.#head.length - 3), 'latin1');
     if (end === -1) {
-      if (buf.length > max) throw new ResponseError('UND_ERR_HEADERS_OVERFLOW', 'the answer head is too large');
-      if (hasBareLineEnd(buf, this.#head === undefined ? 0 : this.#head.length - 1)) throw new ResponseError('FAIRWAY_BAD_HEADER', 'a line of the answer head does not end in CRLF');
+      if (buf.length > max) throw new UpstreamError('UND_ERR_HEADERS_OVERFLOW', 'the answer head is too large');
+      if (hasBareLineEnd(buf, this.#head === undefined ? 0 : this.#head.length - 1)) throw new UpstreamError('FAIRWAY_BAD_HEADER', 'a line of the answer head does not end in CRLF');
       checkPartialHead(buf);
       this.#head = buf;
       return;
     }
     // The whole head counts, its blank line included, as Node's server counts a request's.
-    if (end + 4 > max) throw new ResponseError('UND_ERR_HEADERS_OVERFLOW', 'the answer head is too large');
+    if (end + 4 > max) throw new UpstreamError('UND_ERR_HEADERS_OVERFLOW', 'the answer head is too large');
     this.#head = undefined;
     const head = parseResponseHead(buf, end, this.#headRequest);
     const rest = end + 4;

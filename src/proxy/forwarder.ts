@@ -17,7 +17,8 @@ import type { Logger } from 'pino';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Pool } from './undici-pool.js';
-import { H2Origins, type H2Handler } from './h2-upstream.js';
+import { H2Origin, type H2Handler } from './h2-upstream.js';
+import { Origins } from './origins.js';
 import { H1Origin, leanEligible } from './h1-upstream.js';
 import { tlsConnectOptions } from '../config-source/client-tls.js';
 import { teIsTrailers } from './h2-headers.js';
@@ -51,9 +52,9 @@ export interface ForwarderOptions {
 export class Forwarder {
   readonly #pools = new Map<string, Pool>();
   /** Lean HTTP/1.1 connections to instances, for requests without a body. */
-  readonly #lean = new Map<string, H1Origin>();
+  readonly #lean: Origins<H1Origin>;
   /** HTTP/2 sessions to the instances of `protocol: h2` and `h2c` routes. */
-  readonly #h2: H2Origins;
+  readonly #h2: Origins<H2Origin>;
   /** Route timeouts: one queue per timeout value (see deadlines.ts). */
   readonly #deadlines = new Map<number, DeadlineQueue<Exchange>>();
   readonly #opts: ForwarderOptions;
@@ -66,31 +67,25 @@ export class Forwarder {
     this.#opts = options;
     this.log = options.log;
     this.clock = options.clock;
-    this.#h2 = new H2Origins(() => {
+    this.#h2 = new Origins((origin) => {
       const u = this.#opts.settings().upstream;
-      return { connectTimeoutMs: u.connectTimeoutMs, keepAliveTimeoutMs: u.keepAliveTimeoutMs, tls: tlsConnectOptions(u.tls) };
+      return new H2Origin(origin, { connectTimeoutMs: u.connectTimeoutMs, keepAliveTimeoutMs: u.keepAliveTimeoutMs, tls: tlsConnectOptions(u.tls) });
+    });
+    this.#lean = new Origins((origin) => {
+      const u = this.#opts.settings().upstream;
+      return new H1Origin(origin, {
+        connectTimeoutMs: u.connectTimeoutMs,
+        keepAliveTimeoutMs: u.keepAliveTimeoutMs,
+        maxConnections: u.maxConnections,
+        ...(origin.startsWith('https:') ? { tls: tlsConnectOptions(u.tls) } : {}),
+      });
     });
   }
 
   /** Where an attempt is sent: the lean client, an undici pool, or an HTTP/2 session (h2, h2c). */
   dispatcher(route: Route, origin: string, opts: Dispatcher.DispatchOptions): { dispatch(opts: Dispatcher.DispatchOptions, handler: H2Handler): boolean } {
     if (route.config.protocol !== 'http1') return this.#h2.get(origin);
-    return leanEligible(opts) ? this.lean(origin) : this.pool(origin);
-  }
-
-  lean(origin: string): H1Origin {
-    let o = this.#lean.get(origin);
-    if (o === undefined) {
-      const u = this.#opts.settings().upstream;
-      o = new H1Origin(origin, {
-        connectTimeoutMs: u.connectTimeoutMs,
-        keepAliveTimeoutMs: u.keepAliveTimeoutMs,
-        maxConnections: u.maxConnections,
-        ...(origin.startsWith('https:') ? { tls: tlsConnectOptions(u.tls) } : {}),
-      });
-      this.#lean.set(origin, o);
-    }
-    return o;
+    return leanEligible(opts) ? this.#lean.get(origin) : this.pool(origin);
   }
 
   pool(origin: string): Pool {
@@ -115,11 +110,7 @@ export class Forwarder {
   /** Closes the pools of upstreams no longer in use; their in-flight requests finish first. */
   retainOnly(origins: ReadonlySet<string>): void {
     this.#h2.retainOnly(origins);
-    for (const [origin, o] of this.#lean) {
-      if (origins.has(origin)) continue;
-      this.#lean.delete(origin);
-      void o.close();
-    }
+    this.#lean.retainOnly(origins);
     for (const [origin, pool] of this.#pools) {
       if (origins.has(origin)) continue;
       this.#pools.delete(origin);
@@ -224,9 +215,7 @@ export class Forwarder {
   async close(): Promise<void> {
     for (const q of this.#deadlines.values()) q.close();
     const pools = [...this.#pools.values()];
-    const lean = [...this.#lean.values()];
     this.#pools.clear();
-    this.#lean.clear();
-    await Promise.all([...pools.map((p) => p.close().catch(() => p.destroy())), ...lean.map((o) => o.close()), this.#h2.close()]);
+    await Promise.all([...pools.map((p) => p.close().catch(() => p.destroy())), this.#lean.close(), this.#h2.close()]);
   }
 }

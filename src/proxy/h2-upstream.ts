@@ -20,6 +20,7 @@ import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } f
 import type { TlsConnectOptions } from '../config-source/client-tls.js';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { UpstreamError } from '../core/errors.js';
 import { fromH2Response, toH2Request, toH2Response, trailerList } from './h2-headers.js';
 
 /** Streams at once per instance, whatever the instance allows (nginx's default is 128). */
@@ -35,15 +36,6 @@ export interface H2OriginOptions {
   keepAliveTimeoutMs: number;
   /** For an https:// origin (`protocol: h2`): what to trust and present (upstream.tls). */
   tls: TlsConnectOptions;
-}
-
-/** A failure with the code undici would give it (see upstreamFailure). */
-class UpstreamError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 /** The HTTP/2 connection to one upstream instance. */
@@ -228,37 +220,4 @@ function rawOf(h: IncomingHttpHeaders): string[] {
     else out.push(name, String(value));
   }
   return out;
-}
-
-/** The HTTP/2 connections of every instance a route talks h2c to, by origin. */
-export class H2Origins {
-  readonly #origins = new Map<string, H2Origin>();
-  readonly #opts: () => H2OriginOptions;
-
-  constructor(opts: () => H2OriginOptions) {
-    this.#opts = opts;
-  }
-
-  get(origin: string): H2Origin {
-    let o = this.#origins.get(origin);
-    if (o === undefined) {
-      o = new H2Origin(origin, this.#opts());
-      this.#origins.set(origin, o);
-    }
-    return o;
-  }
-
-  retainOnly(origins: ReadonlySet<string>): void {
-    for (const [origin, o] of this.#origins) {
-      if (origins.has(origin)) continue;
-      this.#origins.delete(origin);
-      void o.close();
-    }
-  }
-
-  async close(): Promise<void> {
-    const all = [...this.#origins.values()];
-    this.#origins.clear();
-    await Promise.all(all.map((o) => o.close()));
-  }
 }

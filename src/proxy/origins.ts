@@ -1,0 +1,36 @@
+// The connections of every instance one upstream client talks to, by origin: made on first
+// use, closed (gracefully: what they took is answered) when a rebuild no longer lists the
+// instance or Fairway stops. Serves the lean HTTP/1.1 client (h1-upstream.ts) and the HTTP/2
+// sessions (h2-upstream.ts) alike.
+
+export class Origins<T extends { close(): Promise<void> }> {
+  readonly #origins = new Map<string, T>();
+  readonly #make: (origin: string) => T;
+
+  constructor(make: (origin: string) => T) {
+    this.#make = make;
+  }
+
+  get(origin: string): T {
+    let o = this.#origins.get(origin);
+    if (o === undefined) {
+      o = this.#make(origin);
+      this.#origins.set(origin, o);
+    }
+    return o;
+  }
+
+  retainOnly(origins: ReadonlySet<string>): void {
+    for (const [origin, o] of this.#origins) {
+      if (origins.has(origin)) continue;
+      this.#origins.delete(origin);
+      void o.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#origins.values()];
+    this.#origins.clear();
+    await Promise.all(all.map((o) => o.close()));
+  }
+}

@@ -188,9 +188,7 @@ export class Fairway {
       tick: () => this.#clock.tick(),
       onSwept: (table) => {
         this.metrics.prune(table);
-        const origins = new Set<string>();
-        for (const r of table.routes) for (const u of r.upstreams) origins.add(u.origin);
-        this.#forwarder.retainOnly(origins);
+        this.#forwarder.retainOnly(table.routes.flatMap((r) => r.upstreams));
       },
     });
     await this.#consul.apply(config);

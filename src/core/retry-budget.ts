@@ -23,9 +23,13 @@ export class RetryBudget {
   readonly ratio: number;
   readonly minPerSecond: number;
   // Three rows of BUCKETS in one array (one allocation per route, not three; there is a
-  // budget per route, and a thousand routes are not unusual): requests, retries, and the
-  // second each bucket currently counts.
-  readonly #cells = new Float64Array(3 * BUCKETS).fill(-1, 2 * BUCKETS);
+  // budget per route, and ten thousand routes are not unusual): requests, retries, and the
+  // second each bucket currently counts. Made at the route's first request: a route never
+  // used costs no array (about 450 bytes each).
+  #cellsMade: Float64Array | undefined;
+  get #cells(): Float64Array {
+    return (this.#cellsMade ??= new Float64Array(3 * BUCKETS).fill(-1, 2 * BUCKETS));
+  }
 
   constructor(options: RetryBudgetOptions = {}) {
     this.ratio = options.ratio ?? 0.2;

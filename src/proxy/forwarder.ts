@@ -27,7 +27,7 @@ import type { Config } from '../core/config.js';
 import { SUPERSEDED, type FairwayErrorCode } from '../core/errors.js';
 import { isEjected, onFailure, onSuccess } from '../core/outlier.js';
 import type { Route } from '../core/route-table.js';
-import type { Upstream } from '../core/upstream.js';
+import { originsInUse, type Upstream } from '../core/upstream.js';
 import type { RequestClock } from './clock.js';
 import { DeadlineQueue } from './deadlines.js';
 import { Exchange, exchangeOf, onTimeout } from './exchange.js';
@@ -107,8 +107,9 @@ export class Forwarder {
     return pool;
   }
 
-  /** Closes the pools of upstreams no longer in use; their in-flight requests finish first. */
-  retainOnly(origins: ReadonlySet<string>): void {
+  /** Closes the pools of instances no upstream in `upstreams` names; their in-flight requests finish first. */
+  retainOnly(upstreams: Iterable<Upstream>): void {
+    const origins = originsInUse([...this.#pools.keys(), ...this.#lean.keys(), ...this.#h2.keys()], upstreams);
     this.#h2.retainOnly(origins);
     this.#lean.retainOnly(origins);
     for (const [origin, pool] of this.#pools) {

@@ -20,6 +20,11 @@ export class Origins<T extends { close(): Promise<void> }> {
     return o;
   }
 
+  /** The origins with connections made. */
+  keys(): IterableIterator<string> {
+    return this.#origins.keys();
+  }
+
   retainOnly(origins: ReadonlySet<string>): void {
     for (const [origin, o] of this.#origins) {
       if (origins.has(origin)) continue;

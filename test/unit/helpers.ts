@@ -12,6 +12,7 @@ export function upstream(id: string, weight = 1, port = 8000): Upstream {
     host: '10.0.0.1',
     port,
     origin: originOf('10.0.0.1', port),
+    tls: false,
     weight,
     status: 'passing',
     tags: [],

@@ -4,8 +4,7 @@ import { staticSnapshot } from '../../src/core/static-endpoints.js';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/core/config.js';
 import { parseHealthEntries, watchKey, type Instance, type InstanceSnapshot } from '../../src/core/instance.js';
-import { buildRouteTable, pruneStats, watchKeys, weightFor, type RouteTable } from '../../src/core/route-table.js';
-import { statsKey } from '../../src/core/upstream.js';
+import { buildRouteTable, findStats, pruneStats, watchKeys, weightFor, type RouteTable } from '../../src/core/route-table.js';
 import { config, depsOf, instance, rngOf } from './helpers.js';
 
 const DEPS = depsOf();
@@ -182,20 +181,24 @@ describe('buildRouteTable: upstreams per route', () => {
     const a = route(table, 'rr').upstreams.find((u) => u.id === 'web-4')!;
     const b = route(table, 'canary').upstreams.find((u) => u.id === 'web-4')!;
     expect(a.stats).toBe(b.stats);
-    expect(table.stats.get(statsKey('web-4', '10.0.1.4', 9004))).toBe(a.stats);
+    expect(findStats(table.stats, 'web-4', '10.0.1.4', 9004)).toBe(a.stats);
   });
 
-  it('keeps stats for every instance a route knows, idle (critical) ones included, but not for tag-filtered ones', () => {
-    expect([...table.stats.keys()].sort()).toEqual(
-      [
-        '10.0.0.1:8001@10.0.0.1:8001',
-        '10.0.0.2:8002@10.0.0.2:8002',
-        'web-1@10.0.1.1:9001',
-        'web-2@10.0.1.2:9002',
-        'web-3@10.0.1.3:9003',
-        'web-4@10.0.1.4:9004',
-      ].sort(),
+  it('keeps stats for every instance a route knows, idle (critical) ones included, but not for tag-filtered ones, keyed by id', () => {
+    expect([...table.stats.keys()].sort()).toEqual(['10.0.0.1:8001', '10.0.0.2:8002', 'web-1', 'web-2', 'web-3', 'web-4'].sort());
+    expect([...table.stats.values()].map((s) => `${s.host}:${s.port}`).sort()).toEqual(
+      ['10.0.0.1:8001', '10.0.0.2:8002', '10.0.1.1:9001', '10.0.1.2:9002', '10.0.1.3:9003', '10.0.1.4:9004'].sort(),
     );
+  });
+
+  it('the same id at a second address gets stats of its own, and each is found by its address', () => {
+    const moved = buildRouteTable(CONFIG, snapshots(snapshot('web', ...WEB.instances, instance('web-1', { host: '10.0.9.9', port: 9999 })), CANARY), DEPS, table);
+    const a = findStats(moved.stats, 'web-1', '10.0.1.1', 9001);
+    const b = findStats(moved.stats, 'web-1', '10.0.9.9', 9999);
+    expect(a).toBe(findStats(table.stats, 'web-1', '10.0.1.1', 9001));
+    expect(b).toBeDefined();
+    expect(b).not.toBe(a);
+    expect(findStats(moved.stats, 'web-1', '10.0.9.9', 9001)).toBeUndefined();
   });
 });
 
@@ -227,14 +230,14 @@ describe('buildRouteTable: incremental rebuilds', () => {
   it('an instance that left the snapshot keeps its stats until pruneStats drops them; a new one gets fresh stats, stamped as joining now', () => {
     const web2 = snapshot('web', instance('web-1', { host: '10.0.1.1', port: 9001, passing: 2 }), instance('web-9', { host: '10.0.1.9', port: 9009 }));
     const built = buildRouteTable(CONFIG, snapshots(web2, CANARY), depsOf(undefined, () => 5_000), first);
-    expect(built.stats.get(statsKey('web-2', '10.0.1.2', 9002))).toBe(first.stats.get(statsKey('web-2', '10.0.1.2', 9002)));
+    expect(findStats(built.stats, 'web-2', '10.0.1.2', 9002)).toBe(findStats(first.stats, 'web-2', '10.0.1.2', 9002));
     const second = pruneStats(built);
     expect(second.routes).toBe(built.routes);
-    expect(second.stats.has(statsKey('web-2', '10.0.1.2', 9002))).toBe(false);
-    expect(second.stats.get(statsKey('web-1', '10.0.1.1', 9001))).toBe(first.stats.get(statsKey('web-1', '10.0.1.1', 9001)));
-    expect(second.stats.get(statsKey('web-9', '10.0.1.9', 9009))).toEqual({ inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: 5_000, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
+    expect(findStats(second.stats, 'web-2', '10.0.1.2', 9002)).toBeUndefined();
+    expect(findStats(second.stats, 'web-1', '10.0.1.1', 9001)).toBe(findStats(first.stats, 'web-1', '10.0.1.1', 9001));
+    expect(findStats(second.stats, 'web-9', '10.0.1.9', 9009)).toEqual({ host: '10.0.1.9', port: 9009, inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: 5_000, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
     // web-4 is still served by the reused canary route, so its stats stay.
-    expect(second.stats.get(statsKey('web-4', '10.0.1.4', 9004))).toBe(first.stats.get(statsKey('web-4', '10.0.1.4', 9004)));
+    expect(findStats(second.stats, 'web-4', '10.0.1.4', 9004)).toBe(findStats(first.stats, 'web-4', '10.0.1.4', 9004));
   });
 
   it('an instance keeps its stats through a spell of being critical', () => {
@@ -244,11 +247,11 @@ describe('buildRouteTable: incremental rebuilds', () => {
     s1.failures = 3;
     const t2 = buildRouteTable(CONFIG, snapshots(at('critical'), CANARY), DEPS, t1);
     expect(ids(t2, 'rr')).toEqual([]);
-    expect(t2.stats.get(statsKey('web-1', '10.0.1.1', 9001))).toBe(s1);
+    expect(findStats(t2.stats, 'web-1', '10.0.1.1', 9001)).toBe(s1);
     // A rebuild that reuses every route (same snapshots) must not lose the idle instance either.
     const t3 = buildRouteTable(CONFIG, new Map([...snapshots(CANARY), ['web', t2.routes[1]!.snapshot!]]), DEPS, t2);
     expect(route(t3, 'rr')).toBe(route(t2, 'rr'));
-    expect(t3.stats.get(statsKey('web-1', '10.0.1.1', 9001))).toBe(s1);
+    expect(findStats(t3.stats, 'web-1', '10.0.1.1', 9001)).toBe(s1);
     const t4 = buildRouteTable(CONFIG, snapshots(at('passing'), CANARY), DEPS, t3);
     expect(route(t4, 'rr').upstreams[0]!.stats).toBe(s1);
     expect(s1.failures).toBe(3);
@@ -280,7 +283,7 @@ routes:
     expect(route(second, 'static')).not.toBe(route(first, 'static'));
     expect(route(second, 'static').upstreams[0]!.stats).toBe(route(first, 'static').upstreams[0]!.stats);
     expect(route(second, 'rr').upstreams[0]!.stats).toBe(route(first, 'rr').upstreams[0]!.stats);
-    expect(second.stats.has(statsKey('10.0.0.2:8002', '10.0.0.2', 8002))).toBe(false);
+    expect(findStats(second.stats, '10.0.0.2:8002', '10.0.0.2', 8002)).toBeUndefined();
   });
 
   it('without a previous table every stats object is new', () => {

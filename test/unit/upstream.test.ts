@@ -1,13 +1,14 @@
 // recordLatency (peak-EWMA), decayedLatency, newStats and the small naming helpers of upstream.ts.
 
 import { describe, expect, it } from 'vitest';
-import { decayedLatency, newStats, originOf, recordLatency, statsKey } from '../../src/core/upstream.js';
+import { decayedLatency, newStats, originOf, originsInUse, recordLatency, statsKey } from '../../src/core/upstream.js';
+import { upstreamWith } from './helpers.js';
 
 describe('recordLatency', () => {
   it('the first sample sets the estimate and its time', () => {
     const s = newStats();
     recordLatency(s, 120, 5_000);
-    expect(s).toEqual({ inflight: 0, requests: 0, failures: 0, ewmaMs: 120, ewmaAt: 5_000, activeSince: -Infinity, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
+    expect(s).toEqual({ host: '', port: 0, inflight: 0, requests: 0, failures: 0, ewmaMs: 120, ewmaAt: 5_000, activeSince: -Infinity, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
   });
 
   // Each case: estimate 100 ms at t = 1000, then one sample dt later.
@@ -93,7 +94,7 @@ describe('decayedLatency', () => {
 
 describe('newStats', () => {
   it('starts at zero, never active, and is a fresh object each time', () => {
-    expect(newStats()).toEqual({ inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: -Infinity, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
+    expect(newStats('10.0.0.1', 80)).toEqual({ host: '10.0.0.1', port: 80, inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: -Infinity, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
     expect(newStats()).not.toBe(newStats());
   });
 });
@@ -106,5 +107,23 @@ describe('originOf and statsKey', () => {
   ])('$why', ({ host, port, origin, key }) => {
     expect(originOf(host, port)).toBe(origin);
     expect(statsKey('web-1', host, port)).toBe(key);
+  });
+});
+
+describe('originsInUse', () => {
+  const at = (host: string, port: number, tls = false) => ({ ...upstreamWith('x'), host, port, tls, origin: originOf(host, port, tls) });
+  const open = ['http://10.0.0.1:80', 'https://10.0.0.1:80', 'http://[::1]:9000', 'http://web.local:8080', 'http://10.0.0.2:81'];
+
+  it.each([
+    { why: 'an upstream keeps the origin of its address and scheme', upstreams: [at('10.0.0.1', 80)], kept: ['http://10.0.0.1:80'] },
+    { why: 'over TLS, the https:// one', upstreams: [at('10.0.0.1', 80, true)], kept: ['https://10.0.0.1:80'] },
+    { why: 'IPv6 hosts are matched without brackets', upstreams: [at('::1', 9000)], kept: ['http://[::1]:9000'] },
+    { why: 'host names too', upstreams: [at('web.local', 8080)], kept: ['http://web.local:8080'] },
+    { why: 'another port of the same host keeps nothing', upstreams: [at('10.0.0.2', 80)], kept: [] },
+    { why: 'no upstreams, nothing kept', upstreams: [], kept: [] },
+  ])('$why', ({ upstreams, kept }) => {
+    expect([...originsInUse(open, upstreams)].sort()).toEqual(kept.sort());
+    // The same answer as comparing each upstream's origin string.
+    expect([...originsInUse(open, upstreams)].sort()).toEqual(open.filter((o) => upstreams.some((u) => u.origin === o)).sort());
   });
 });

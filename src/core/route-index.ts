@@ -18,23 +18,35 @@ export type Matcher = (host: string | undefined, path: string, headers: Incoming
 const LINEAR_UP_TO = 16;
 
 interface Node {
-  next: Map<number, Node> | undefined;
+  /** The next character of each child, one per child, in `kids` order. */
+  readonly chars: string;
+  readonly kids: readonly Node[];
   /** Positions (in file order, ascending) of the routes whose prefix ends here. */
+  readonly here: readonly number[] | undefined;
+}
+
+interface Building {
+  next: Map<string, Building> | undefined;
   here: number[] | undefined;
 }
 
+const NO_KIDS: readonly Node[] = Object.freeze([]);
 const tries = new WeakMap<readonly RouteConfig[], Node>();
 
-/** The prefix trie of `configs`, in their order. */
+/**
+ * The prefix trie of `configs`, in their order. Built with a Map per node, then kept with a
+ * string of child characters and an array per node: a Map per node cost ~370 bytes each, 7 MB
+ * at 10,000 routes, where a node has one child or a few.
+ */
 function trieOf(configs: readonly RouteConfig[]): Node {
-  let root = tries.get(configs);
-  if (root) return root;
-  root = { next: undefined, here: undefined };
+  const known = tries.get(configs);
+  if (known) return known;
+  const root: Building = { next: undefined, here: undefined };
   configs.forEach((rc, position) => {
-    let node = root!;
+    let node = root;
     const prefix = rc.match.pathPrefix;
     for (let i = 0; i < prefix.length; i++) {
-      const c = prefix.charCodeAt(i);
+      const c = prefix[i]!; // a UTF-16 unit, as the walk reads the path
       node.next ??= new Map();
       let child = node.next.get(c);
       if (!child) node.next.set(c, (child = { next: undefined, here: undefined }));
@@ -42,8 +54,14 @@ function trieOf(configs: readonly RouteConfig[]): Node {
     }
     (node.here ??= []).push(position);
   });
-  tries.set(configs, root);
-  return root;
+  const compact = (b: Building): Node => ({
+    chars: b.next === undefined ? '' : [...b.next.keys()].join(''),
+    kids: b.next === undefined ? NO_KIDS : [...b.next.values()].map(compact),
+    here: b.here,
+  });
+  const trie = compact(root);
+  tries.set(configs, trie);
+  return trie;
 }
 
 /** A matcher over `routes`, which are built from `configs` one for one, in the same order. */
@@ -69,7 +87,9 @@ export function routeMatcher(
         }
       }
       if (i >= path.length) break;
-      node = node.next?.get(path.charCodeAt(i));
+      // One-character strings of an ASCII path are V8's cached ones: no allocation here.
+      const k = node.chars.indexOf(path[i]!);
+      node = k < 0 ? undefined : node.kids[k];
     }
     return best === Infinity ? undefined : routes[best];
   };

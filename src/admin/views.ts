@@ -165,6 +165,7 @@ function processView(): Record<string, unknown> {
   return {
     rssBytes: m.rss,
     heapUsedBytes: m.heapUsed,
+    heapTotalBytes: m.heapTotal,
     externalBytes: m.external,
     activeHandles: resources.length,
     activeResources: byType,

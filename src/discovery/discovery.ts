@@ -116,7 +116,14 @@ export class Discovery implements WatchSource {
       stopping.push(watch.stop());
     }
     if (feedMode) {
-      const feed = new ConsulFeed(this.#client, this.#opts.rng ?? Math.random, this.#opts.log);
+      const feed = new ConsulFeed(this.#client, this.#opts.rng ?? Math.random, this.#opts.log, {
+        onValue: (watch, instances) => {
+          if (this.#watches.get(watch.key) !== watch) return;
+          this.#snapshots.set(watch.key, { key: watch.key, instances: Object.freeze(instances) });
+          this.#opts.onChange(watch.key);
+        },
+        onState: (watch, state, error) => this.#onState(watch, state, error),
+      });
       this.#feed = feed;
       this.#start<CheckStatus[]>(FEED_CHECKS_KEY, {
         query: (index, waitMs, signal) => this.#client.checksNotPassing({ index, waitMs, signal }),
@@ -140,15 +147,7 @@ export class Discovery implements WatchSource {
 
   /** A service read by the feed, as a watch among the others (state, settled, logging). */
   #track(feed: ConsulFeed, key: string, source: { service: string; tags: readonly string[] }): void {
-    const running: RunningWatch = feed.track(key, source, {
-      onValue: (instances) => {
-        if (this.#watches.get(key) !== running) return;
-        this.#snapshots.set(key, { key, instances: Object.freeze(instances) });
-        this.#opts.onChange(key);
-      },
-      onState: (state, error) => this.#onState(running, state, error),
-    });
-    this.#watches.set(key, running);
+    this.#watches.set(key, feed.track(key, source));
   }
 
   #watchService(key: string, { service, tags }: { service: string; tags: readonly string[] }): void {

@@ -8,7 +8,7 @@ import type { ConsulClient } from './consul-client.js';
 import type { FleetDocs } from '../core/canary.js';
 import { ConsulWatch, type WatchOptions, type WatchState } from './consul-watch.js';
 import type { CheckStatus } from '../core/feed-diff.js';
-import { ConsulFeed, FEED_CHECKS_KEY, FEED_SERVICES_KEY } from './feed.js';
+import { ConsulFeed, FEED_CRITICAL_KEY, FEED_WARNING_KEY, FEED_SERVICES_KEY } from './feed.js';
 import type { CatalogListener, ConsulState, KvListener, WatchKeys, WatchSource } from './watch-source.js';
 
 export type { ConsulState } from './watch-source.js';
@@ -125,11 +125,12 @@ export class Discovery implements WatchSource {
         onState: (watch, state, error) => this.#onState(watch, state, error),
       });
       this.#feed = feed;
-      this.#start<CheckStatus[]>(FEED_CHECKS_KEY, {
-        query: (index, waitMs, signal) => this.#client.checksNotPassing({ index, waitMs, signal }),
-        fingerprint: (checks) => JSON.stringify(checks.map((c) => `${c.node} ${c.checkId} ${c.status} ${c.service}`).sort()),
-        onValue: (checks) => feed.onChecks(checks),
-      });
+      for (const [key, state] of [[FEED_CRITICAL_KEY, 'critical'], [FEED_WARNING_KEY, 'warning']] as const)
+        this.#start<CheckStatus[]>(key, {
+          query: (index, waitMs, signal) => this.#client.checksIn(state, { index, waitMs, signal }),
+          fingerprint: (checks) => JSON.stringify(checks.map((c) => `${c.node} ${c.checkId} ${c.status} ${c.service}`).sort()),
+          onValue: (checks) => feed.onChecks(state, checks),
+        });
       this.#start<{ services: Record<string, string[]>; index: number }>(FEED_SERVICES_KEY, {
         query: (index, waitMs, signal) =>
           this.#client.catalogServices({ index, waitMs, signal }).then((r) => ({ ...r, value: r.value && { services: r.value, index: r.index } })),
@@ -139,7 +140,7 @@ export class Discovery implements WatchSource {
     } else {
       this.#feed?.stop();
       this.#feed = undefined;
-      for (const key of [FEED_CHECKS_KEY, FEED_SERVICES_KEY]) stopping.push(this.#special(key, undefined));
+      for (const key of [FEED_CRITICAL_KEY, FEED_WARNING_KEY, FEED_SERVICES_KEY]) stopping.push(this.#special(key, undefined));
     }
     this.#opts.log.info({ services: keys, maxWatches: this.#opts.maxWatches }, feedMode ? 'discovery: two cluster-wide watches and bounded reads (feed)' : 'discovery: one blocking query per service');
     await Promise.all(stopping);

@@ -1,12 +1,14 @@
 // Discovery's feed mode, for more watched services than `consul.maxWatches`: instead of one
-// blocking query (one connection) per service, two cluster-wide blocking queries say what
+// blocking query (one connection) per service, three cluster-wide blocking queries say what
 // changed, and bounded reads fetch just those services. Consul's connection count then stays
 // the same for 100 services or 10,000.
 //
-// - The non-passing checks (/v1/health/state/any?filter=Status != "passing"): Consul wakes it on
-//   any check change and it stays small while most checks pass. A check entering, leaving or
-//   changing in it names its service (or, for a node check, every service with an instance on
-//   that node): those are read at once.
+// - The critical checks and the warning checks (/v1/health/state/critical and .../warning):
+//   together, every check that is not passing. They stay small while most checks pass, and
+//   Consul answers them from an index on check status, ~1 ms after any check changes even at
+//   100,000 checks. A check entering, leaving or changing in them names its service (or, for a
+//   node check, every service with an instance on that node): those are read at once. An
+//   instance usually joins this way too: Consul starts a new check critical, then it passes.
 // - The catalog's service list (/v1/catalog/services): Consul wakes it on any instance
 //   registered, deregistered or changed (not on checks). Services whose tags changed are read
 //   at once. Since the list cannot show an instance joining or leaving a service that keeps
@@ -20,11 +22,11 @@
 //   the catalog's index reads every watched service.
 //
 // Reads are plain (non-blocking) /v1/health/service reads, READS_IN_FLIGHT at a time. Measured
-// on a dev agent with 10,000 services (Consul 1.14): the non-passing read answers in ~2 ms when
-// all pass and wakes ~5 ms after any check changes; the census is 4.8 MB (~200 ms); reading
-// every service after each change (tried first) cost ~0.3 ms of Fairway CPU per service per
-// change; /v1/health/state/any unfiltered would be 4.7 MB per change (47 MB at 10 instances
-// each), which is why fabio's approach is not used.
+// on a dev agent (Consul 1.14): at 10,000 services × 10 the census is 7.2 MB and takes 0.5-0.9 s
+// to answer, so an instance registered already passing is in use a second or two later;
+// reading every service after each change (tried first) cost ~0.3 ms of Fairway CPU per
+// service per change; /v1/health/state/any unfiltered would be 47 MB per change at 10,000 × 10,
+// which is why fabio's approach is not used; filtered on Status it scans every check (above).
 //
 // The first answer of each feed also starts a full pass: a change between a service's first
 // read and the feed's first answer would otherwise be missed.
@@ -36,8 +38,9 @@ import type { ConsulClient } from './consul-client.js';
 import { ConsulError } from '../core/errors.js';
 import { digest, markFailed, markSucceeded, newWatchState, type WatchState } from './consul-watch.js';
 
-/** Watch keys of the two feeds among Discovery's watches. */
-export const FEED_CHECKS_KEY = '(feed:checks)';
+/** Watch keys of the three feeds among Discovery's watches. */
+export const FEED_CRITICAL_KEY = '(feed:critical)';
+export const FEED_WARNING_KEY = '(feed:warning)';
 export const FEED_SERVICES_KEY = '(feed:services)';
 
 const READS_IN_FLIGHT = 8;
@@ -92,11 +95,12 @@ export class ConsulFeed {
   /** Keys named again while their read was in flight: read once more after it. */
   readonly #again = new Set<string>();
   readonly #abort = new AbortController();
-  #checks: CheckStatus[] | undefined;
+  /** The last answer of each checks feed. */
+  readonly #checks = new Map<'critical' | 'warning', CheckStatus[]>();
   #catalog: Readonly<Record<string, readonly string[]>> | undefined;
   #catalogIndex = 0;
   /** The last census, per service name; undefined until the first (or after a failed one). */
-  #census: Map<string, string> | undefined;
+  #census: Map<string, number> | undefined;
   #censusRunning = false;
   #censusAgain = false;
   #censusUnsupported = false;
@@ -134,10 +138,10 @@ export class ConsulFeed {
     this.#pass.delete(t.key);
   }
 
-  /** A new answer of the non-passing checks feed. */
-  onChecks(checks: CheckStatus[]): void {
-    const before = this.#checks;
-    this.#checks = checks;
+  /** A new answer of the critical or the warning checks feed. */
+  onChecks(state: 'critical' | 'warning', checks: CheckStatus[]): void {
+    const before = this.#checks.get(state);
+    this.#checks.set(state, checks);
     if (before === undefined) return this.#fullPass();
     const touched = touchedByChecks(before, checks);
     for (const [key, t] of this.#tracked) {

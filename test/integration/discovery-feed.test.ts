@@ -60,12 +60,12 @@ it('past maxWatches: a fixed few connections, and every kind of change still arr
     await timed('30 routes answer after the switch', async () => (await answers(listen, `/fd-${SERVICES - 1}/`, 1))[0] === '200 b1');
     for (let i = 0; i < SERVICES; i++) expect(await answers(listen, `/fd-${i}/`, 1)).toEqual(['200 b1']);
     const watches = ((await (await fetch(`${adminUrl}/api/status`)).json()) as { watches: Array<{ key: string; synced: boolean }> }).watches;
-    expect(watches.map((w) => w.key)).toEqual(expect.arrayContaining(['(feed:checks)', '(feed:services)', 'fd-0', `fd-${SERVICES - 1}`]));
+    expect(watches.map((w) => w.key)).toEqual(expect.arrayContaining(['(feed:critical)', '(feed:warning)', '(feed:services)', 'fd-0', `fd-${SERVICES - 1}`]));
     expect(watches.every((w) => w.synced)).toBe(true);
-    // Two blocking feeds and at most 8 connections for reads, plus any the per-service watches
+    // Three blocking feeds and at most 8 connections for reads, plus any the per-service watches
     // left idle in the pool (at most maxWatches, closed after 60 s): not one per service.
     const feedConnections = await connectionsOf(pid, agent.httpPort);
-    expect(feedConnections).toBeLessThanOrEqual(2 + 8 + 4);
+    expect(feedConnections).toBeLessThanOrEqual(3 + 8 + 4);
 
     // An instance joins, passing from the start: only the catalog's index shows it.
     await register('fd-7', 'fd-7-b', 1);
@@ -76,6 +76,12 @@ it('past maxWatches: a fixed few connections, and every kind of change still arr
     expect(await answers(listen, '/fd-7/', 12)).toEqual(['200 b2']);
     await consul.put('/v1/agent/check/pass/ttl-fd-7-a');
     await timed('a recovered instance used again', async () => (await answers(listen, '/fd-7/', 12)).length === 2);
+    // Passing to warning: only the warning checks show it (round-robin sends nothing to warning).
+    await consul.put('/v1/agent/check/warn/ttl-fd-7-a');
+    await timed('a warning instance dropped', async () => (await answers(listen, '/fd-7/', 6)).join() === '200 b2');
+    expect(await answers(listen, '/fd-7/', 12)).toEqual(['200 b2']);
+    await consul.put('/v1/agent/check/pass/ttl-fd-7-a');
+    await timed('a passing-again instance used', async () => (await answers(listen, '/fd-7/', 12)).length === 2);
     // The joined one leaves while passing: no check ever failed, the catalog's index moved.
     await consul.put('/v1/agent/service/deregister/fd-7-b');
     await timed('a deregistered passing instance dropped', async () => (await answers(listen, '/fd-7/', 6)).join() === '200 b1');

@@ -25,7 +25,7 @@ import { formatProblem, loadConfig, placeProblems, type Config, type ConfigProbl
 import type { KvStatus } from './core/kv-routes.js';
 import type { FleetDocs } from './core/canary.js';
 import { UserError } from './core/errors.js';
-import { watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
+import { upstreamsOf, watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
 import type { WatchState } from './discovery/consul-watch.js';
 import type { WatchSource } from './discovery/watch-source.js';
 import { certificateProblems } from './config-source/certificates.js';
@@ -188,7 +188,7 @@ export class Fairway {
       tick: () => this.#clock.tick(),
       onSwept: (table) => {
         this.metrics.prune(table);
-        this.#forwarder.retainOnly(table.routes.flatMap((r) => r.upstreams));
+        this.#forwarder.retainOnly(upstreamsOf(table));
       },
     });
     await this.#consul.apply(config);

@@ -19,6 +19,8 @@ export interface UpstreamStats extends OutlierState {
   ewmaAt: number;
   /** Clock time this instance (re)joined a route's rotation; slow start ramps from here. */
   activeSince: number;
+  /** The last pruneStats pass that found this instance in a route (route-table.ts). */
+  sweep: number;
 }
 
 const EWMA_TAU_MS = 10_000;
@@ -71,6 +73,7 @@ export function newStats(host = '', port = 0): UpstreamStats {
     ewmaMs: 0,
     ewmaAt: 0,
     activeSince: Number.NEGATIVE_INFINITY,
+    sweep: 0,
     consecutiveFailures: 0,
     ejectedUntil: 0,
     ejections: 0,

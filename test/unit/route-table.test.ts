@@ -235,7 +235,7 @@ describe('buildRouteTable: incremental rebuilds', () => {
     expect(second.routes).toBe(built.routes);
     expect(findStats(second.stats, 'web-2', '10.0.1.2', 9002)).toBeUndefined();
     expect(findStats(second.stats, 'web-1', '10.0.1.1', 9001)).toBe(findStats(first.stats, 'web-1', '10.0.1.1', 9001));
-    expect(findStats(second.stats, 'web-9', '10.0.1.9', 9009)).toEqual({ host: '10.0.1.9', port: 9009, inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: 5_000, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
+    expect(findStats(second.stats, 'web-9', '10.0.1.9', 9009)).toEqual({ host: '10.0.1.9', port: 9009, inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: 5_000, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false, sweep: expect.any(Number) });
     // web-4 is still served by the reused canary route, so its stats stay.
     expect(findStats(second.stats, 'web-4', '10.0.1.4', 9004)).toBe(findStats(first.stats, 'web-4', '10.0.1.4', 9004));
   });

@@ -8,7 +8,7 @@ describe('recordLatency', () => {
   it('the first sample sets the estimate and its time', () => {
     const s = newStats();
     recordLatency(s, 120, 5_000);
-    expect(s).toEqual({ host: '', port: 0, inflight: 0, requests: 0, failures: 0, ewmaMs: 120, ewmaAt: 5_000, activeSince: -Infinity, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
+    expect(s).toEqual({ host: '', port: 0, inflight: 0, requests: 0, failures: 0, ewmaMs: 120, ewmaAt: 5_000, activeSince: -Infinity, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false, sweep: 0 });
   });
 
   // Each case: estimate 100 ms at t = 1000, then one sample dt later.
@@ -94,7 +94,7 @@ describe('decayedLatency', () => {
 
 describe('newStats', () => {
   it('starts at zero, never active, and is a fresh object each time', () => {
-    expect(newStats('10.0.0.1', 80)).toEqual({ host: '10.0.0.1', port: 80, inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: -Infinity, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false });
+    expect(newStats('10.0.0.1', 80)).toEqual({ host: '10.0.0.1', port: 80, inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: -Infinity, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false, sweep: 0 });
     expect(newStats()).not.toBe(newStats());
   });
 });

@@ -385,7 +385,7 @@ export const configSchema = z
           .describe('for an https:// address (default: $CONSUL_CACERT, $CONSUL_CLIENT_CERT, $CONSUL_CLIENT_KEY, $CONSUL_TLS_SERVER_NAME; $CONSUL_HTTP_SSL_VERIFY=false skips verification)'),
         maxWatches: wholeNumber(0, 100_000)
           .default(64)
-          .describe('up to this many watched services, one blocking query each; above it, two cluster-wide queries and bounded reads (docs/operations.md, "Discovery at scale")'),
+          .describe('up to this many watched services, one blocking query each; above it, three cluster-wide queries and bounded reads (docs/operations.md, "Discovery at scale")'),
       })
       .default({ datacenter: '', stale: false, wait: '30s', maxWatches: 64 }),
     drainTimeout: duration.default('10s').describe('on SIGTERM, how long in-flight requests may take to finish'),

@@ -142,7 +142,7 @@ export class Discovery implements WatchSource {
       this.#feed = undefined;
       for (const key of [FEED_CRITICAL_KEY, FEED_WARNING_KEY, FEED_SERVICES_KEY]) stopping.push(this.#special(key, undefined));
     }
-    this.#opts.log.info({ services: keys, maxWatches: this.#opts.maxWatches }, feedMode ? 'discovery: two cluster-wide watches and bounded reads (feed)' : 'discovery: one blocking query per service');
+    this.#opts.log.info({ services: keys, maxWatches: this.#opts.maxWatches }, feedMode ? 'discovery: three cluster-wide watches and bounded reads (feed)' : 'discovery: one blocking query per service');
     await Promise.all(stopping);
   }
 

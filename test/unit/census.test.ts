@@ -3,18 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { CensusScanner, censusDigests } from '../../src/core/census.js';
-
-/** A small deterministic rng (mulberry32), so a failure reproduces. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from './helpers.js';
 
 // Pieces that trip a careless scanner: quotes, escapes, brackets inside strings, non-ASCII.
 const PIECES = ['web', 'a"b', 'c\\d', '\\', '{', '}', '[', ']', ',', ':', '"Name"', 'é', '😀', '\n', '\t', '\\"', 'Name'];

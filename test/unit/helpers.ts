@@ -79,6 +79,18 @@ export function routeConfig(yaml: string): RouteConfig {
   return config(`routes:\n  - ${yaml.trim().replace(/\n/g, '\n    ')}\n`).routes[0]!;
 }
 
+/** A small deterministic rng (mulberry32), so a failure reproduces. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** A rng that returns the given values in turn, then repeats the last one. */
 export function rngOf(...values: number[]): () => number {
   let i = 0;

@@ -4,19 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { bareHost } from '../../src/core/request-target.js';
 import { buildRouteTable, matchRoute } from '../../src/core/route-table.js';
-import { config, depsOf } from './helpers.js';
-
-/** A small deterministic rng (mulberry32), so a failure reproduces. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { config, depsOf, seeded } from './helpers.js';
 
 // Non-ASCII too: a prefix with characters outside one byte, and one outside the BMP (two UTF-16 units).
 const SEGMENTS = ['a', 'ab', 'api', 'api/v1', 'api/v2', 'b', 'static', 'x', 'é', 'éa', '😀', '😀b'];

@@ -52,9 +52,10 @@ export interface RouteTable {
   /** matchRoute over `routes`, indexed when there are many. */
   readonly match: Matcher;
   /**
-   * Stats per instance (by id, or statsKey for an id at a second address), shared by every route sending to it. The map is shared
-   * with the tables built after this one, which may add entries to it (buildRouteTable);
-   * entries leave only through pruneStats, which makes a new map.
+   * Stats per instance (by id, or statsKey for an id at a second address), shared by every
+   * route sending to it. The map is shared with the tables built after this one, which may
+   * add entries to it (buildRouteTable); entries leave only through pruneStats, which makes a
+   * new map.
    */
   readonly stats: Map<string, UpstreamStats>;
   /** The earliest time an ejection in this table ends (Infinity: none); rebuild then. */

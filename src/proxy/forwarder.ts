@@ -50,7 +50,8 @@ export interface ForwarderOptions {
 }
 
 export class Forwarder {
-  readonly #pools = new Map<string, Pool>();
+  /** undici's pools, for requests with a body. */
+  readonly #pools: Origins<Pool>;
   /** Lean HTTP/1.1 connections to instances, for requests without a body. */
   readonly #lean: Origins<H1Origin>;
   /** HTTP/2 sessions to the instances of `protocol: h2` and `h2c` routes. */
@@ -71,6 +72,19 @@ export class Forwarder {
       const u = this.#opts.settings().upstream;
       return new H2Origin(origin, { connectTimeoutMs: u.connectTimeoutMs, keepAliveTimeoutMs: u.keepAliveTimeoutMs, tls: tlsConnectOptions(u.tls) });
     });
+    this.#pools = new Origins((origin) => {
+      const u = this.#opts.settings().upstream;
+      return new Pool(origin, {
+        // An https:// origin (an `https://` endpoint, Consul meta `scheme: https`): upstream.tls.
+        ...(origin.startsWith('https:') ? { connect: tlsConnectOptions(u.tls) } : {}),
+        connections: u.maxConnections,
+        connectTimeout: u.connectTimeoutMs,
+        keepAliveTimeout: u.keepAliveTimeoutMs,
+        // Per-request timeouts come from the route (see Exchange.next); these are only defaults.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+    });
     this.#lean = new Origins((origin) => {
       const u = this.#opts.settings().upstream;
       return new H1Origin(origin, {
@@ -85,26 +99,7 @@ export class Forwarder {
   /** Where an attempt is sent: the lean client, an undici pool, or an HTTP/2 session (h2, h2c). */
   dispatcher(route: Route, origin: string, opts: Dispatcher.DispatchOptions): { dispatch(opts: Dispatcher.DispatchOptions, handler: H2Handler): boolean } {
     if (route.config.protocol !== 'http1') return this.#h2.get(origin);
-    return leanEligible(opts) ? this.#lean.get(origin) : this.pool(origin);
-  }
-
-  pool(origin: string): Pool {
-    let pool = this.#pools.get(origin);
-    if (!pool) {
-      const u = this.#opts.settings().upstream;
-      pool = new Pool(origin, {
-        // An https:// origin (an `https://` endpoint, Consul meta `scheme: https`): upstream.tls.
-        ...(origin.startsWith('https:') ? { connect: tlsConnectOptions(u.tls) } : {}),
-        connections: u.maxConnections,
-        connectTimeout: u.connectTimeoutMs,
-        keepAliveTimeout: u.keepAliveTimeoutMs,
-        // Per-request timeouts come from the route (see Exchange.next); these are only defaults.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-      this.#pools.set(origin, pool);
-    }
-    return pool;
+    return leanEligible(opts) ? this.#lean.get(origin) : this.#pools.get(origin);
   }
 
   /** Closes the pools of instances no upstream in `upstreams` names; their in-flight requests finish first. */
@@ -112,11 +107,7 @@ export class Forwarder {
     const origins = originsInUse([...this.#pools.keys(), ...this.#lean.keys(), ...this.#h2.keys()], upstreams);
     this.#h2.retainOnly(origins);
     this.#lean.retainOnly(origins);
-    for (const [origin, pool] of this.#pools) {
-      if (origins.has(origin)) continue;
-      this.#pools.delete(origin);
-      pool.close().catch(() => undefined);
-    }
+    this.#pools.retainOnly(origins);
   }
 
   /** The trusted proxies, when `peer` is one of them; else undefined. */
@@ -215,8 +206,6 @@ export class Forwarder {
 
   async close(): Promise<void> {
     for (const q of this.#deadlines.values()) q.close();
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    await Promise.all([...pools.map((p) => p.close().catch(() => p.destroy())), this.#lean.close(), this.#h2.close()]);
+    await Promise.all([this.#pools.close(), this.#lean.close(), this.#h2.close()]);
   }
 }

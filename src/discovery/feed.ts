@@ -248,11 +248,12 @@ export class ConsulFeed {
         continue;
       }
       const t = this.#tracked.get(key);
-      if (t !== undefined) void this.#read(key, t);
+      if (t !== undefined) void this.#read(t);
     }
   }
 
-  async #read(key: string, t: FeedWatch): Promise<void> {
+  async #read(t: FeedWatch): Promise<void> {
+    const { key } = t;
     this.#inFlight.add(key);
     const { state } = t;
     try {

@@ -12,6 +12,8 @@
 // pass reads the service anyway (at most 5 minutes; the chance is 2^-32 per changed service).
 // test/unit/census.test.ts checks it against JSON.parse on generated answers cut anywhere.
 
+import { FNV_OFFSET, FNV_PRIME } from './pickers/hash.js';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_OBJECT = 0x7b;
@@ -22,8 +24,6 @@ const COMMA = 0x2c;
 const COLON = 0x3a;
 /** `Name`, the key of an entry's service name. */
 const NAME = [0x4e, 0x61, 0x6d, 0x65];
-const FNV_OFFSET = 0x811c9dc5 | 0;
-const FNV_PRIME = 0x01000193;
 
 /** Where the scan is: before the array, between entries, inside one, past the array. */
 const At = { Start: 0, Between: 1, Entry: 2, Done: 3 } as const;
@@ -40,7 +40,7 @@ export class CensusScanner {
   #depth = 0;
   #inString = false;
   #escaped = false;
-  #hash = FNV_OFFSET;
+  #hash = FNV_OFFSET | 0;
   /** At depth 1, the next string is a key (after `{` or `,`), not a value (after `:`). */
   #expectKey = false;
   /** The last key at depth 1 was "Name". */

@@ -9,8 +9,11 @@
 //
 // - One keep-alive socket per exchange, at most `maxConnections` per instance; requests beyond
 //   wait here in order. The socket last used goes next (it is warm; the others age out).
-// - The head of the answer is read by h1-response.ts; bodies are handed on as views of what
-//   the socket read, with the same raw handler interface undici's pools drive (see attempt.ts).
+// - The head of the answer is read by h1-response.ts; bodies are handed on with the same raw
+//   handler interface undici's pools drive (see attempt.ts).
+// - A plain socket reads into one buffer all of them share (net's `onread`), straight into
+//   #read: no buffer allocated and resized per read, no stream machinery in between. Whatever
+//   outlives the call that read it (a head not yet whole, body bytes handed on) is copied.
 // - A socket is used again only after an answer that was complete, framed, keep-alive, not to
 //   a HEAD, and followed by nothing: a stray byte after it, on an idle socket, or before the
 //   next request is written (once the event loop has polled again after it is taken), closes
@@ -43,6 +46,8 @@ const REPEATABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const UNSAFE = /[\0\r\n]/;
 /** undici's margin under an upstream's Keep-Alive timeout hint. */
 const HINT_MARGIN_MS = 1000;
+/** What every plain socket reads into (see above); as large as a read Node makes by default. */
+const sharedRead = Buffer.allocUnsafeSlow(64 * 1024);
 
 /** Whether a request goes by an H1Origin: no body, and nothing undici alone handles. */
 export function leanEligible(opts: Dispatcher.DispatchOptions): boolean {
@@ -220,6 +225,8 @@ class H1Conn {
   #served = 0;
   /** Bytes of the current answer read so far (before its head is whole). */
   #head: Buffer | undefined;
+  /** Reads land in sharedRead, so what is kept or handed on is copied first. */
+  readonly #shared: boolean;
   #framing: Framing = NO_BODY;
   #left = 0;
   #chunked: ChunkedBody | undefined;
@@ -235,15 +242,16 @@ class H1Conn {
     this.origin = origin;
     const tls = origin.opts.tls;
     // SNI names the host unless it is an address (or upstream.tls.serverName says otherwise).
+    this.#shared = tls === undefined;
     const socket =
       tls === undefined
-        ? connect({ host: origin.host, port: origin.port, noDelay: true })
+        ? connect({ host: origin.host, port: origin.port, noDelay: true, onread: { buffer: sharedRead, callback: (n) => this.#read(sharedRead.subarray(0, n)) } })
         : connectTls({ host: origin.host, port: origin.port, servername: isIP(origin.host) === 0 ? origin.host : undefined, ALPNProtocols: ['http/1.1'], ...tls }).setNoDelay(true);
     this.socket = socket;
+    if (tls !== undefined) socket.on('data', (chunk: Buffer) => void this.#read(chunk));
     const connecting = setTimeout(() => socket.destroy(new UpstreamError('UND_ERR_CONNECT_TIMEOUT', 'connect timeout')), origin.opts.connectTimeoutMs);
     socket.once(tls === undefined ? 'connect' : 'secureConnect', () => clearTimeout(connecting));
     socket.once('close', () => clearTimeout(connecting));
-    socket.on('data', (chunk: Buffer) => this.#read(chunk));
     socket.on('end', () => this.#ended());
     socket.on('timeout', () => this.call?.fail(new UpstreamError('UND_ERR_BODY_TIMEOUT', 'body timeout')));
     socket.on('error', (err: Error) => this.#lost(err));
@@ -317,12 +325,13 @@ class H1Conn {
     }
   }
 
-  #read(chunk: Buffer): void {
+  /** Always true: a full client pauses the socket itself (onData), not by this answer. */
+  #read(chunk: Buffer): true {
     const call = this.call;
     if (call === undefined || this.#phase === IDLE || this.#phase === RESERVED) {
       // Bytes nobody asked for: this socket is out of step with its upstream.
       this.destroy();
-      return;
+      return true;
     }
     try {
       if (this.#phase === HEAD) this.#readHead(call, chunk);
@@ -331,6 +340,7 @@ class H1Conn {
       // A malformed answer (h1-response.ts throws), or a handler that threw: this request is over.
       call.fail(err as Error);
     }
+    return true;
   }
 
   #readHead(call: H1Call, chunk: Buffer): void {
@@ -342,7 +352,7 @@ class H1Conn {
       if (buf.length > max) throw new UpstreamError('UND_ERR_HEADERS_OVERFLOW', 'the answer head is too large');
       if (hasBareLineEnd(buf, this.#head === undefined ? 0 : this.#head.length - 1)) throw new UpstreamError('FAIRWAY_BAD_HEADER', 'a line of the answer head does not end in CRLF');
       checkPartialHead(buf);
-      this.#head = buf;
+      this.#head = buf === chunk && this.#shared ? Buffer.from(buf) : buf;
       return;
     }
     // The whole head counts, its blank line included, as Node's server counts a request's.
@@ -400,7 +410,7 @@ class H1Conn {
 
   #data(call: H1Call, data: Buffer): void {
     if (call.done) return;
-    if (call.handler.onData?.(data) === false) this.socket.pause();
+    if (call.handler.onData?.(this.#shared ? Buffer.from(data) : data) === false) this.socket.pause();
   }
 
   /** The answer is whole. `stray`: bytes followed it. */

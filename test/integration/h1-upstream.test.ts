@@ -179,6 +179,36 @@ describe('lean upstream client: connections', () => {
     expect(await get(o)).toEqual({ status: 200, body: 'fine' });
   });
 
+  it('hands on bytes that stay whole after later reads: body chunks the handler keeps, a head split across reads', async () => {
+    // Plain sockets read into one shared buffer: whatever is kept past a read must be a copy.
+    const answers = [
+      ['HTTP/1.1 200 OK\r\nContent-Length: 45\r\n\r\nfirst', 'L'.repeat(40)],
+      ['HTTP/1.1 200 OK\r\nContent-', 'Length: 4\r\n\r\nnext'],
+    ];
+    const up = await upstream(async (n, s) => {
+      s.setNoDelay(true);
+      for (const part of answers[n] ?? []) {
+        s.write(part);
+        await sleep(30);
+      }
+    });
+    const o = up.origin();
+    const keep = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const kept: Buffer[] = [];
+        o.dispatch({ method: 'GET', path: '/', headers: ['host', 'test'], body: null }, {
+          onConnect: () => undefined,
+          onHeaders: () => true,
+          onData: (chunk: Buffer) => (kept.push(chunk), true),
+          onComplete: () => resolve(Buffer.concat(kept).toString('latin1')),
+          onError: reject,
+        } as unknown as Dispatcher.DispatchHandler);
+      });
+    expect(await keep()).toBe(`first${'L'.repeat(40)}`);
+    expect(await keep()).toBe('next');
+    expect(up.connections).toHaveLength(1);
+  });
+
   it('reads a body to the close when the answer has no framing', async () => {
     const up = await upstream((_n, s) => s.end('HTTP/1.1 200 OK\r\n\r\nuntil the end'));
     expect(await get(up.origin())).toEqual({ status: 200, body: 'until the end' });

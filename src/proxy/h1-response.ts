@@ -14,6 +14,7 @@
 // Obsolete line folding, a bare CR or LF, a space before a colon or a control byte in a value
 // refuses the whole answer (RFC 9112 §5.2 lets a proxy answer 502 instead of unfolding).
 
+import { bytesMatch, FIELD_BYTE, TOKEN_BYTE } from '../core/bytes.js';
 import { UpstreamError } from '../core/errors.js';
 
 export const NO_BODY = 0;
@@ -36,17 +37,12 @@ export interface ResponseHead {
   idleHintMs: number | undefined;
 }
 
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9][0-9]{2})(?: ([^\0-\x08\n-\x1f\x7f]*))?\r\n/;
-/** One header line: a token, a colon, optional whitespace, a value without control bytes. */
-const HEADER_LINE = /([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([ \t]*)((?:[^\0-\x1f\x7f]|\t)*?)[ \t]*\r\n/y;
-const DIGITS = /^[0-9]{1,15}$/;
-
 /**
  * Reads the head at the start of `buf`, whose last line's CRLF is at `end` (where the bytes
  * CR LF CR LF begin). `headRequest`: the request was a HEAD.
  */
 export function parseResponseHead(buf: Buffer, end: number, headRequest: boolean): ResponseHead {
-  const lines = readLines(buf, buf.toString('latin1', 0, end + 2));
+  const lines = readLines(buf, end + 2);
   const status = lines.status;
   const head: ResponseHead = { status, reason: lines.reason, raw: lines.raw, framing: NO_BODY, length: 0, keepAlive: !lines.close && (!lines.http10 || lines.keepAliveToken), idleHintMs: lines.idleHintMs };
   if (status === 101) throw new UpstreamError('FAIRWAY_UNEXPECTED_UPGRADE', 'the upstream switched protocols unasked');
@@ -72,7 +68,7 @@ export function checkPartialHead(buf: Buffer): void {
   const prefix = buf.toString('latin1', 0, Math.min(buf.length, 9));
   if (!'HTTP/1.1 '.startsWith(prefix) && !'HTTP/1.0 '.startsWith(prefix)) throw new UpstreamError('FAIRWAY_BAD_STATUS_LINE', 'malformed status line from the upstream');
   const last = buf.lastIndexOf('\r\n');
-  if (last !== -1) framingOf(readLines(buf, buf.toString('latin1', 0, last + 2)));
+  if (last !== -1) framingOf(readLines(buf, last + 2));
 }
 
 /** What a head's complete lines say: the status line, the raw pairs, the headers that matter here. */
@@ -81,8 +77,8 @@ interface HeadLines {
   status: number;
   reason: string;
   raw: Buffer[];
-  /** The last Content-Length value, and how many there were. */
-  length: string | undefined;
+  /** The last Content-Length value (-1: not 1 to 15 digits), and how many there were. */
+  length: number | undefined;
   lengths: number;
   /** Every Transfer-Encoding value, joined by commas. */
   codings: string | undefined;
@@ -91,43 +87,112 @@ interface HeadLines {
   idleHintMs: number | undefined;
 }
 
-/** Reads `text` (the start of `buf` as latin1, whole lines only); throws on a malformed line. */
-function readLines(buf: Buffer, text: string): HeadLines {
-  const line = STATUS_LINE.exec(text);
-  if (line === null) throw new UpstreamError('FAIRWAY_BAD_STATUS_LINE', 'malformed status line from the upstream');
-  const out: HeadLines = { http10: line[1] === '0', status: Number(line[2]), reason: line[3] ?? '', raw: [], length: undefined, lengths: 0, codings: undefined, close: false, keepAliveToken: false, idleHintMs: undefined };
-  let at = line[0].length;
-  HEADER_LINE.lastIndex = at;
-  while (at < text.length) {
-    const m = HEADER_LINE.exec(text);
-    if (m === null) throw new UpstreamError('FAIRWAY_BAD_HEADER', 'malformed header line from the upstream');
-    const name = m[1]!;
-    const value = m[3]!;
-    const valueAt = at + name.length + 1 + m[2]!.length;
-    out.raw.push(buf.subarray(at, at + name.length), buf.subarray(valueAt, valueAt + value.length));
-    at = HEADER_LINE.lastIndex;
+/**
+ * Reads the lines of `buf` before `limit` (whole lines only, each ending in CRLF), byte by byte:
+ * the status line `HTTP/1.x NNN[ reason]`, then header lines `token:[OWS]value[OWS]`, a value
+ * of FIELD_BYTE bytes. Names and values are handed on as views; only the values this client
+ * acts on become strings. Throws on a malformed line.
+ */
+function readLines(buf: Buffer, limit: number): HeadLines {
+  let at = 0;
+  for (; at < 7; at++) if (buf[at] !== HTTP_1[at]) throw badStatusLine();
+  const minor = buf[7];
+  const d0 = buf[9]! - 0x30;
+  const d1 = buf[10]! - 0x30;
+  const d2 = buf[11]! - 0x30;
+  if ((minor !== 0x30 && minor !== 0x31) || buf[8] !== 0x20 || !(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) throw badStatusLine();
+  at = 12;
+  let reason = '';
+  if (buf[at] === 0x20) {
+    const from = ++at;
+    while (at < limit && FIELD_BYTE[buf[at]!] === 1) at++;
+    // Most answers are 200 OK: that phrase needs no new string.
+    reason = at - from === 2 && buf[from] === 0x4f && buf[from + 1] === 0x4b ? 'OK' : buf.toString('latin1', from, at);
+  }
+  if (!lineEndsAt(buf, at, limit)) throw badStatusLine();
+  at += 2;
+  const out: HeadLines = { http10: minor === 0x30, status: d0 * 100 + d1 * 10 + d2, reason, raw: [], length: undefined, lengths: 0, codings: undefined, close: false, keepAliveToken: false, idleHintMs: undefined };
+  while (at < limit) {
+    if (!readField(buf, at, limit)) throw new UpstreamError('FAIRWAY_BAD_HEADER', 'malformed header line from the upstream');
+    const { nameEnd, valueStart, valueEnd } = field;
+    const name = buf.subarray(at, nameEnd);
+    const value = buf.subarray(valueStart, valueEnd);
+    out.raw.push(name, value);
+    at = field.next;
     switch (name.length) {
-      case 10: {
-        const lower = name.toLowerCase();
-        if (lower === 'connection') {
-          const tokens = value.toLowerCase();
-          if (hasToken(tokens, 'close')) out.close = true;
-          if (hasToken(tokens, 'keep-alive')) out.keepAliveToken = true;
-        } else if (lower === 'keep-alive') out.idleHintMs = keepAliveHint(value) ?? out.idleHintMs;
+      case 10:
+        if (bytesMatch(name, 'connection')) {
+          if (bytesMatch(value, 'keep-alive')) out.keepAliveToken = true;
+          else if (bytesMatch(value, 'close')) out.close = true;
+          else connectionTokens(out, buf.toString('latin1', valueStart, valueEnd).toLowerCase());
+        } else if (bytesMatch(name, 'keep-alive')) out.idleHintMs = keepAliveHint(buf.toString('latin1', valueStart, valueEnd)) ?? out.idleHintMs;
         break;
-      }
       case 14:
-        if (name.toLowerCase() === 'content-length') {
+        if (bytesMatch(name, 'content-length')) {
           out.lengths++;
-          out.length = value;
+          out.length = digits(value);
         }
         break;
       case 17:
-        if (name.toLowerCase() === 'transfer-encoding') out.codings = out.codings === undefined ? value : `${out.codings}, ${value}`;
+        if (bytesMatch(name, 'transfer-encoding')) {
+          const coding = buf.toString('latin1', valueStart, valueEnd);
+          out.codings = out.codings === undefined ? coding : `${out.codings}, ${coding}`;
+        }
         break;
     }
   }
   return out;
+}
+
+const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
+
+/** The number 1 to 15 decimal digits spell, else -1. */
+function digits(bytes: Buffer): number {
+  if (bytes.length === 0 || bytes.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const d = bytes[i]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** What a Connection value other than a lone keep-alive or close says, in `lines`. */
+function connectionTokens(lines: HeadLines, tokens: string): void {
+  if (hasToken(tokens, 'close')) lines.close = true;
+  if (hasToken(tokens, 'keep-alive')) lines.keepAliveToken = true;
+}
+
+/** Whether CR LF is at `at`, within the whole lines before `limit`. */
+function lineEndsAt(buf: Buffer, at: number, limit: number): boolean {
+  return at + 2 <= limit && buf[at] === 13 && buf[at + 1] === 10;
+}
+
+const badStatusLine = (): UpstreamError => new UpstreamError('FAIRWAY_BAD_STATUS_LINE', 'malformed status line from the upstream');
+
+/** Where the parts of the field line readField last read lie (one object: reading is synchronous). */
+const field = { nameEnd: 0, valueStart: 0, valueEnd: 0, next: 0 };
+
+/**
+ * Reads the field line at `at` (a header or trailer line: `token:[OWS]value[OWS]` CRLF, the
+ * value of FIELD_BYTE bytes) into `field`; false when it is malformed.
+ */
+function readField(buf: Buffer, at: number, limit: number): boolean {
+  const start = at;
+  while (at < limit && TOKEN_BYTE[buf[at]!] === 1) at++;
+  if (at === start || buf[at] !== 0x3a) return false;
+  field.nameEnd = at++;
+  while (buf[at] === 0x20 || buf[at] === 0x09) at++;
+  const valueStart = at;
+  while (at < limit && FIELD_BYTE[buf[at]!] === 1) at++;
+  if (!lineEndsAt(buf, at, limit)) return false;
+  let valueEnd = at;
+  while (valueEnd > valueStart && (buf[valueEnd - 1] === 0x20 || buf[valueEnd - 1] === 0x09)) valueEnd--;
+  field.valueStart = valueStart;
+  field.valueEnd = valueEnd;
+  field.next = at + 2;
+  return true;
 }
 
 /** How the framing headers frame a body (ignoring the request and status); throws where they are in doubt. */
@@ -143,8 +208,8 @@ function framingOf(lines: HeadLines): { framing: Framing; length: number } {
   }
   if (lengths > 1) throw new UpstreamError('FAIRWAY_BAD_FRAMING', 'the upstream sent more than one Content-Length');
   if (length === undefined) return { framing: UNTIL_CLOSE, length: 0 };
-  if (!DIGITS.test(length)) throw new UpstreamError('FAIRWAY_BAD_FRAMING', 'malformed Content-Length from the upstream');
-  return { framing: LENGTH, length: Number(length) };
+  if (length < 0) throw new UpstreamError('FAIRWAY_BAD_FRAMING', 'malformed Content-Length from the upstream');
+  return { framing: LENGTH, length };
 }
 
 /**
@@ -160,6 +225,7 @@ export function hasBareLineEnd(buf: Buffer, from: number): boolean {
 /** Whether a comma-separated, lower-cased list holds `token`. */
 function hasToken(list: string, token: string): boolean {
   if (list === token) return true;
+  if (!list.includes(',')) return list.trim() === token;
   for (const t of list.split(',')) if (t.trim() === token) return true;
   return false;
 }
@@ -274,12 +340,11 @@ export class ChunkedBody {
 }
 
 function parseTrailers(text: string): Buffer[] {
+  const buf = Buffer.from(text, 'latin1');
   const out: Buffer[] = [];
-  HEADER_LINE.lastIndex = 0;
-  while (HEADER_LINE.lastIndex < text.length) {
-    const m = HEADER_LINE.exec(text);
-    if (m === null) throw new UpstreamError('FAIRWAY_BAD_HEADER', 'malformed trailer line');
-    out.push(Buffer.from(m[1]!, 'latin1'), Buffer.from(m[3]!, 'latin1'));
+  for (let at = 0; at < buf.length; at = field.next) {
+    if (!readField(buf, at, buf.length)) throw new UpstreamError('FAIRWAY_BAD_HEADER', 'malformed trailer line');
+    out.push(buf.subarray(at, field.nameEnd), buf.subarray(field.valueStart, field.valueEnd));
   }
   return out;
 }

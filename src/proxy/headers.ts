@@ -5,7 +5,7 @@
 // (`server.trustedProxies`): from anyone else they are claims an attacker could forge.
 
 import type { CidrSet } from '../core/cidr.js';
-import { bytesMatch } from '../core/bytes.js';
+import { bytesMatch, FIELD_BYTE, TOKEN_BYTE } from '../core/bytes.js';
 import { InvalidHeaderError } from '../core/errors.js';
 import { HOP_BY_HOP, type HeaderRules } from '../core/policy/header-rules.js';
 
@@ -168,11 +168,6 @@ export function reasonPhrase(status: number, text: string, standard: string | un
   return PLAIN_REASON.test(text) ? text : (standard ?? '');
 }
 
-// RFC 9110 §5.6.2 token characters, as a byte table.
-const TOKEN = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
-
-
 /**
  * Checks one upstream header as Node's ServerResponse does (a token name; a value of HTAB, SP,
  * visible ASCII and obs-text, so never CR, LF or NUL), so the fast path and Node's path refuse
@@ -180,11 +175,8 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
  */
 function checkHeader(name: Buffer, value: Buffer): void {
   if (name.length === 0) throw new InvalidHeaderError('empty header name from upstream');
-  for (let i = 0; i < name.length; i++) if (TOKEN[name[i]!] === 0) throw new InvalidHeaderError('invalid header name from upstream');
-  for (let i = 0; i < value.length; i++) {
-    const b = value[i]!;
-    if ((b < 0x20 && b !== 0x09) || b === 0x7f) throw new InvalidHeaderError('invalid header value from upstream');
-  }
+  for (let i = 0; i < name.length; i++) if (TOKEN_BYTE[name[i]!] === 0) throw new InvalidHeaderError('invalid header name from upstream');
+  for (let i = 0; i < value.length; i++) if (FIELD_BYTE[value[i]!] === 0) throw new InvalidHeaderError('invalid header value from upstream');
 }
 
 /** RFC 9110 §8.6: no Content-Length on a 1xx or 204 response (undici has framed the body already). */
@@ -220,6 +212,12 @@ export function clientResponseHeaders(raw: readonly Buffer[], status: number): s
   const kept: string[] = [];
   for (let i = 0; i < out.length; i += 2) if (!named.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
   return kept;
+}
+
+/** The hop-by-hop header `name` (raw bytes, any case) is, lower-cased; undefined for none. */
+function hopByHopName(name: Buffer): string | undefined {
+  for (const hop of HOP_BY_HOP) if (bytesMatch(name, hop)) return hop;
+  return undefined;
 }
 
 /** Whether `remove` (lower-cased names) has `name` (raw bytes, any case): lengths first. */
@@ -274,10 +272,10 @@ export function encodeResponseHead(statusLine: string, status: number, raw: read
       }
       sized = true;
     }
-    const lower = hasLength(HOP_LENGTH, name.length) ? name.toString('latin1').toLowerCase() : undefined;
-    if (lower !== undefined && HOP_BY_HOP.has(lower)) {
+    const hop = hasLength(HOP_LENGTH, name.length) ? hopByHopName(name) : undefined;
+    if (hop !== undefined) {
       keep[p] = 0;
-      if (lower === 'connection' && !namesNoHeader(value.toString('latin1'))) return undefined;
+      if (hop === 'connection' && !bytesMatch(value, 'keep-alive') && !bytesMatch(value, 'close') && !namesNoHeader(value.toString('latin1'))) return undefined;
       continue;
     }
     if (rules !== undefined && ruleRemoves(rules.remove, name)) {

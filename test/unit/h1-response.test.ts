@@ -30,6 +30,11 @@ describe('parseResponseHead: heads it reads', () => {
     { says: 'HTTP/1.0 with Connection: keep-alive is kept', lines: ['HTTP/1.0 200 OK', 'Content-Length: 0', 'Connection: keep-alive'], want: { keepAlive: true } },
     { says: 'a Keep-Alive timeout hint is read in ms', lines: ['HTTP/1.1 200 OK', 'Content-Length: 0', 'Keep-Alive: max=5, timeout=3'], want: { idleHintMs: 3000 } },
     { says: 'an empty reason and a missing one are both read', lines: ['HTTP/1.1 200 ', 'Content-Length: 0'], want: { reason: '' } },
+    { says: 'a lone Connection: close in any case ends keep-alive', lines: ['HTTP/1.1 200 OK', 'Content-Length: 0', 'connection: CLOSE'], want: { keepAlive: false } },
+    { says: 'HTTP/1.0 with Keep-Alive in any case is kept', lines: ['HTTP/1.0 200 OK', 'Content-Length: 0', 'CONNECTION: Keep-Alive'], want: { keepAlive: true } },
+    { says: 'a reason other than OK and any three-digit status are read', lines: ['HTTP/1.1 599 Fine Then', 'Content-Length: 0'], want: { status: 599, reason: 'Fine Then' } },
+    { says: 'tabs around a value are not part of it', lines: ['HTTP/1.1 200 OK', 'X-A:\t b\tc \t', 'Content-Length: 0'], want: { pairs: ['X-A', 'b\tc', 'Content-Length', '0'] } },
+    { says: 'a Content-Length of 15 digits is read', lines: ['HTTP/1.1 200 OK', 'Content-Length: 000123456789012'], want: { framing: LENGTH, length: 123456789012 } },
     { says: 'a value may be empty and carry obs-text', lines: ['HTTP/1.1 200 OK', 'X-E:', 'X-T: caf\xe9', 'Content-Length: 0'], want: { pairs: ['X-E', '', 'X-T', 'caf\xe9', 'Content-Length', '0'] } },
   ];
   for (const c of cases) {
@@ -57,6 +62,17 @@ describe('parseResponseHead: heads it refuses', () => {
     { says: 'a bad Content-Length even on a 204', lines: ['HTTP/1.1 204 No Content', 'Content-Length: 1, 2'], code: 'FAIRWAY_BAD_FRAMING' },
     { says: 'two Content-Length headers, even equal', lines: ['HTTP/1.1 200 OK', 'Content-Length: 3', 'Content-Length: 3'], code: 'FAIRWAY_BAD_FRAMING' },
     { says: 'a Content-Length that is not digits', lines: ['HTTP/1.1 200 OK', 'Content-Length: +3'], code: 'FAIRWAY_BAD_FRAMING' },
+    { says: 'a Content-Length with a letter after its digits', lines: ['HTTP/1.1 200 OK', 'Content-Length: 3a'], code: 'FAIRWAY_BAD_FRAMING' },
+    { says: 'an empty Content-Length', lines: ['HTTP/1.1 200 OK', 'Content-Length: '], code: 'FAIRWAY_BAD_FRAMING' },
+    { says: 'a Content-Length of 16 digits', lines: ['HTTP/1.1 200 OK', 'Content-Length: 1000000000000000'], code: 'FAIRWAY_BAD_FRAMING' },
+    { says: 'HTTP/1.2', lines: ['HTTP/1.2 200 OK'], code: 'FAIRWAY_BAD_STATUS_LINE' },
+    { says: 'a status of two digits', lines: ['HTTP/1.1 20 OK'], code: 'FAIRWAY_BAD_STATUS_LINE' },
+    { says: 'a status of four digits', lines: ['HTTP/1.1 2000 OK'], code: 'FAIRWAY_BAD_STATUS_LINE' },
+    { says: 'a status with a letter', lines: ['HTTP/1.1 2x0 OK'], code: 'FAIRWAY_BAD_STATUS_LINE' },
+    { says: 'no space after the version', lines: ['HTTP/1.1_200 OK'], code: 'FAIRWAY_BAD_STATUS_LINE' },
+    { says: 'a header line without a colon', lines: ['HTTP/1.1 200 OK', 'X-A b'], code: 'FAIRWAY_BAD_HEADER' },
+    { says: 'a header line with an empty name', lines: ['HTTP/1.1 200 OK', ': b'], code: 'FAIRWAY_BAD_HEADER' },
+    { says: 'DEL in a value', lines: ['HTTP/1.1 200 OK', 'X-A: b\x7fc'], code: 'FAIRWAY_BAD_HEADER' },
   ];
   for (const c of cases) {
     it(c.says, () => {

@@ -18,6 +18,6 @@ USER node
 EXPOSE 8080 8081
 HEALTHCHECK --interval=5s --timeout=2s CMD ["node", "-e", "fetch('http://127.0.0.1:8081/-/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # The flag is the one the `fairway` executable passes in its first line (docs/architecture.md, "Memory").
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--v8-pool-size=1", "dist/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--v8-pool-size=1", "--heap-growing-percent=25", "dist/cli/main.js"]
 # compose.yaml binds the admin API to 0.0.0.0, so it needs FAIRWAY_ADMIN_TOKEN in the environment.
 CMD ["start", "-c", "/app/config/compose.yaml"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1
+#!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1 --heap-growing-percent=25
 // (The flags cap V8's young generation at 8 MB per semi-space, where Node 20 allows 16 MB and
 // Node 24 more, and give V8 one background thread, not four: an event loop is one core, and
 // workers are processes. No throughput change measured; less RSS at scale. docs/architecture.md, "Memory".)

@@ -29,11 +29,11 @@ describe('module footprint of the built proxy', () => {
 });
 
 describe('the fairway executable', () => {
-  it('runs through its shebang with the young-generation and thread-pool flags, as the Dockerfile does', () => {
+  it('runs through its shebang with the young-generation, thread-pool and heap-growth flags, as the Dockerfile does', () => {
     const bin = new URL('dist/cli/main.js', ROOT);
     const first = readFileSync(bin, 'utf8').split('\n', 1)[0];
-    expect(first).toBe('#!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1');
-    expect(readFileSync(new URL('Dockerfile', ROOT), 'utf8')).toContain('ENTRYPOINT ["node", "--max-semi-space-size=8", "--v8-pool-size=1", "dist/cli/main.js"]');
+    expect(first).toBe('#!/usr/bin/env -S node --max-semi-space-size=8 --v8-pool-size=1 --heap-growing-percent=25');
+    expect(readFileSync(new URL('Dockerfile', ROOT), 'utf8')).toContain('ENTRYPOINT ["node", "--max-semi-space-size=8", "--v8-pool-size=1", "--heap-growing-percent=25", "dist/cli/main.js"]');
     const version = (JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string }).version;
     expect(execFileSync(bin.pathname, ['--version'], { encoding: 'utf8' }).trim()).toContain(version);
   });

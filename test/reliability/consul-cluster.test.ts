@@ -265,17 +265,7 @@ describe('a 3-server Consul cluster loses its leader under load', () => {
         expect(w.lastError).toMatch(/No cluster leader|rpc error/);
       }
       expect(w.errors).toBeGreaterThanOrEqual(watch(before[i]!, service).errors);
-      // No instance is lost while there is no quorum. Instance 1 (its check failing since the
-      // last test) was seen back in rotation in some loaded runs: then Consul's own view on the
-      // follower must say so too, for Fairway only follows Consul.
-      const ids = activeIds(a.app);
-      expect(ids).toEqual(expect.arrayContaining([id(2), id(3), id(4)]));
-      if (ids.includes(id(1))) {
-        const view = (await (await fetch(`${follower.address}/v1/health/service/${service}?stale`)).json()) as Array<{ Service: { ID: string }; Checks: Array<{ Status: string }> }>;
-        const one = view.find((e) => e.Service.ID === id(1));
-        console.log(`${a.name}: instance 1 back in rotation during the quorum loss; Consul's stale view on the follower:`, one?.Checks.map((c) => c.Status));
-        expect(one?.Checks.every((c) => c.Status !== 'critical')).toBe(true);
-      }
+      await expectInstancesFollowingConsul(activeIds(a.app), a.name);
     }
     const [def, stale] = apps as [(typeof apps)[0], (typeof apps)[0]];
     // The catalog read is forwarded to the leader unless stale: Consul holds it for up to
@@ -306,8 +296,23 @@ describe('a 3-server Consul cluster loses its leader under load', () => {
     const s = await status(lateStale.app);
     console.log('late stale:', s.consul, s.watches[0]);
     expect(s.consul).toBe('connected');
-    expect(activeIds(lateStale.app)).toEqual([id(2), id(3), id(4)]);
+    await expectInstancesFollowingConsul(activeIds(lateStale.app), 'late stale');
   }, 90_000);
+
+  /**
+   * No instance is lost while there is no quorum. Instance 1 (its check failing since the last
+   * test) was seen in rotation in some loaded runs, the follower's copy of the catalog not having
+   * the failure when the leader went: then Consul's own stale view on the follower must say so
+   * too, for Fairway only follows Consul.
+   */
+  async function expectInstancesFollowingConsul(ids: string[], who: string): Promise<void> {
+    expect(ids).toEqual(expect.arrayContaining([id(2), id(3), id(4)]));
+    if (!ids.includes(id(1))) return;
+    const view = (await (await fetch(`${follower.address}/v1/health/service/${service}?stale`)).json()) as Array<{ Service: { ID: string }; Checks: Array<{ Status: string }> }>;
+    const one = view.find((e) => e.Service.ID === id(1));
+    console.log(`${who}: instance 1 in rotation during the quorum loss; Consul's stale view on the follower:`, one?.Checks.map((c) => c.Status));
+    expect(one?.Checks.every((c) => c.Status !== 'critical')).toBe(true);
+  }
 
   it('quorum back (that server restarted): the late default Fairway discovers, and every Fairway sees a change', async () => {
     for (const a of [...apps, ...late]) a.log.mark('quorum back');

@@ -31,7 +31,7 @@ import { peerBinary, SERVICE, startConsulWithBackends, startFabio, startTraefik 
 import { Children, cpuPlan, cpuTree, rssTree } from './procs.mjs';
 import { startFairway, startHaproxy, startNetRelay, startNginxProxy, startNodeHttpProxy, startUndiciRelay } from './proxies.mjs';
 import { renderTls, tlsTables } from './tls.mjs';
-import { DIRECT, FABIO, FAIRWAY, FAIRWAY_COMPRESS, FAIRWAY_CONSUL, FAIRWAY_POLICIES, headroom, NHP, REF, renderMarkdown, summariseRounds, TRAEFIK } from './report.mjs';
+import { DIRECT, FABIO, FAIRWAY, FAIRWAY_COMPRESS, FAIRWAY_CONSUL, FAIRWAY_POLICIES, headroom, NET_RELAY, NHP, REF, renderMarkdown, summariseRounds, TRAEFIK } from './report.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -105,7 +105,8 @@ async function startRows(ctx, skipped) {
   await add(NHP, () => startNodeHttpProxy(ctx));
   // Not proxies: the least any relay on Node's own sockets (bench/net-relay.mjs), and any relay
   // on undici (bench/undici-relay.mjs), can do per request on this machine.
-  if (T.allRows) await add('ceiling: bare Node socket relay', () => startNetRelay(ctx), { sizes: false, latency: false });
+  // The socket relay also runs the fixed-rate points: what Node itself adds at a given load.
+  if (T.allRows) await add(NET_RELAY, () => startNetRelay(ctx), { sizes: false });
   if (T.allRows) await add('ceiling: bare undici relay', () => startUndiciRelay(ctx), { sizes: false, latency: false });
   await add(FAIRWAY, () => startFairway(ctx));
   // The policies issue #16 sets a cost goal for: a rate limit that never refuses, an allow

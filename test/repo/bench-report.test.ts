@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript (bench/ is not type-checked)
-import { DIRECT, FAIRWAY, FAIRWAY_POLICIES, goals, headroom, readmeTable, REF, renderMarkdown, summariseRounds } from '../../bench/report.mjs';
+import { DIRECT, FAIRWAY, FAIRWAY_POLICIES, goals, headroom, NET_RELAY, readmeTable, REF, renderMarkdown, summariseRounds } from '../../bench/report.mjs';
 
 const round = (rps: number) => ({ rps, p50: 1, p99: 2, errors: 0, rssMB: 50 });
 
@@ -49,6 +49,14 @@ describe('bench/report.mjs', () => {
     const g = goals(results()).find((x: { text: string }) => x.text.startsWith('policies on'));
     expect(g).toMatchObject({ met: true, valid: true });
     expect(g.value).toMatch(/^5\.0 % /);
+  });
+
+  it('states the p99 goal at 50 % load with the bare relay beside it', () => {
+    const point = (name: string, p99: number, achieved = 10_000) => ({ name, p50: 1, p99, p999: p99, achieved, errors: 0 });
+    const half = { pct: 50, rate: 10_000, rows: [point(DIRECT, 1), point(REF, 4), point(NET_RELAY, 5), point(FAIRWAY, 8)] };
+    const g = goals({ ...results(), latency: { base: { name: REF, rps: 20_000 }, points: [half] } }).find((x: { text: string }) => x.text.startsWith('p99 at 50 %'));
+    expect(g).toMatchObject({ met: false, valid: true });
+    expect(g.value).toBe(`2.00× (${FAIRWAY} 8.00 ms, ${REF} 4.00 ms; ${NET_RELAY} 5.00 ms, at 10,000 req/s)`);
   });
 
   it('renders every table it has data for, with the headroom verdicts', () => {

@@ -9,7 +9,7 @@ import { LatencyWindow } from './latency-window.js';
 import { isEjected } from '../core/outlier.js';
 import { routeKnows, type Route, type RouteTable } from '../core/route-table.js';
 import { formatHostPort } from '../core/address.js';
-import { type Upstream, type UpstreamStats } from '../core/upstream.js';
+import { existingStats, UNUSED_STATS, type Upstream, type UpstreamStats } from '../core/upstream.js';
 import type { WatchState } from '../discovery/consul-watch.js';
 import type { ListenerStatus } from '../proxy/listeners.js';
 import type { FinishedExchange, RequestObserver } from '../proxy/observer.js';
@@ -235,16 +235,18 @@ export class Metrics implements RequestObserver {
     for (const [route, byEndpoint] of this.#counters) for (const { id, addr, c } of byEndpoint.values()) fn(route, id, addr, c);
   }
 
-  #endpoints(): Array<{ route: string; id: string; addr: string; stats: UpstreamStats; state: string }> {
+  #endpoints(): Array<{ route: string; id: string; addr: string; stats: Readonly<UpstreamStats>; state: string }> {
     const src = this.#source;
     if (!src) return [];
     const now = src.now();
     const drained = src.drained();
-    const out: Array<{ route: string; id: string; addr: string; stats: UpstreamStats; state: string }> = [];
+    const out: Array<{ route: string; id: string; addr: string; stats: Readonly<UpstreamStats>; state: string }> = [];
     for (const r of src.table.routes)
       for (const u of r.candidates.length > 0 ? r.candidates : r.upstreams) {
-        const state = drained.has(u.id) ? 'draining' : isEjected(u.stats, now) ? 'ejected' : u.status;
-        out.push({ route: r.config.name, id: u.id, addr: formatHostPort(u.host, u.port), stats: u.stats, state });
+        // Read, not made: a scrape must not give stats to every instance it lists.
+        const stats = existingStats(u) ?? UNUSED_STATS;
+        const state = drained.has(u.id) ? 'draining' : isEjected(stats, now) ? 'ejected' : u.status;
+        out.push({ route: r.config.name, id: u.id, addr: formatHostPort(u.host, u.port), stats, state });
       }
     return out;
   }

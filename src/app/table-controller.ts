@@ -103,7 +103,7 @@ export class TableController {
     clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;
     this.#lastSweepAt = performance.now();
-    this.#table = pruneStats(this.#table);
+    pruneStats(this.#table);
     this.#opts.onSwept(this.#table);
   }
 

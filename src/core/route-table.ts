@@ -4,8 +4,9 @@
 //
 // Rebuilds are incremental by identity: a route whose config object and snapshot are the same
 // objects as last time, and whose instances' ejections have not changed, keeps its Route (and
-// so its picker's rotation) at no cost; upstream stats carry over per instance, and stats of
-// departed instances are dropped by pruneStats, which the caller runs now and then.
+// so its picker's rotation) at no cost; upstream stats carry over per instance (made at first
+// use, in a StatsBook every table shares), and stats of departed instances are dropped by
+// pruneStats, which the caller runs now and then.
 //
 // Passive health is applied here too: ejected instances leave the picker's list until their
 // ejection ends (the table says when: nextUnejectAt), and a route whose healthy share falls
@@ -21,7 +22,7 @@ import { rewritePath } from './policy/route-policy.js';
 import { RetryBudget } from './retry-budget.js';
 import { staticSnapshot } from './static-endpoints.js';
 import { hostAndHeadersMatch, routeMatcher, type Matcher } from './route-index.js';
-import { InstanceUpstream, newStats, statsKey, type Upstream, type UpstreamStats } from './upstream.js';
+import { existingStats, InstanceUpstream, StatsBook, type Upstream, type UpstreamStats } from './upstream.js';
 
 export interface Route {
   readonly config: RouteConfig;
@@ -52,12 +53,10 @@ export interface RouteTable {
   /** matchRoute over `routes`, indexed when there are many. */
   readonly match: Matcher;
   /**
-   * Stats per instance (by id, or statsKey for an id at a second address), shared by every
-   * route sending to it. The map is shared with the tables built after this one, which may
-   * add entries to it (buildRouteTable); entries leave only through pruneStats, which makes a
-   * new map.
+   * Stats per instance, shared by every route sending to it and by every table built after
+   * this one; made at the instance's first use, deleted by pruneStats once no route knows it.
    */
-  readonly stats: Map<string, UpstreamStats>;
+  readonly stats: StatsBook;
   /** The earliest time an ejection in this table ends (Infinity: none); rebuild then. */
   readonly nextUnejectAt: number;
 }
@@ -84,21 +83,11 @@ export function buildRouteTable(
   previous?: RouteTable,
   drained: ReadonlySet<string> = NONE,
 ): RouteTable {
-  // Stats carry forward as they are: successive tables share one map, which a build only adds
-  // to (no table looks up an instance it does not hold, so an entry added for a newer table is
-  // invisible to older ones). Copying it per build cost O(instances) of garbage per health
-  // change: at 10,000 instances, tens of MB while a thousand watches answer at start. Instances
-  // that left are dropped by pruneStats, into a new map, now and then.
-  // Keyed by the instance's id alone (a string discovery already holds) while it is at the
-  // address its stats were made for; the same id at another address (a port changed, an id
-  // reused on another node) gets the longer statsKey. Building that key for every instance
-  // cost ~100 bytes each: 10 MB at 10,000 routes × 10.
-  const stats = previous?.stats ?? new Map<string, UpstreamStats>();
-  const statsFor = (id: string, host: string, port: number): UpstreamStats => {
-    let s = findStats(stats, id, host, port);
-    if (s === undefined) stats.set(stats.has(id) ? statsKey(id, host, port) : id, (s = newStats(host, port)));
-    return s;
-  };
+  // Stats carry forward as they are: successive tables share one book (copying it per build
+  // cost O(instances) of garbage per health change: at 10,000 instances, tens of MB while a
+  // thousand watches answer at start). A build makes stats only for instances it must stamp:
+  // joiners of a slow start, drained ones.
+  const stats = previous?.stats ?? new StatsBook();
 
   // The previous table's route for each entry: by position when the config is the same (every
   // health change), else found by config entry (reusable as it is) and by name (for its state).
@@ -122,7 +111,7 @@ export function buildRouteTable(
     const route =
       old && old.snapshot === snapshot && sameExclusions(old, now, drained)
         ? old
-        : build(rc, key, snapshot, sameConfig ? old : previousByName.get(rc.name), config, deps, now, statsFor, drained);
+        : build(rc, key, snapshot, sameConfig ? old : previousByName.get(rc.name), config, deps, now, stats, drained);
     for (const s of route.ejected) nextUnejectAt = Math.min(nextUnejectAt, s.ejectedUntil);
     return route;
   });
@@ -132,14 +121,6 @@ export function buildRouteTable(
   for (const r of routes) if (r.guard?.limiter !== undefined && r.guard.limiter.share !== share) r.guard.limiter.share = share;
   return { config, routes, match: routeMatcher(config.routes, routes, matchRoute), stats, nextUnejectAt };
 }
-
-/** The stats of instance `id` at host:port in a table's map (see buildRouteTable for its keys). */
-export function findStats(stats: ReadonlyMap<string, UpstreamStats>, id: string, host: string, port: number): UpstreamStats | undefined {
-  const s = stats.get(id);
-  return s !== undefined && s.host === host && s.port === port ? s : stats.get(statsKey(id, host, port));
-}
-
-type StatsFor = (id: string, host: string, port: number) => UpstreamStats;
 
 const NONE: ReadonlySet<string> = new Set();
 const NO_STATS: ReadonlySet<UpstreamStats> = new Set();
@@ -151,9 +132,15 @@ function sameExclusions(old: Route, now: number, drained: ReadonlySet<string>): 
   const anyEjected = old.ejected.size > 0;
   const anyDrained = drained.size > 0 || old.drained.size > 0;
   for (const c of old.candidates) {
-    const ejected = isEjected(c.stats, now);
-    if (anyEjected ? ejected !== old.ejected.has(c.stats) : ejected) return false;
-    if (anyDrained && drained.has(c.id) !== old.drained.has(c.stats)) return false;
+    const s = existingStats(c);
+    if (s === undefined) {
+      // Never used: neither ejected nor stamped as drained.
+      if (anyDrained && drained.has(c.id)) return false;
+      continue;
+    }
+    const ejected = isEjected(s, now);
+    if (anyEjected ? ejected !== old.ejected.has(s) : ejected) return false;
+    if (anyDrained && drained.has(c.id) !== old.drained.has(s)) return false;
   }
   return true;
 }
@@ -166,18 +153,22 @@ function build(
   config: Config,
   deps: TableDeps,
   now: number,
-  statsFor: StatsFor,
+  book: StatsBook,
   drainedIds: ReadonlySet<string>,
 ): Route {
-  const { candidates, idle } = upstreamsFor(rc, snapshot, statsFor);
+  const { candidates, idle } = upstreamsFor(rc, snapshot, book);
   // Most routes have every candidate healthy: they share one empty set for each exclusion and
   // use the candidates' array as their upstreams (at 10,000 routes, 30,000 objects fewer).
   let ejected: Set<UpstreamStats> | undefined;
   let drained: Set<UpstreamStats> | undefined;
   const healthy: Upstream[] = [];
   for (const u of candidates) {
-    if (drainedIds.has(u.id)) (drained ??= new Set()).add(u.stats);
-    else if (isEjected(u.stats, now)) (ejected ??= new Set()).add(u.stats);
+    if (drainedIds.has(u.id)) {
+      (drained ??= new Set()).add(u.stats);
+      continue;
+    }
+    const s = existingStats(u);
+    if (s !== undefined && isEjected(s, now)) (ejected ??= new Set()).add(s);
     else healthy.push(u);
   }
   const known = candidates.length + idle.length;
@@ -197,10 +188,13 @@ function build(
   return { config: rc, key, snapshot, candidates, idle, upstreams, picker: pickerFor(rc, upstreams, deps), panic, ejected: ejected ?? NO_STATS, drained: drained ?? NO_STATS, budget, guard };
 }
 
-/** The counters of every instance `route` knows: candidates and idle (upstreams come from those). */
+/** The counters of every instance `route` knows that has any: candidates and idle (upstreams come from those). */
 export function* knownStats(route: Route): Generator<UpstreamStats> {
-  for (const u of route.candidates) yield u.stats;
-  for (const u of route.idle) yield u.stats;
+  for (const list of [route.candidates, route.idle])
+    for (const u of list) {
+      const s = existingStats(u);
+      if (s !== undefined) yield s;
+    }
 }
 
 /** Every route's upstreams in rotation, in order (a generator: no array of them all). */
@@ -210,26 +204,23 @@ export function* upstreamsOf(table: RouteTable): Generator<Upstream> {
 
 /** Whether `route` knows the instance counted by `stats` (as a candidate or idle). */
 export function routeKnows(route: Route, stats: UpstreamStats): boolean {
-  for (const u of route.candidates) if (u.stats === stats) return true;
-  for (const u of route.idle) if (u.stats === stats) return true;
+  for (const s of knownStats(route)) if (s === stats) return true;
   return false;
 }
 
 let sweeps = 0;
 
-/** `table` with the stats of instances no route knows any more dropped. */
-export function pruneStats(table: RouteTable): RouteTable {
+/**
+ * Deletes from the table's book the stats of instances no route knows any more; returns how
+ * many. Older tables that still hold such an instance keep the stats they already read.
+ */
+export function pruneStats(table: RouteTable): number {
   // Found by marking each known stats object with this pass's number: a Set of every known
   // one (100,000 at 10,000 routes × 10) was a large object made once a second under churn,
   // which only a full collection frees.
   const pass = (sweeps = (sweeps + 1) | 0);
   for (const r of table.routes) for (const s of knownStats(r)) s.sweep = pass;
-  let departed = 0;
-  for (const s of table.stats.values()) if (s.sweep !== pass) departed++;
-  if (departed === 0) return table;
-  const live = new Map<string, UpstreamStats>();
-  for (const [k, s] of table.stats) if (s.sweep === pass) live.set(k, s);
-  return { ...table, stats: live };
+  return table.stats.prune((s) => s.sweep === pass);
 }
 
 /**
@@ -239,7 +230,7 @@ export function pruneStats(table: RouteTable): RouteTable {
 function upstreamsFor(
   rc: RouteConfig,
   snapshot: InstanceSnapshot | undefined,
-  statsFor: StatsFor,
+  book: StatsBook,
 ): { candidates: Upstream[]; idle: Upstream[] } {
   const candidates: Upstream[] = [];
   const idle: Upstream[] = [];
@@ -247,13 +238,12 @@ function upstreamsFor(
   const useWarning = usesWarning(rc);
   for (const i of rc.source.kind === 'consul' ? withTags(snapshot.instances, rc.source.tags) : snapshot.instances) {
     // Counters are kept for idle instances too, so they survive a spell of being critical.
-    const stats = statsFor(i.id, i.host, i.port);
     const weight = weightFor(i, useWarning);
     // Over TLS when the instance says so (meta `scheme: https`: Consul's, or an https:// static
     // endpoint's, core/static-endpoints.ts), or when the route speaks h2.
     const tls = i.meta.scheme === 'https' || rc.protocol === 'h2';
-    if (weight === 0) idle.push(Object.freeze(new InstanceUpstream(i, i.weights.passing, stats, tls)));
-    else candidates.push(Object.freeze(new InstanceUpstream(i, weight, stats, tls)));
+    if (weight === 0) idle.push(Object.freeze(new InstanceUpstream(i, i.weights.passing, book, tls)));
+    else candidates.push(Object.freeze(new InstanceUpstream(i, weight, book, tls)));
   }
   return { candidates, idle };
 }
@@ -264,8 +254,13 @@ function upstreamsFor(
  * service ramps nobody: nobody was there to protect them from.
  */
 function markJoiners(upstreams: readonly Upstream[], before: Route, now: number): void {
-  const was = new Set(before.upstreams.map((u) => u.stats));
-  for (const u of upstreams) if (!was.has(u.stats)) u.stats.activeSince = now;
+  // Compared by id and address (the stats' identity), so no stats are made for those that stay.
+  const was = new Map<string, Upstream>();
+  for (const u of before.upstreams) was.set(u.id, u);
+  for (const u of upstreams) {
+    const w = was.get(u.id);
+    if (w === undefined || w.host !== u.host || w.port !== u.port) u.stats.activeSince = now;
+  }
 }
 
 /** The weight an instance gets on a route; 0 means it takes no traffic there. */

@@ -82,18 +82,78 @@ export function newStats(host = '', port = 0): UpstreamStats {
 }
 
 /**
+ * The stats of every instance some route has used, shared by successive route tables: a table
+ * build adds nothing to it, traffic does (InstanceUpstream.stats), and pruneStats in
+ * route-table.ts deletes the stats of instances no route knows any more.
+ *
+ * Keyed by the instance's id alone (a string discovery already holds) while it is at the
+ * address its stats were made for; the same id at another address (a port changed, an id
+ * reused on another node) goes in a second map under the longer statsKey, so a lookup makes no
+ * string while that map is empty.
+ */
+export class StatsBook {
+  readonly #byId = new Map<string, UpstreamStats>();
+  readonly #moved = new Map<string, UpstreamStats>();
+  /** How many stats objects this book has made: a lookup that missed stays valid until it moves. */
+  made = 0;
+
+  get size(): number {
+    return this.#byId.size + this.#moved.size;
+  }
+
+  find(id: string, host: string, port: number): UpstreamStats | undefined {
+    const s = this.#byId.get(id);
+    if (s !== undefined && s.host === host && s.port === port) return s;
+    return this.#moved.size === 0 ? undefined : this.#moved.get(statsKey(id, host, port));
+  }
+
+  /** The stats of instance `id` at host:port, made at first ask. */
+  for(id: string, host: string, port: number): UpstreamStats {
+    let s = this.find(id, host, port);
+    if (s === undefined) {
+      s = newStats(host, port);
+      if (this.#byId.has(id)) this.#moved.set(statsKey(id, host, port), s);
+      else this.#byId.set(id, s);
+      this.made++;
+    }
+    return s;
+  }
+
+  *values(): Generator<UpstreamStats> {
+    yield* this.#byId.values();
+    yield* this.#moved.values();
+  }
+
+  /** Deletes every entry `keep` refuses; returns how many. */
+  prune(keep: (s: UpstreamStats) => boolean): number {
+    let n = 0;
+    for (const map of [this.#byId, this.#moved])
+      for (const [k, s] of map)
+        if (!keep(s)) {
+          map.delete(k);
+          n++;
+        }
+    return n;
+  }
+}
+
+/**
  * An instance on one route: its fields read through to the discovered instance, so 100,000 of
- * them cost one small object each. The origin string is made at first use: most routes of a
- * large table are never used by a given process (at 10,000 routes × 10, 100,000 strings saved).
- * Frozen by the route table; the private cache stays writable.
+ * them cost one small object each. Two things are made at first use, since most routes of a
+ * large table are never used by a given process: the origin string, and the stats (at 10,000
+ * routes × 10, 100,000 of each saved: about 15 MB of heap for the stats with their map entries).
+ * Frozen by the route table; the private caches stay writable.
  */
 export class InstanceUpstream implements Upstream {
   #origin: string | undefined;
+  #stats: UpstreamStats | undefined;
+  /** book.made when a lookup last found no stats: none exist until it moves. */
+  #missedAt = -1;
 
   constructor(
     readonly instance: Instance,
     readonly weight: number,
-    readonly stats: UpstreamStats,
+    readonly book: StatsBook,
     /** Over TLS: `https://` origin. */
     readonly tls: boolean,
   ) {}
@@ -119,7 +179,26 @@ export class InstanceUpstream implements Upstream {
   get origin(): string {
     return (this.#origin ??= originOf(this.instance.host, this.instance.port, this.tls));
   }
+  /** This instance's stats, made on first use (traffic, an ejection, a drain, a slow-start stamp). */
+  get stats(): UpstreamStats {
+    return (this.#stats ??= this.book.for(this.instance.id, this.instance.host, this.instance.port));
+  }
+  /** Its stats if any exist yet, made by no one: for sweeps, rebuilds and views. */
+  get existingStats(): UpstreamStats | undefined {
+    if (this.#stats !== undefined || this.#missedAt === this.book.made) return this.#stats;
+    this.#stats = this.book.find(this.instance.id, this.instance.host, this.instance.port);
+    if (this.#stats === undefined) this.#missedAt = this.book.made;
+    return this.#stats;
+  }
 }
+
+/** `u`'s stats if it has any yet (an InstanceUpstream makes them at first use; others always have them). */
+export function existingStats(u: Upstream): UpstreamStats | undefined {
+  return u instanceof InstanceUpstream ? u.existingStats : u.stats;
+}
+
+/** What views show for an instance without stats: nothing sent to it yet. Never written. */
+export const UNUSED_STATS: Readonly<UpstreamStats> = Object.freeze(newStats());
 
 export function originOf(host: string, port: number, tls = false): string {
   return `${tls ? 'https' : 'http'}://${formatHostPort(host, port)}`;

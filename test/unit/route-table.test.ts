@@ -4,7 +4,8 @@ import { staticSnapshot } from '../../src/core/static-endpoints.js';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/core/config.js';
 import { parseHealthEntries, watchKey, type Instance, type InstanceSnapshot } from '../../src/core/instance.js';
-import { buildRouteTable, findStats, pruneStats, watchKeys, weightFor, type RouteTable } from '../../src/core/route-table.js';
+import { buildRouteTable, knownStats, pruneStats, watchKeys, weightFor, type RouteTable } from '../../src/core/route-table.js';
+import { existingStats } from '../../src/core/upstream.js';
 import { config, depsOf, instance, rngOf } from './helpers.js';
 
 const DEPS = depsOf();
@@ -181,24 +182,33 @@ describe('buildRouteTable: upstreams per route', () => {
     const a = route(table, 'rr').upstreams.find((u) => u.id === 'web-4')!;
     const b = route(table, 'canary').upstreams.find((u) => u.id === 'web-4')!;
     expect(a.stats).toBe(b.stats);
-    expect(findStats(table.stats, 'web-4', '10.0.1.4', 9004)).toBe(a.stats);
+    expect(table.stats.find('web-4', '10.0.1.4', 9004)).toBe(a.stats);
   });
 
-  it('keeps stats for every instance a route knows, idle (critical) ones included, but not for tag-filtered ones, keyed by id', () => {
-    expect([...table.stats.keys()].sort()).toEqual(['10.0.0.1:8001', '10.0.0.2:8002', 'web-1', 'web-2', 'web-3', 'web-4'].sort());
-    expect([...table.stats.values()].map((s) => `${s.host}:${s.port}`).sort()).toEqual(
+  it('makes stats at first use only, for any instance a route knows (idle ones included), once per instance', () => {
+    const fresh = buildRouteTable(CONFIG, snapshots(WEB, CANARY), DEPS);
+    expect(fresh.stats.size).toBe(0);
+    for (const r of fresh.routes) expect([...knownStats(r)]).toEqual([]);
+    for (const r of fresh.routes) for (const u of [...r.candidates, ...r.idle]) expect(existingStats(u)).toBeUndefined();
+    for (const r of fresh.routes)
+      for (const u of [...r.candidates, ...r.idle]) {
+        const made = u.stats;
+        expect(existingStats(u)).toBe(made);
+      }
+    expect([...fresh.stats.values()].map((s) => `${s.host}:${s.port}`).sort()).toEqual(
       ['10.0.0.1:8001', '10.0.0.2:8002', '10.0.1.1:9001', '10.0.1.2:9002', '10.0.1.3:9003', '10.0.1.4:9004'].sort(),
     );
   });
 
   it('the same id at a second address gets stats of its own, and each is found by its address', () => {
     const moved = buildRouteTable(CONFIG, snapshots(snapshot('web', ...WEB.instances, instance('web-1', { host: '10.0.9.9', port: 9999 })), CANARY), DEPS, table);
-    const a = findStats(moved.stats, 'web-1', '10.0.1.1', 9001);
-    const b = findStats(moved.stats, 'web-1', '10.0.9.9', 9999);
-    expect(a).toBe(findStats(table.stats, 'web-1', '10.0.1.1', 9001));
+    const [a, b] = route(moved, 'rr').upstreams.filter((u) => u.id === 'web-1').map((u) => u.stats);
+    expect(a).toBe(route(table, 'rr').upstreams.find((u) => u.id === 'web-1')!.stats);
+    expect(moved.stats.find('web-1', '10.0.1.1', 9001)).toBe(a);
+    expect(moved.stats.find('web-1', '10.0.9.9', 9999)).toBe(b);
     expect(b).toBeDefined();
     expect(b).not.toBe(a);
-    expect(findStats(moved.stats, 'web-1', '10.0.9.9', 9001)).toBeUndefined();
+    expect(moved.stats.find('web-1', '10.0.9.9', 9001)).toBeUndefined();
   });
 });
 
@@ -210,7 +220,7 @@ describe('buildRouteTable: incremental rebuilds', () => {
     const second = buildRouteTable(CONFIG, snapshots(WEB, CANARY), DEPS, first);
     second.routes.forEach((r, i) => expect(r).toBe(first.routes[i]));
     expect(route(second, 'rr').picker.pick()!.id).toBe('web-4');
-    expect(second.stats).toEqual(first.stats);
+    expect(second.stats).toBe(first.stats);
   });
 
   it('a new snapshot object rebuilds only the routes reading it, carrying stats per instance', () => {
@@ -229,15 +239,18 @@ describe('buildRouteTable: incremental rebuilds', () => {
 
   it('an instance that left the snapshot keeps its stats until pruneStats drops them; a new one gets fresh stats, stamped as joining now', () => {
     const web2 = snapshot('web', instance('web-1', { host: '10.0.1.1', port: 9001, passing: 2 }), instance('web-9', { host: '10.0.1.9', port: 9009 }));
-    const built = buildRouteTable(CONFIG, snapshots(web2, CANARY), depsOf(undefined, () => 5_000), first);
-    expect(findStats(built.stats, 'web-2', '10.0.1.2', 9002)).toBe(findStats(first.stats, 'web-2', '10.0.1.2', 9002));
-    const second = pruneStats(built);
-    expect(second.routes).toBe(built.routes);
-    expect(findStats(second.stats, 'web-2', '10.0.1.2', 9002)).toBeUndefined();
-    expect(findStats(second.stats, 'web-1', '10.0.1.1', 9001)).toBe(findStats(first.stats, 'web-1', '10.0.1.1', 9001));
-    expect(findStats(second.stats, 'web-9', '10.0.1.9', 9009)).toEqual({ host: '10.0.1.9', port: 9009, inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: 5_000, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false, sweep: expect.any(Number) });
+    const used = buildRouteTable(CONFIG, snapshots(WEB, CANARY), DEPS);
+    const web2Stats = route(used, 'weighted').upstreams.find((u) => u.id === 'web-2')!.stats;
+    for (const r of used.routes) for (const u of r.upstreams) void u.stats;
+    const second = buildRouteTable(CONFIG, snapshots(web2, CANARY), depsOf(undefined, () => 5_000), used);
+    expect(second.stats.find('web-2', '10.0.1.2', 9002)).toBe(web2Stats);
+    // Only web-2's stats go: web-3 (critical) was never used, so it never had any.
+    expect(pruneStats(second)).toBe(1);
+    expect(second.stats.find('web-2', '10.0.1.2', 9002)).toBeUndefined();
+    expect(second.stats.find('web-1', '10.0.1.1', 9001)).toBe(route(used, 'rr').upstreams[0]!.stats);
+    expect(second.stats.find('web-9', '10.0.1.9', 9009)).toEqual({ host: '10.0.1.9', port: 9009, inflight: 0, requests: 0, failures: 0, ewmaMs: 0, ewmaAt: 0, activeSince: 5_000, consecutiveFailures: 0, ejectedUntil: 0, ejections: 0, probation: false, sweep: expect.any(Number) });
     // web-4 is still served by the reused canary route, so its stats stay.
-    expect(findStats(second.stats, 'web-4', '10.0.1.4', 9004)).toBe(findStats(first.stats, 'web-4', '10.0.1.4', 9004));
+    expect(second.stats.find('web-4', '10.0.1.4', 9004)).toBe(route(used, 'canary').upstreams.find((u) => u.id === 'web-4')!.stats);
   });
 
   it('an instance keeps its stats through a spell of being critical', () => {
@@ -247,11 +260,11 @@ describe('buildRouteTable: incremental rebuilds', () => {
     s1.failures = 3;
     const t2 = buildRouteTable(CONFIG, snapshots(at('critical'), CANARY), DEPS, t1);
     expect(ids(t2, 'rr')).toEqual([]);
-    expect(findStats(t2.stats, 'web-1', '10.0.1.1', 9001)).toBe(s1);
+    expect(t2.stats.find('web-1', '10.0.1.1', 9001)).toBe(s1);
     // A rebuild that reuses every route (same snapshots) must not lose the idle instance either.
     const t3 = buildRouteTable(CONFIG, new Map([...snapshots(CANARY), ['web', t2.routes[1]!.snapshot!]]), DEPS, t2);
     expect(route(t3, 'rr')).toBe(route(t2, 'rr'));
-    expect(findStats(t3.stats, 'web-1', '10.0.1.1', 9001)).toBe(s1);
+    expect(t3.stats.find('web-1', '10.0.1.1', 9001)).toBe(s1);
     const t4 = buildRouteTable(CONFIG, snapshots(at('passing'), CANARY), DEPS, t3);
     expect(route(t4, 'rr').upstreams[0]!.stats).toBe(s1);
     expect(s1.failures).toBe(3);
@@ -278,12 +291,13 @@ routes:
   - name: rr
     service: web
 `);
-    const second = pruneStats(buildRouteTable(reloaded, snapshots(WEB, CANARY), DEPS, first));
+    const second = buildRouteTable(reloaded, snapshots(WEB, CANARY), DEPS, first);
+    pruneStats(second);
     expect(second.routes.map((r) => r.config.name)).toEqual(['static', 'rr']);
     expect(route(second, 'static')).not.toBe(route(first, 'static'));
     expect(route(second, 'static').upstreams[0]!.stats).toBe(route(first, 'static').upstreams[0]!.stats);
     expect(route(second, 'rr').upstreams[0]!.stats).toBe(route(first, 'rr').upstreams[0]!.stats);
-    expect(findStats(second.stats, '10.0.0.2:8002', '10.0.0.2', 8002)).toBeUndefined();
+    expect(second.stats.find('10.0.0.2:8002', '10.0.0.2', 8002)).toBeUndefined();
   });
 
   it('without a previous table every stats object is new', () => {
@@ -297,8 +311,25 @@ routes:
 });
 
 describe('pruneStats', () => {
-  it('returns the same table when every instance in the stats is still known', () => {
+  it('deletes nothing while every instance with stats is still known', () => {
     const t = buildRouteTable(CONFIG, snapshots(WEB, CANARY), DEPS);
-    expect(pruneStats(t)).toBe(t);
+    for (const r of t.routes) for (const u of r.upstreams) void u.stats;
+    const n = t.stats.size;
+    expect(n).toBeGreaterThan(0);
+    expect(pruneStats(t)).toBe(0);
+    expect(t.stats.size).toBe(n);
+  });
+
+  it('sees stats made through another route of the same instance, so keeps them', () => {
+    const t = buildRouteTable(CONFIG, snapshots(WEB, CANARY), DEPS);
+    const rr = route(t, 'rr').upstreams.find((u) => u.id === 'web-4')!;
+    const canary = route(t, 'canary').upstreams.find((u) => u.id === 'web-4')!;
+    // The canary's upstream looks before any stats exist, then rr's makes them.
+    expect(existingStats(canary)).toBeUndefined();
+    const made = rr.stats;
+    expect(existingStats(canary)).toBe(made);
+    const alone = buildRouteTable(CONFIG, snapshots(CANARY), DEPS, t);
+    expect(pruneStats(alone)).toBe(0);
+    expect(alone.stats.find('web-4', '10.0.1.4', 9004)).toBe(made);
   });
 });

@@ -9,7 +9,7 @@ import type { HealthStatus } from '../../core/instance.js';
 import { tierOf } from '../../core/pickers/failover.js';
 import { rampFactor } from '../../core/pickers/slow-start.js';
 import type { Route } from '../../core/route-table.js';
-import type { Upstream, UpstreamStats } from '../../core/upstream.js';
+import { existingStats, UNUSED_STATS, type Upstream } from '../../core/upstream.js';
 import { affinityHash, cookieValue } from '../../proxy/affinity.js';
 import type { ProxyRequest } from '../../proxy/messages.js';
 import { pathOnly, seconds, who } from './phrases.js';
@@ -46,7 +46,7 @@ export interface UpstreamReport {
 /** The route's instances, their state, and one pick when `pick` (the request reached the picker). */
 export function explainUpstream(route: Route, req: ExplainRequest, headers: IncomingHttpHeaders, path: string, now: number, pick: boolean): UpstreamReport {
   const rc = route.config;
-  const inRotation = new Set<UpstreamStats>(route.upstreams.map((u) => u.stats));
+  const inRotation = new Set<Upstream>(route.upstreams);
   const fake: ProxyRequest = { method: req.method, url: path, headers, rawHeaders: [], socket: { remoteAddress: req.client } };
   const hash = affinityHash(rc, fake);
   const choice = pick ? route.picker.pick(hash) : undefined;
@@ -58,13 +58,14 @@ export function explainUpstream(route: Route, req: ExplainRequest, headers: Inco
     activeTier = Math.min(...(healthy.length > 0 ? healthy : route.upstreams).map((u) => tierOf(u, f)));
   }
   const ramps = rc.slowStartMs > 0 && rc.strategy !== 'consistent-hash' && route.upstreams.length >= 2;
-  const seen = new Set<UpstreamStats>();
+  const seen = new Set<Upstream>();
   const candidates: CandidateView[] = [];
   const add = (u: Upstream, idle: boolean): void => {
-    const s = u.stats;
-    if (seen.has(s)) return;
-    seen.add(s);
-    const on = inRotation.has(s);
+    if (seen.has(u)) return;
+    seen.add(u);
+    // An instance never used has no stats (and so no ejection or drain on record).
+    const s = existingStats(u) ?? UNUSED_STATS;
+    const on = inRotation.has(u);
     const state = route.drained.has(s) ? 'drained' : route.ejected.has(s) ? 'ejected' : idle ? 'idle' : 'active';
     const notes: string[] = [];
     if (state === 'drained') notes.push('drained by hand');
@@ -78,7 +79,7 @@ export function explainUpstream(route: Route, req: ExplainRequest, headers: Inco
       status: u.status,
       state,
       inRotation: on,
-      chosen: choice !== undefined && choice.stats === s,
+      chosen: choice === u,
       inflight: s.inflight,
       ewmaMs: s.ewmaAt === 0 ? null : Math.round(s.ewmaMs * 100) / 100,
       note: '',

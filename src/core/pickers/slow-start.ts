@@ -8,7 +8,7 @@
 // Cost: O(1) extra per pick (a clock read; nothing at all once every ramp has ended),
 // O(n) per rebuild.
 
-import type { Upstream } from '../upstream.js';
+import { existingStats, type Upstream } from '../upstream.js';
 import type { Picker, PickerDeps } from './picker.js';
 
 const MIN_SHARE = 0.1;
@@ -23,7 +23,8 @@ export function rampFactor(age: number, windowMs: number): number {
 export function withSlowStart(inner: Picker, upstreams: readonly Upstream[], windowMs: number, deps: PickerDeps): Picker {
   if (windowMs <= 0 || upstreams.length < 2) return inner;
   let rampEnd = Number.NEGATIVE_INFINITY;
-  for (const u of upstreams) rampEnd = Math.max(rampEnd, u.stats.activeSince + windowMs);
+  // Instances never used have no stats yet, and so no ramp (joiners are stamped at build).
+  for (const u of upstreams) rampEnd = Math.max(rampEnd, (existingStats(u)?.activeSince ?? Number.NEGATIVE_INFINITY) + windowMs);
   if (rampEnd === Number.NEGATIVE_INFINITY || rampEnd <= deps.now()) return inner;
   const { rng, now } = deps;
   return {

@@ -284,11 +284,11 @@ export function normalizeRoute(r: RawRoute, i: number): RouteConfig {
     match: {
       ...(host === undefined ? {} : host.startsWith('*.') ? { hostSuffix: host.slice(1) } : { host }),
       pathPrefix: r.match.pathPrefix,
-      headers: Object.entries(r.match.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const),
+      headers: Object.keys(r.match.headers ?? {}).length === 0 ? NO_HEADERS : Object.entries(r.match.headers!).map(([k, v]) => [k.toLowerCase(), v] as const),
     },
     source:
       r.service !== undefined
-        ? { kind: 'consul', service: r.service, tags: [...new Set(r.tags ?? [])].sort() }
+        ? { kind: 'consul', service: r.service, tags: r.tags === undefined || r.tags.length === 0 ? NO_TAGS : [...new Set(r.tags)].sort() }
         : {
             kind: 'static',
             endpoints: (r.endpoints ?? []).map((e) => {
@@ -315,7 +315,7 @@ export function normalizeRoute(r: RawRoute, i: number): RouteConfig {
     headersTimeoutMs: r.headersTimeout === undefined ? 0 : parseDuration(r.headersTimeout)!,
     idleTimeoutMs: parseDuration(r.idleTimeout)!,
     retries: r.retries,
-    retryMethods: [...new Set(r.retryMethods.map((m) => m.toUpperCase()))],
+    retryMethods: sharedList([...new Set(r.retryMethods.map((m) => m.toUpperCase()))]),
     panicThreshold: r.panicThreshold,
     // validate refuses h2 (crossFieldProblems): only http1 and h2c get here.
     protocol: r.protocol ?? 'http1',
@@ -323,8 +323,23 @@ export function normalizeRoute(r: RawRoute, i: number): RouteConfig {
   };
 }
 
+// What most routes of a large config repeat is one frozen copy for all (at 10,000 routes, an
+// empty list or a retry method list each cost 0.3 to 0.8 MB of heap).
+const NO_HEADERS: RouteConfig['match']['headers'] = Object.freeze([]);
+const NO_TAGS: readonly string[] = Object.freeze([]);
+const HASH_BY: Record<'ip' | 'path', RouteConfig['hashKey']> = { ip: Object.freeze({ kind: 'ip' }), path: Object.freeze({ kind: 'path' }) };
+const lists = new Map<string, readonly string[]>();
+
+/** One frozen copy of each distinct list (retry methods: a few distinct sets at most). */
+function sharedList(list: string[]): readonly string[] {
+  const key = list.join(' ');
+  let known = lists.get(key);
+  if (known === undefined) lists.set(key, (known = Object.freeze(list)));
+  return known;
+}
+
 function parseHashKey(key: string): RouteConfig['hashKey'] {
-  if (key === 'ip' || key === 'path') return { kind: key };
+  if (key === 'ip' || key === 'path') return HASH_BY[key];
   const colon = key.indexOf(':');
   const kind = key.slice(0, colon) as 'header' | 'cookie';
   const name = key.slice(colon + 1);

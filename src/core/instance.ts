@@ -79,7 +79,8 @@ export function parseHealthEntries(body: unknown): Instance[] {
     });
   }
   out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
-  return out;
+  // Copied to its length: grown by push, ten instances keep room for 17 (0.6 MB at 10,000 services).
+  return out.slice();
 }
 
 // Node names and addresses repeat across instances (every service on a node has both), and

@@ -57,7 +57,8 @@ function trieOf(configs: readonly RouteConfig[]): Node {
   const compact = (b: Building): Node => ({
     chars: b.next === undefined ? '' : [...b.next.keys()].join(''),
     kids: b.next === undefined ? NO_KIDS : [...b.next.values()].map(compact),
-    here: b.here,
+    // Copied to its length: an array grown by push keeps room for 17 (152 bytes for one route).
+    here: b.here?.slice(),
   });
   const trie = compact(root);
   tries.set(configs, trie);

@@ -123,6 +123,7 @@ export function buildRouteTable(
 }
 
 const NONE: ReadonlySet<string> = new Set();
+const NO_UPSTREAMS: readonly Upstream[] = Object.freeze([]);
 const NO_STATS: ReadonlySet<UpstreamStats> = new Set();
 
 /** Whether every candidate of `old` is ejected and drained now exactly as at build time. */
@@ -231,7 +232,7 @@ function upstreamsFor(
   rc: RouteConfig,
   snapshot: InstanceSnapshot | undefined,
   book: StatsBook,
-): { candidates: Upstream[]; idle: Upstream[] } {
+): { candidates: readonly Upstream[]; idle: readonly Upstream[] } {
   const candidates: Upstream[] = [];
   const idle: Upstream[] = [];
   if (!snapshot) return { candidates, idle };
@@ -245,7 +246,8 @@ function upstreamsFor(
     if (weight === 0) idle.push(Object.freeze(new InstanceUpstream(i, i.weights.passing, book, tls)));
     else candidates.push(Object.freeze(new InstanceUpstream(i, weight, book, tls)));
   }
-  return { candidates, idle };
+  // Kept at their length (grown by push, ten keep room for 17), and most routes share one empty idle list.
+  return { candidates: candidates.slice(), idle: idle.length === 0 ? NO_UPSTREAMS : idle.slice() };
 }
 
 /**

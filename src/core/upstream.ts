@@ -146,9 +146,8 @@ export class StatsBook {
  */
 export class InstanceUpstream implements Upstream {
   #origin: string | undefined;
-  #stats: UpstreamStats | undefined;
-  /** book.made when a lookup last found no stats: none exist until it moves. */
-  #missedAt = -1;
+  /** The stats once found or made; before that, book.made when a lookup last found none (-1: never looked). */
+  #stats: UpstreamStats | number = -1;
 
   constructor(
     readonly instance: Instance,
@@ -181,14 +180,16 @@ export class InstanceUpstream implements Upstream {
   }
   /** This instance's stats, made on first use (traffic, an ejection, a drain, a slow-start stamp). */
   get stats(): UpstreamStats {
-    return (this.#stats ??= this.book.for(this.instance.id, this.instance.host, this.instance.port));
+    if (typeof this.#stats === 'number') this.#stats = this.book.for(this.instance.id, this.instance.host, this.instance.port);
+    return this.#stats;
   }
   /** Its stats if any exist yet, made by no one: for sweeps, rebuilds and views. */
   get existingStats(): UpstreamStats | undefined {
-    if (this.#stats !== undefined || this.#missedAt === this.book.made) return this.#stats;
-    this.#stats = this.book.find(this.instance.id, this.instance.host, this.instance.port);
-    if (this.#stats === undefined) this.#missedAt = this.book.made;
-    return this.#stats;
+    if (typeof this.#stats !== 'number') return this.#stats;
+    if (this.#stats === this.book.made) return undefined;
+    const found = this.book.find(this.instance.id, this.instance.host, this.instance.port);
+    this.#stats = found ?? this.book.made;
+    return found;
   }
 }
 

@@ -191,11 +191,14 @@ function build(
 
 /** The counters of every instance `route` knows that has any: candidates and idle (upstreams come from those). */
 export function* knownStats(route: Route): Generator<UpstreamStats> {
-  for (const list of [route.candidates, route.idle])
-    for (const u of list) {
-      const s = existingStats(u);
-      if (s !== undefined) yield s;
-    }
+  for (const u of route.candidates) {
+    const s = existingStats(u);
+    if (s !== undefined) yield s;
+  }
+  for (const u of route.idle) {
+    const s = existingStats(u);
+    if (s !== undefined) yield s;
+  }
 }
 
 /** Every route's upstreams in rotation, in order (a generator: no array of them all). */
@@ -238,7 +241,7 @@ function upstreamsFor(
   if (!snapshot) return { candidates, idle };
   const useWarning = usesWarning(rc);
   for (const i of rc.source.kind === 'consul' ? withTags(snapshot.instances, rc.source.tags) : snapshot.instances) {
-    // Counters are kept for idle instances too, so they survive a spell of being critical.
+    // Idle instances get upstreams too, so stats they have survive a spell of being critical.
     const weight = weightFor(i, useWarning);
     // Over TLS when the instance says so (meta `scheme: https`: Consul's, or an https:// static
     // endpoint's, core/static-endpoints.ts), or when the route speaks h2.

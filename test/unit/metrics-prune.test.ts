@@ -24,9 +24,9 @@ describe('Metrics.prune', () => {
   it('drops the counters of instances and routes the table no longer has, and keeps the rest', () => {
     const before = table(['web-1', 'web-2']);
     const m = new Metrics(() => 1_000);
-    const s1 = before.stats.for('web-1', '10.0.0.1', 9000)!;
-    const s2 = before.stats.for('web-2', '10.0.0.1', 9001)!;
-    const api = before.stats.for('api-1', '10.0.0.2', 9100)!;
+    const s1 = before.stats.for('web-1', '10.0.0.1', 9000);
+    const s2 = before.stats.for('web-2', '10.0.0.1', 9001);
+    const api = before.stats.for('api-1', '10.0.0.2', 9100);
     for (const [route, s] of [['web', s1], ['web', s2], ['api', api], ['gone', s1]] as const) m.countersFor(route, s, s.host, `${s.host}:${s.port}`).window.record(5, 1_000);
     expect(m.traffic('web', s2, 1_000)).toBeDefined();
 

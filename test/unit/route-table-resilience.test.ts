@@ -29,7 +29,7 @@ function build(c: Config, snapshots: Map<string, InstanceSnapshot>, now: number,
 /** Marks instance `id` (one of W1..W3) in `table` as ejected until `until`. */
 function eject(table: RouteTable, id: string, until: number): void {
   const i = [W1, W2, W3].find((x) => x.id === id)!;
-  table.stats.for(i.id, i.host, i.port)!.ejectedUntil = until;
+  table.stats.for(i.id, i.host, i.port).ejectedUntil = until;
 }
 
 /** The ids of a route's candidates whose stats are in its `ejected` set. */
@@ -109,7 +109,7 @@ routes:
 `);
     const first = build(two, SNAPS, 0);
     eject(first, 'w1', 9_000);
-    first.stats.for('10.0.0.9:8009', '10.0.0.9', 8009)!.ejectedUntil = 7_000;
+    first.stats.for('10.0.0.9:8009', '10.0.0.9', 8009).ejectedUntil = 7_000;
     const second = build(two, SNAPS, 1_000, first);
     expect(second.routes[1]!.upstreams).toEqual([]);
     expect(second.nextUnejectAt).toBe(7_000);

@@ -1,7 +1,9 @@
-// Metrics.prune keeps the counters of endpoints a route still knows and drops the rest.
+// Metrics.prune keeps the counters of endpoints a route still knows and drops the rest; the
+// metrics and route views read those counters without making any for unused instances.
 
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/admin/metrics.js';
+import { routesView } from '../../src/admin/views.js';
 import { buildRouteTable, type RouteTable } from '../../src/core/route-table.js';
 import { config, depsOf, instance } from './helpers.js';
 
@@ -38,5 +40,24 @@ describe('Metrics.prune', () => {
     expect(m.traffic('web', s2, 1_000)).toBeUndefined();
     expect(m.traffic('api', api, 1_000)).toBeDefined();
     expect(m.traffic('gone', s1, 1_000)).toBeUndefined();
+  });
+});
+
+describe('reading views of a table', () => {
+  it('makes no stats: a /metrics scrape and /api/routes list instances never used without giving them counters', async () => {
+    const t = table(['web-1', 'web-2']);
+    const m = new Metrics(() => 1_000);
+    m.attach({ table: t, now: () => 1_000, watchStates: () => [], drained: () => new Set() });
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/fairway_inflight_requests\{[^}]*endpoint="web-2"[^}]*\} 0/);
+    const views = routesView(t, 1_000, { drained: () => new Set() });
+    expect(views.find((r) => r.name === 'web')!.endpoints.map((e) => [e.id, e.requests, e.active])).toEqual([
+      ['web-1', 0, true],
+      ['web-2', 0, true],
+    ]);
+    expect(t.stats.size).toBe(0);
+    // Once used, an instance's counters show there.
+    t.routes[0]!.upstreams[1]!.stats.requests = 3;
+    expect(routesView(t, 1_000, { drained: () => new Set() })[0]!.endpoints.map((e) => e.requests)).toEqual([0, 3]);
   });
 });

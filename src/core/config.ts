@@ -279,12 +279,13 @@ function normalizeListener(l: RawListener, file: string): ListenerConfig {
 /** One validated route as the route table takes it (also used for routes from Consul tags). */
 export function normalizeRoute(r: RawRoute, i: number): RouteConfig {
   const host = r.match.host?.toLowerCase();
+  const headers = Object.entries(r.match.headers ?? {});
   return {
     name: r.name ?? r.service ?? `route-${i}`,
     match: {
       ...(host === undefined ? {} : host.startsWith('*.') ? { hostSuffix: host.slice(1) } : { host }),
       pathPrefix: r.match.pathPrefix,
-      headers: Object.keys(r.match.headers ?? {}).length === 0 ? NO_HEADERS : Object.entries(r.match.headers!).map(([k, v]) => [k.toLowerCase(), v] as const),
+      headers: headers.length === 0 ? NO_HEADERS : headers.map(([k, v]) => [k.toLowerCase(), v] as const),
     },
     source:
       r.service !== undefined

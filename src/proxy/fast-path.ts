@@ -34,8 +34,8 @@ export interface FastPathOptions {
 const HOLD_LIMIT = 64 * 1024;
 /**
  * Held bytes up to this size leave as one copied buffer; more leave as a writev of the pieces.
- * A copy of a large body is a large Buffer per answer: outside V8's heap, which that churn fills
- * faster than the heap itself, and at 64 KiB answers full collections took a quarter of the CPU.
+ * Copying a large body made a large Buffer per answer, memory outside V8's heap whose churn set
+ * off full collections: a quarter of the CPU at 64 KiB answers.
  */
 const COPY_LIMIT = 16 * 1024;
 

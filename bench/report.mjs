@@ -103,8 +103,14 @@ export function goals(results) {
     const value = f.p99 / h.p99;
     const missed = sustained(f, half.rate) ? '' : `; ${FAIRWAY} did not carry the rate`;
     const relay = half.rows.find((r) => r.name === NET_RELAY);
-    const ceiling = relay ? `; ${NET_RELAY} ${ms(relay.p99)} ms${sustained(relay, half.rate) ? '' : ', did not carry the rate'}` : '';
-    out.push({ text, value: `${value.toFixed(2)}× (${FAIRWAY} ${ms(f.p99)} ms, ${REF} ${ms(h.p99)} ms${ceiling}, at ${int(half.rate)} req/s${missed})`, met: value <= 1.5 && !missed, valid: pointValidity(half).ok });
+    // Each row's load as a share of its own maximum: a proxy with half HAProxy's capacity is
+    // near saturation at this rate, and queueing, not the proxy's own latency, sets its p99.
+    const share = (r) => {
+      const max = row(r.name)?.rps;
+      return max ? ` at ${Math.round((100 * half.rate) / max)} % of its maximum` : '';
+    };
+    const ceiling = relay ? `; ${NET_RELAY} ${ms(relay.p99)} ms${share(relay)}${sustained(relay, half.rate) ? '' : ', did not carry the rate'}` : '';
+    out.push({ text, value: `${value.toFixed(2)}× (${FAIRWAY} ${ms(f.p99)} ms${share(f)}, ${REF} ${ms(h.p99)} ms${share(h)}${ceiling}, at ${int(half.rate)} req/s${missed})`, met: value <= 1.5 && !missed, valid: pointValidity(half).ok });
   }
   return out;
 }

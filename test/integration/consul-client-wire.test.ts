@@ -2,12 +2,13 @@
 // the real agent is in consul-discovery.test.ts, and it never sends a broken body). Reads ask
 // for gzip and a gzipped answer is decoded; a body that does not gunzip is a ConsulError; an
 // answer carrying back the index a blocking read sent is not decoded at all; an aborted read
-// lets go of its connection.
+// lets go of its connection. The datacenter and stale keys of the config reach every read.
 
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/core/config.js';
 import { ConsulError } from '../../src/core/errors.js';
 import { ConsulClient } from '../../src/discovery/consul-client.js';
 
@@ -95,6 +96,31 @@ describe('ConsulClient on the wire', () => {
       controller.abort(reason);
       expect(await read).toBe(reason);
       await closed;
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('asks the configured datacenter, stale when told, on first and blocking reads (consul.datacenter, consul.stale)', async () => {
+    const urls: URL[] = [];
+    server = createServer((req, res) => {
+      urls.push(new URL(req.url!, 'http://agent'));
+      res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': '7' });
+      res.end(JSON.stringify(ENTRY));
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    // From the config keys, as the app builds its client (config.consul as it is).
+    const loaded = loadConfig(`consul:\n  address: http://127.0.0.1:${port}\n  datacenter: dc2\n  stale: true\nroutes:\n  - service: web\n`, 'test.yaml');
+    if (!loaded.ok) throw new Error('config did not load');
+    const client = new ConsulClient(loaded.config.consul);
+    try {
+      await client.healthService('web', [], { index: 0, waitMs: 1_000 });
+      await client.healthService('web', [], { index: 3, waitMs: 1_000 });
+      expect(urls.map((u) => [u.pathname, u.searchParams.get('dc'), u.searchParams.has('stale'), u.searchParams.get('index')])).toEqual([
+        ['/v1/health/service/web', 'dc2', true, null],
+        ['/v1/health/service/web', 'dc2', true, '3'],
+      ]);
     } finally {
       await client.close();
     }

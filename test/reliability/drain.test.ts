@@ -1,5 +1,6 @@
-// SIGTERM while a 3 s streaming response is in flight: readiness drops at once, the response
-// completes, the process exits 0, and the service Fairway registered is gone from Consul.
+// SIGTERM (a service manager) or SIGINT (Ctrl-C) while a 3 s streaming response is in flight:
+// readiness drops at once, the response completes, the process exits 0, and the service
+// Fairway registered is gone from Consul.
 
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
@@ -10,7 +11,7 @@ import { ConsulApi } from '../support/consul.js';
 import { spawnFairway, stopProcess, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 
-it('a 3 s streaming response completes through SIGTERM; exit 0; registration removed', async () => {
+it.each(['SIGTERM', 'SIGINT'] as const)('a 3 s streaming response completes through %s; exit 0; registration removed', async (signal) => {
   const consul = new ConsulApi(inject('consulAddress'));
   const service = `drain-${randomUUID().slice(0, 8)}`;
   // 30 chunks, 100 ms apart.
@@ -57,14 +58,14 @@ it('a 3 s streaming response completes through SIGTERM; exit 0; registration rem
     });
     await sleep(500);
     const exited = new Promise<number | null>((r) => child.once('exit', r));
-    child.kill('SIGTERM');
+    child.kill(signal);
     const notReadyAfter = await until(async () => (await fetch(`${adminUrl}/-/ready`)).status === 503, 10_000, 'not ready');
     expect(complete, 'readiness dropped while the response was still streaming').toBe(false);
     const text = await body;
     const doneAt = Date.now() - started;
     const code = await exited;
     const exitAt = Date.now() - started;
-    console.log(`drain: /-/ready 503 ${notReadyAfter} ms after SIGTERM; response of ${text.length} bytes complete at ${doneAt} ms; exit ${code} at ${exitAt} ms`);
+    console.log(`drain: /-/ready 503 ${notReadyAfter} ms after ${signal}; response of ${text.length} bytes complete at ${doneAt} ms; exit ${code} at ${exitAt} ms`);
     // Exit follows the last response closely, not after the idle keep-alive connection's timeout
     // or the drain timeout (17 s or more after it here); 5 s leaves room for a loaded machine.
     expect(exitAt - doneAt).toBeLessThan(5_000);

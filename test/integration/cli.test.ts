@@ -3,6 +3,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Consul from 'consul';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { startBackends, type Backend } from '../support/backends.js';
@@ -100,6 +102,53 @@ describe('fairway CLI', () => {
     const r = await runCli(['register', '--service', 'x', '--address', '127.0.0.1', '--port', '80', '--consul', `http://127.0.0.1:${port}`]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(`fairway: Consul at http://127.0.0.1:${port} unreachable: ECONNREFUSED`);
+  });
+
+  it('deregister without --id, or with Consul unreachable, fails with one line', async () => {
+    const a = await runCli(['deregister']);
+    expect(a.code).toBe(1);
+    expect(a.stderr).toBe('fairway: deregister: --id is required\n');
+    const port = await freePort();
+    const b = await runCli(['deregister', '--id', 'x', '--consul', `http://127.0.0.1:${port}`]);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toBe(`fairway: Consul at http://127.0.0.1:${port} unreachable: ECONNREFUSED\n`);
+  });
+
+  it('status with no admin API to reach fails with one line; --debug adds the stack', async () => {
+    const admin = `http://127.0.0.1:${await freePort()}`;
+    const a = await runCli(['status', '--admin', admin]);
+    expect(a.code).toBe(1);
+    expect(a.stderr).toBe(`fairway: cannot reach the admin API at ${admin} (ECONNREFUSED)\n`);
+    const b = await runCli(['status', '--admin', admin, '--debug']);
+    expect(b.code).toBe(1);
+    const [first, ...rest] = b.stderr.trim().split('\n');
+    expect(first).toBe(a.stderr.trim());
+    expect(rest.some((line) => /^\s+at /.test(line))).toBe(true);
+  });
+
+  it('sends --token as X-Consul-Token, and config pull reads fairway/config unless told otherwise', async () => {
+    // A dev agent has no ACLs and ignores tokens: a scripted agent shows what was sent.
+    const seen: Array<{ method: string; url: string; token: string | undefined }> = [];
+    const agent = createServer((req, res) => {
+      seen.push({ method: req.method!, url: req.url!, token: req.headers['x-consul-token'] as string | undefined });
+      req.resume();
+      res.writeHead(req.method === 'GET' ? 404 : 200, { 'content-type': 'application/json' }).end(req.method === 'GET' ? '' : 'true');
+    });
+    await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(agent.address() as AddressInfo).port}`;
+    try {
+      const r = await runCli(['register', '--service', 'x', '--address', '127.0.0.1', '--port', '80', '--check-ttl', '10s', '--consul', url, '--token', 'secret-1']);
+      expect(r.code).toBe(0);
+      const p = await runCli(['config', 'pull', '--consul', url, '--token', 'secret-2']);
+      expect(p.code).toBe(1);
+      expect(p.stderr).toBe('fairway: fairway/config: no such key in Consul KV\n');
+      expect(seen.map((s) => [s.method, s.url.split('?')[0], s.token])).toEqual([
+        ['PUT', '/v1/agent/service/register', 'secret-1'],
+        ['GET', '/v1/kv/fairway/config', 'secret-2'],
+      ]);
+    } finally {
+      await new Promise((resolve) => agent.close(resolve));
+    }
   });
 });
 

@@ -1,8 +1,9 @@
-// Seeing inside a running Fairway: exact Prometheus counts after known traffic, one access-log
-// line per request with X-Request-Id passed upstream, drain/undrain by hand behind the admin
-// token, and routes that appear and disappear with Consul tags.
+// Seeing inside a running Fairway: exact Prometheus counts after known traffic and reloads,
+// one access-log line per request with X-Request-Id passed upstream, drain/undrain by hand
+// behind the admin token, and routes that appear and disappear with Consul tags.
 
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
 import { startBackend, startBackends } from '../support/backends.js';
 import { ConsulApi } from '../support/consul.js';
@@ -64,6 +65,29 @@ describe('metrics', () => {
       await client.close();
       await app.stop();
       await Promise.all(backends.map((x) => x.close()));
+    }
+  });
+});
+
+describe('reload metrics', () => {
+  it('counts reloads that took and reloads refused, apart', async () => {
+    const backend = await startBackend('b1');
+    const { app } = await start(baseConfig({ routes: [{ endpoints: [backend.address] }] }));
+    const count = async (result: string) => sample(await (await fetch(`${app.adminUrl}/metrics`)).text(), 'fairway_config_reloads_total', { result });
+    try {
+      expect([await count('ok'), await count('failed')]).toEqual([0, 0]);
+      // The file as it runs (touched, or an edit undone): nothing swapped, no reload counted.
+      expect((await app.reload()).ok).toBe(true);
+      expect(await count('ok')).toBe(0);
+      writeFileSync(app.configPath, JSON.stringify(baseConfig({ routes: [{ name: 'renamed', endpoints: [backend.address] }] })));
+      expect((await app.reload()).ok).toBe(true);
+      writeFileSync(app.configPath, 'routes:\n  - endpoints: [not-an-address]\n');
+      expect((await app.reload()).ok).toBe(false);
+      expect((await app.reload()).ok).toBe(false);
+      expect([await count('ok'), await count('failed')]).toEqual([1, 2]);
+    } finally {
+      await app.stop();
+      await backend.close();
     }
   });
 });

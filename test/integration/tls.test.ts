@@ -179,6 +179,19 @@ describe('TLS listeners', () => {
     expect(await metrics()).toMatch(/fairway_policy_actions_total\{route="-",policy="redirectToHttps"\} 1\b/);
   });
 
+  it('redirectToHttps refuses a request with no Host (HTTP/1.0) with 400 bad_request: there is nowhere to send it', async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const s = netConnect(plainPort, '127.0.0.1', () => s.write('GET /x HTTP/1.0\r\n\r\n'));
+      s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      s.on('close', () => resolve(text));
+      s.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw.toLowerCase()).toContain('\r\nx-fairway-error: bad_request\r\n');
+    expect(raw.toLowerCase()).not.toContain('location:');
+  });
+
   it('redirectToHttps routes ACME challenges normally, over plain HTTP', async () => {
     const r = await plainGet(plainPort, '/.well-known/acme-challenge/token-1', 'example.com');
     expect(r.status).toBe(200);

@@ -243,6 +243,29 @@ describe('HTTP/2 at the edge', () => {
     }
   });
 
+  it('the edge rules of HTTP/1.1 hold: dot segments resolved, a path above / and a bad :authority refused', async () => {
+    const c = await h2connect(h2c);
+    try {
+      const ok = await h2request(c, { ':authority': 'a.test', ':path': '/x/./y/%2e%2e/z' });
+      expect(ok.status).toBe(200);
+      expect(a.last?.url).toBe('/x/z');
+      const hits = a.hits;
+      for (const headers of [
+        { ':authority': 'a.test', ':path': '/x/../../etc/passwd' },
+        { ':authority': 'user@a.test', ':path': '/' },
+      ]) {
+        const r = await h2request(c, headers);
+        expect([headers, r.status, r.headers['x-fairway-error']]).toEqual([headers, 400, 'bad_request']);
+      }
+      // A blank in :authority is malformed HTTP/2 (RFC 9113 §8.3.1): Node's HTTP/2 layer resets
+      // the stream before Fairway sees it. Either way, nothing reaches the backend.
+      await expect(h2request(c, { ':authority': 'a test', ':path': '/' })).rejects.toThrow('NGHTTP2_PROTOCOL_ERROR');
+      expect(a.hits).toBe(hits);
+    } finally {
+      c.close();
+    }
+  });
+
   it('CONNECT is refused with 405, as over HTTP/1.1', async () => {
     const c = await h2connect(h2c);
     try {

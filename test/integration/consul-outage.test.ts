@@ -1,6 +1,9 @@
 // Consul dies under a running proxy: the last known instances keep serving, the admin API says
-// Consul is unreachable, and the watch resumes when an agent is back on the same address.
+// Consul is unreachable (and stays ready), and the watch resumes when an agent is back on the
+// same address. Before Consul has answered at all, Fairway is not ready.
 
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
 import { startBackends, type Backend } from '../support/backends.js';
@@ -18,6 +21,8 @@ describe('Consul outage', () => {
     consul.put('/v1/agent/service/register', { ID: `web-${i}`, Name: 'web', Address: '127.0.0.1', Port: b.port });
 
   const status = async () => (await fetch(`${app.adminUrl}/api/status`)).json() as Promise<{ consul: string }>;
+  const ready = async () => (await fetch(`${app.adminUrl}/-/ready`)).status;
+  const watchErrors = async () => watchErrorsOf(await (await fetch(`${app.adminUrl}/metrics`)).text());
 
   beforeAll(async () => {
     await agent.start();
@@ -37,8 +42,10 @@ describe('Consul outage', () => {
     await Promise.all(backends.map((b) => b.close()));
   });
 
-  it('keeps serving the last known instances after SIGKILL, reports it, and resumes when Consul is back', async () => {
+  it('keeps serving the last known instances after SIGKILL, reports it, stays ready, and resumes when Consul is back', async () => {
     expect((await status()).consul).toBe('connected');
+    expect(await ready()).toBe(200);
+    expect(await watchErrors()).toBe(0);
     await agent.kill();
 
     const counts = await client.spread(200, '/');
@@ -47,6 +54,10 @@ describe('Consul outage', () => {
     console.log(`admin API reported consul unreachable ${noticed} ms after the kill`);
     const during = await client.spread(100, '/');
     expect(during.get('status 503')).toBeUndefined();
+    // SPEC: an unreachable Consul is reported, not a reason to leave the load balancer's pool.
+    expect(await ready()).toBe(200);
+    const errorsDuring = await watchErrors();
+    expect(errorsDuring).toBeGreaterThan(0);
 
     // A dev agent keeps nothing across restarts: the fleet registers again, now with a third instance.
     await agent.start();
@@ -57,7 +68,44 @@ describe('Consul outage', () => {
     await until(() => app.table.routes[0]!.upstreams.length === 3, 10_000, 'watch resumed with the new instance');
     console.log(`watch resumed ${Date.now() - restartedAt} ms after Consul restarted`);
     expect((await status()).consul).toBe('connected');
+    expect(await ready()).toBe(200);
+    // A counter: the outage's errors stay counted after the recovery.
+    expect(await watchErrors()).toBeGreaterThanOrEqual(errorsDuring);
     const after = await client.spread(300, '/');
     expect(Object.fromEntries(after)).toEqual({ b1: 100, b2: 100, b3: 100 });
   });
 });
+
+describe('before the first discovery answer', () => {
+  it('/-/ready is 503 while the first Consul query waits for an answer, /-/healthz 200', async () => {
+    // A "Consul" that accepts connections and reads requests but never answers: the first
+    // query stays in flight (its timeout is at least 10 s), so discovery has not finished.
+    const sockets = new Set<Socket>();
+    const silent = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const queried = once(silent, 'connection').then(([s]) => once(s as Socket, 'data'));
+    const { port } = silent.address() as { port: number };
+    const app = await startFairway(baseConfig({ consul: { address: `http://127.0.0.1:${port}`, wait: '5s' }, routes: [{ service: 'web' }] }));
+    try {
+      await queried;
+      expect(app.ready).toBe(false);
+      expect((await fetch(`${app.adminUrl}/-/ready`)).status).toBe(503);
+      expect((await fetch(`${app.adminUrl}/-/healthz`)).status).toBe(200);
+    } finally {
+      await app.stop();
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+});
+
+/** The sum of fairway_consul_watch_errors_total over every watch, from a /metrics scrape. */
+function watchErrorsOf(text: string): number {
+  let sum = 0;
+  for (const m of text.matchAll(/^fairway_consul_watch_errors_total(?:\{[^}]*\})? (\S+)$/gm)) sum += Number(m[1]);
+  return sum;
+}

@@ -8,23 +8,12 @@ import { describe, expect, inject, it } from 'vitest';
 import { startBackend, startBackends } from '../support/backends.js';
 import { ConsulApi } from '../support/consul.js';
 import { baseConfig, Client, startFairwayLogged, until, waitReady } from '../support/fairway.js';
+import { sample } from '../support/prometheus.js';
 
 const consul = new ConsulApi(inject('consulAddress'));
 
 /** Fairway in-process with its log lines captured. */
 const start = startFairwayLogged;
-
-/** Sample value of one Prometheus series, by exact name and labels. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = (m[2] ?? '').split(/,(?=[a-z_]+=")/).filter(Boolean);
-    if (got.length === want.length && want.every((w) => got.includes(w))) return Number(m[3]);
-  }
-  return undefined;
-}
 
 describe('metrics', () => {
   it('counts known traffic exactly, by route, endpoint and class, with histogram totals', async () => {

@@ -1,11 +1,13 @@
 // Passive outlier detection and panic routing on real traffic: a dead instance is ejected after
 // consecutive failures, comes back on probation when its ejection ends, and is ejected again at
-// its next failure; a route below its panic threshold spreads over every known instance.
+// its next failure, and /metrics counts its ejections; a route below its panic threshold spreads
+// over every known instance.
 
 import { describe, expect, it } from 'vitest';
-import { startBackends } from '../support/backends.js';
+import { startBackend, startBackends } from '../support/backends.js';
 import { baseConfig, Client, startFairway, until } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
+import { sample } from '../support/prometheus.js';
 
 describe('outlier detection', () => {
   it('ejects a dead instance after 3 failures, readmits it after the ejection, re-ejects it at once', async () => {
@@ -54,6 +56,39 @@ describe('outlier detection', () => {
       await client.close();
       await app.stop();
       await Promise.all(backends.map((b) => b.close()));
+    }
+  });
+});
+
+describe('ejection metrics', () => {
+  it('/metrics counts a passive ejection under the ejected endpoint, and none for the healthy one', async () => {
+    const backend = await startBackend('b1');
+    const dead = `127.0.0.1:${await freePort()}`;
+    const app = await startFairway(
+      baseConfig({
+        // Ejected at its first failure, for longer than the test runs: exactly one ejection.
+        outlier: { consecutiveFailures: 1, baseEjectionTime: '60s' },
+        routes: [{ endpoints: [backend.address, dead], retries: 1 }],
+      }),
+    );
+    const client = new Client(app.proxyUrl, 1);
+    const deadStats = () => app.table.routes[0]!.candidates.find((u) => u.id === dead)!.stats;
+    const ejections = async (endpoint: string) =>
+      sample(await (await fetch(`${app.adminUrl}/metrics`)).text(), 'fairway_ejections_total', { endpoint, addr: endpoint });
+    try {
+      expect(await ejections(dead)).toBeUndefined();
+      // Round-robin reaches the dead instance within two requests; the retry hides it.
+      await until(async () => {
+        expect((await client.get('/')).status).toBe(200);
+        return deadStats().ejections > 0;
+      }, 5_000, 'the dead instance ejected');
+      expect(deadStats().ejections).toBe(1);
+      expect(await ejections(dead)).toBe(1);
+      expect(await ejections(backend.address)).toBeUndefined();
+    } finally {
+      await client.close();
+      await app.stop();
+      await backend.close();
     }
   });
 });

@@ -12,6 +12,7 @@ import { startBackend, startBackends, type Backend } from '../support/backends.j
 import { baseConfig, Client, startFairway } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 import { sendRaw as raw } from '../support/raw-client.js';
+import { sample } from '../support/prometheus.js';
 
 describe('proxy behaviour', () => {
   let backends: Backend[];
@@ -297,5 +298,112 @@ describe('upgrade requests that go wrong', () => {
       await app.stop();
       await backend.close();
     }
+  });
+});
+
+describe('retries on an upstream 502/503', () => {
+  let healthy: Backend;
+  let bad: Backend[];
+  /** Names of the failing backends in the order they were hit, across all of them. */
+  const order: string[] = [];
+  let app: Fairway;
+  let client: Client;
+
+  const retries = async (route: string): Promise<number> =>
+    sample(await (await fetch(`${app.adminUrl}/metrics`)).text(), 'fairway_retries_total', { route }) ?? 0;
+  const hits = (bs: Backend[]) => bs.reduce((n, b) => n + b.hits, 0);
+
+  beforeAll(async () => {
+    healthy = await startBackend('ok');
+    // Each answers with its own name, so the client's body says which instance answered last.
+    const failing = (name: string, status: number) =>
+      startBackend(name, (req, res) => {
+        req.resume();
+        order.push(name);
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(name);
+      });
+    bad = await Promise.all([failing('s503', 503), failing('s502', 502), failing('x1', 503), failing('x2', 503), failing('x3', 503), failing('x4', 503)]);
+    const [s503, s502, ...all503] = bad;
+    app = await startFairway(
+      baseConfig({
+        // A 502/503 counts as a failure: passive ejection would take the failing instances
+        // away, and these tests count the attempts they get.
+        outlier: { consecutiveFailures: 0 },
+        routes: [
+          { name: 'r503', match: { pathPrefix: '/r503' }, endpoints: [s503!.address, healthy.address], retries: 1 },
+          { name: 'r502', match: { pathPrefix: '/r502' }, endpoints: [s502!.address, healthy.address], retries: 1 },
+          // Four instances that all fail and two retries: the bound is the retries, not the instances.
+          { name: 'all-bad', match: { pathPrefix: '/all-bad' }, endpoints: all503.map((b) => b.address), retries: 2 },
+          // More retries than instances: a retry goes to another instance, never the same one again.
+          { name: 'few', match: { pathPrefix: '/few' }, endpoints: all503.slice(0, 2).map((b) => b.address), retries: 5 },
+        ],
+      }),
+    );
+    client = new Client(app.proxyUrl, 1);
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await app.stop();
+    await Promise.all([healthy, ...bad].map((b) => b.close()));
+  });
+
+  it.each([
+    { status: 503, route: 'r503', index: 0 },
+    { status: 502, route: 'r502', index: 1 },
+  ])('a GET that gets $status from one instance is answered by the healthy one, one retry counted per failed attempt', async ({ route, index }) => {
+    const failing = bad[index]!;
+    const [failedBefore, okBefore, retriesBefore] = [failing.hits, healthy.hits, await retries(route)];
+    for (let i = 0; i < 10; i++) {
+      const r = await client.get(`/${route}`);
+      expect([r.status, r.body]).toEqual([200, 'ok']);
+    }
+    const failed = failing.hits - failedBefore;
+    // Round-robin sends some first attempts to the failing instance, which the test needs.
+    expect(failed).toBeGreaterThan(0);
+    // Each request reached the healthy instance exactly once, and the failing one at most once.
+    expect(healthy.hits - okBefore).toBe(10);
+    expect(failed).toBeLessThanOrEqual(10);
+    expect((await retries(route)) - retriesBefore).toBe(failed);
+  });
+
+  it('with retries: 2 and every instance answering 503, makes exactly 3 attempts and relays the last answer', async () => {
+    const all503 = bad.slice(2);
+    const [hitsBefore, orderBefore, retriesBefore] = [hits(all503), order.length, await retries('all-bad')];
+    const r = await client.get('/all-bad');
+    const tried = order.slice(orderBefore);
+    expect(tried).toHaveLength(3);
+    expect(new Set(tried).size).toBe(3);
+    expect(hits(all503) - hitsBefore).toBe(3);
+    // The upstream's own answer from the last attempt, not one Fairway makes (no x-fairway-error).
+    expect([r.status, r.body, r.headers['x-fairway-error']]).toEqual([503, tried[2], undefined]);
+    expect((await retries('all-bad')) - retriesBefore).toBe(2);
+  });
+
+  it('with more retries than instances, tries each instance once', async () => {
+    const two = bad.slice(2, 4);
+    const [hitsBefore, orderBefore, retriesBefore] = [hits(two), order.length, await retries('few')];
+    const r = await client.get('/few');
+    const tried = order.slice(orderBefore);
+    expect(new Set(tried)).toEqual(new Set(['x1', 'x2']));
+    expect(hits(two) - hitsBefore).toBe(2);
+    expect([r.status, r.body, r.headers['x-fairway-error']]).toEqual([503, tried[1], undefined]);
+    expect((await retries('few')) - retriesBefore).toBe(1);
+  });
+
+  it('does not retry a POST on 503: POST is not among the default retry methods', async () => {
+    const failing = bad[0]!;
+    const [failedBefore, okBefore, retriesBefore] = [failing.hits, healthy.hits, await retries('r503')];
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await client.get('/r503', {}, 'POST', 'payload');
+      statuses.push(r.status);
+      expect(r.body).toBe(r.status === 200 ? 'ok' : 's503');
+    }
+    // Round-robin alternates between the two, and the 503 reaches the client as it came.
+    expect(statuses.filter((s) => s === 503)).toHaveLength(failing.hits - failedBefore);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(healthy.hits - okBefore);
+    expect(new Set(statuses)).toEqual(new Set([200, 503]));
+    expect((await retries('r503')) - retriesBefore).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 // loadConfig on valid input: defaults, normalization, environment fallbacks, freezing; and formatPath.
 
 import { describe, expect, it } from 'vitest';
+import { tlsConnectOptions } from '../../src/config-source/client-tls.js';
 import { formatPath, formatProblem, loadConfig, type Config } from '../../src/core/config.js';
 
 const FULL = `
@@ -281,6 +282,38 @@ describe('loadConfig: consul address and token', () => {
     const c = load(`${yaml}\nroutes: [{ service: web }]\n`, env);
     expect(c.consul.address).toBe(address);
     expect(c.consul.token).toBe(token);
+  });
+});
+
+describe('loadConfig: Consul TLS verification', () => {
+  // The cases name no CA or client files, so tlsConnectOptions reads nothing: what it returns is
+  // what the Consul client connects with, and rejectUnauthorized: false is verification off.
+  it.each([
+    { why: 'neither the file nor the environment: no consul.tls, and Consul is verified', yaml: '', env: {}, tls: undefined, verify: true },
+    { why: 'CONSUL_HTTP_SSL_VERIFY=false turns verification off', yaml: '', env: { CONSUL_HTTP_SSL_VERIFY: 'false' }, tls: { insecureSkipVerify: true }, verify: false },
+    { why: 'CONSUL_HTTP_SSL_VERIFY is trimmed, as CONSUL_HTTP_ADDR is', yaml: '', env: { CONSUL_HTTP_SSL_VERIFY: ' false\n' }, tls: { insecureSkipVerify: true }, verify: false },
+    { why: 'CONSUL_HTTP_SSL_VERIFY=true keeps verification on', yaml: '', env: { CONSUL_HTTP_SSL_VERIFY: 'true' }, tls: undefined, verify: true },
+    { why: 'an empty CONSUL_HTTP_SSL_VERIFY counts as unset', yaml: '', env: { CONSUL_HTTP_SSL_VERIFY: '' }, tls: undefined, verify: true },
+    {
+      why: 'CONSUL_HTTP_SSL_VERIFY=true beside another TLS variable keeps verification on',
+      yaml: '',
+      env: { CONSUL_HTTP_SSL_VERIFY: 'true', CONSUL_TLS_SERVER_NAME: 'consul.test' },
+      tls: { serverName: 'consul.test', insecureSkipVerify: false },
+      verify: true,
+    },
+    { why: 'consul.tls.insecureSkipVerify: true in the file turns verification off', yaml: 'consul: { tls: { insecureSkipVerify: true } }', env: {}, tls: { insecureSkipVerify: true }, verify: false },
+    { why: 'consul.tls without insecureSkipVerify verifies', yaml: 'consul: { tls: { serverName: consul.test } }', env: {}, tls: { serverName: 'consul.test', insecureSkipVerify: false }, verify: true },
+    {
+      why: 'insecureSkipVerify: false in the file wins over CONSUL_HTTP_SSL_VERIFY=false',
+      yaml: 'consul: { tls: { insecureSkipVerify: false } }',
+      env: { CONSUL_HTTP_SSL_VERIFY: 'false' },
+      tls: { insecureSkipVerify: false },
+      verify: true,
+    },
+  ])('$why', ({ yaml, env, tls, verify }) => {
+    const c = load(`${yaml}\nroutes: [{ service: web }]\n`, env);
+    expect(c.consul.tls).toEqual(tls);
+    expect(tlsConnectOptions(c.consul.tls).rejectUnauthorized).toBe(verify);
   });
 });
 

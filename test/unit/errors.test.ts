@@ -30,6 +30,8 @@ describe('statusOf', () => {
     { code: 'method_not_allowed', status: 405, why: 'CONNECT is Method Not Allowed' },
     { code: 'expectation_failed', status: 417, why: 'an Expect nobody can meet is 417' },
     { code: 'upstream_busy', status: 503, why: 'an instance with no room for another tunnel is 503' },
+    { code: 'rate_limited', status: 429, why: 'a request over the route\'s rate limit is Too Many Requests' },
+    { code: 'body_too_large', status: 413, why: 'a body over the route\'s maxBodySize is Content Too Large' },
   ] as Array<{ code: FairwayErrorCode; status: number; why: string }>)('$code → $status: $why', ({ code, status }) => {
     expect(statusOf(code)).toBe(status);
     const e = new FairwayError(code);

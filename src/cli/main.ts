@@ -10,7 +10,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Fairway } from '../app.js';
 import { certificateProblems } from '../config-source/certificates.js';
 import { loadConfigFile, readConfigText } from '../config-source/config-file.js';
-import { consulAddressFromEnv, consulTlsFromEnv, formatProblem, loadConfig } from '../core/config.js';
+import { formatProblem, loadConfig } from '../core/config.js';
+import { consulAddressFromEnv, consulEnvProblems, consulTlsFromEnv } from '../core/consul-env.js';
 import { UserError } from '../core/errors.js';
 import { ConsulError } from '../core/errors.js';
 import { ConsulClient } from '../discovery/consul-client.js';
@@ -218,6 +219,8 @@ async function workersOf(file: string): Promise<number> {
 }
 
 function consulFrom(values: Values): ConsulClient {
+  const problems = consulEnvProblems(process.env);
+  if (problems.length > 0) throw new UserError(problems.join('; '));
   const address = (values.consul as string | undefined) ?? consulAddressFromEnv(process.env);
   if (!URL.canParse(address)) throw new UserError(`--consul: expected an http:// or https:// URL, got "${address}"`);
   const token = (values.token as string | undefined) ?? process.env.CONSUL_HTTP_TOKEN ?? '';

@@ -11,6 +11,7 @@ export interface RuleProblem {
 
 import { parseHostPort } from './address.js';
 import { CidrSet, parseCidr } from './cidr.js';
+import { consulEnvProblems } from './consul-env.js';
 import { parseDuration } from './duration.js';
 
 type Obj = Record<string, unknown>;
@@ -49,6 +50,7 @@ export function crossFieldProblems(data: unknown, env: Readonly<Record<string, s
       out.push({ path: ['server', 'headersTimeout'], message: 'expected at most server.requestTimeout (the headers are part of the request)' });
   }
   if (isObj(data.admin)) out.push(...adminProblems(data.admin, env.FAIRWAY_ADMIN_TOKEN));
+  for (const message of consulEnvProblems(env)) out.push({ path: ['consul'], message });
   out.push(...listenerProblems(data));
   const services = Array.isArray(data.services) ? data.services : [];
   const ids = new Map<string, number>();

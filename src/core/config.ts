@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { parseHostPort, type HostPort } from './address.js';
 import { parseCidr, type Cidr } from './cidr.js';
 import { crossFieldProblems } from './config-rules.js';
+import { consulAddressFromEnv, consulTlsFromEnv } from './consul-env.js';
 import { configSchema, splitEndpoint, type RawConfig, type RawListener, type RawRoute, type Strategy, type TierStrategy } from './config-schema.js';
 import { parseDuration } from './duration.js';
 import { parseJsonObject } from './json-text.js';
@@ -145,30 +146,12 @@ export function formatProblem(p: ConfigProblem): string {
   return `${p.file}:${p.line}:${p.col} ${p.path ? `${p.path}: ` : ''}${p.message}`;
 }
 
-/** The Consul address from the environment, as Consul's own CLI reads it. */
-/** Consul's standard TLS variables, as `consul.tls`; undefined when none is set. */
-export function consulTlsFromEnv(env: Readonly<Record<string, string | undefined>>): ClientTls | undefined {
-  const tls: ClientTls = { insecureSkipVerify: env.CONSUL_HTTP_SSL_VERIFY?.trim() === 'false' };
-  if (env.CONSUL_CACERT) tls.ca = env.CONSUL_CACERT;
-  if (env.CONSUL_CLIENT_CERT) tls.cert = env.CONSUL_CLIENT_CERT;
-  if (env.CONSUL_CLIENT_KEY) tls.key = env.CONSUL_CLIENT_KEY;
-  if (env.CONSUL_TLS_SERVER_NAME) tls.serverName = env.CONSUL_TLS_SERVER_NAME;
-  return Object.keys(tls).length > 1 || tls.insecureSkipVerify ? tls : undefined;
-}
-
 /** `{ tls }` when there are TLS settings, else nothing (the key stays absent). */
 function optionalTls(raw: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; serverName?: string | undefined; insecureSkipVerify: boolean } | undefined): { tls?: ClientTls } {
   if (raw === undefined) return {};
   const tls: ClientTls = { insecureSkipVerify: raw.insecureSkipVerify };
   for (const k of ['ca', 'cert', 'key', 'serverName'] as const) if (raw[k] !== undefined) tls[k] = raw[k];
   return { tls };
-}
-
-export function consulAddressFromEnv(env: Readonly<Record<string, string | undefined>>): string {
-  const raw = env.CONSUL_HTTP_ADDR?.trim();
-  if (!raw) return 'http://127.0.0.1:8500';
-  if (/^https?:\/\//.test(raw)) return raw.replace(/\/+$/, '');
-  return `${env.CONSUL_HTTP_SSL === 'true' ? 'https' : 'http'}://${raw}`;
 }
 
 export function loadConfig(text: string, file: string, env: Readonly<Record<string, string | undefined>> = {}): ConfigResult {

@@ -104,6 +104,12 @@ describe('fairway CLI', () => {
     expect(r.stderr.trim()).toBe(`fairway: Consul at http://127.0.0.1:${port} unreachable: ECONNREFUSED`);
   });
 
+  it("a Consul boolean variable Consul's CLI would refuse stops a Consul command with one line", async () => {
+    const r = await runCli(['deregister', '--id', 'x'], { CONSUL_HTTP_SSL_VERIFY: 'no' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('fairway: $CONSUL_HTTP_SSL_VERIFY: expected true or false (or 1, 0, t, f, as Consul reads it), got "no"\n');
+  });
+
   it('deregister without --id, or with Consul unreachable, fails with one line', async () => {
     const a = await runCli(['deregister']);
     expect(a.code).toBe(1);

@@ -317,6 +317,25 @@ describe('loadConfig: Consul TLS verification', () => {
   });
 });
 
+describe("Consul's boolean variables, read as Consul's CLI reads them (Go's ParseBool)", () => {
+  it.each(['0', 'f', 'F', 'FALSE', 'False', 'false'])('CONSUL_HTTP_SSL_VERIFY=%s turns verification off', (value) => {
+    expect(load('routes: [{ service: web }]\n', { CONSUL_HTTP_SSL_VERIFY: value }).consul.tls).toEqual({ insecureSkipVerify: true });
+  });
+
+  it.each(['1', 't', 'T', 'TRUE', 'True', 'true'])('CONSUL_HTTP_SSL=%s makes a bare CONSUL_HTTP_ADDR https', (value) => {
+    expect(load('routes: [{ service: web }]\n', { CONSUL_HTTP_ADDR: 'consul.local:8501', CONSUL_HTTP_SSL: value }).consul.address).toBe('https://consul.local:8501');
+  });
+
+  it.each([
+    ['CONSUL_HTTP_SSL_VERIFY', 'no'],
+    ['CONSUL_HTTP_SSL', 'yes'],
+  ])('%s=%s is a problem, not a silent default', (name, value) => {
+    const r = loadConfig('routes: [{ service: web }]\n', 'fairway.yaml', { [name]: value });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problems.map(formatProblem)).toEqual([`fairway.yaml:1:1 consul: $${name}: expected true or false (or 1, 0, t, f, as Consul reads it), got "${value}"`]);
+  });
+});
+
 describe('loadConfig: admin.token from the environment', () => {
   it.each([
     { why: 'FAIRWAY_ADMIN_TOKEN is the default admin token', yaml: '', env: { FAIRWAY_ADMIN_TOKEN: 'env-t' }, token: 'env-t' },

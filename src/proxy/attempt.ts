@@ -20,8 +20,8 @@ import type { Exchange } from './exchange.js';
 import type { H2Handler } from './h2-upstream.js';
 import { clientResponseHeaders, reasonPhrase } from './headers.js';
 import type { ProxyRequest, ProxyResponse } from './messages.js';
-import { CLOSE } from './policy-gate.js';
 import { ResponseEncoder, shapeHead } from './response-policy.js';
+import { CLOSE } from './respond.js';
 
 /**
  * What a slow client can make Fairway hold of an answer it relays through undici, which is never

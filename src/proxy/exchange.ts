@@ -25,7 +25,7 @@ import type { Forwarder } from './forwarder.js';
 import { declaresBody, type ProxyRequest, type ProxyResponse } from './messages.js';
 import { protocolOf, type ClientProtocol, type FinishedExchange } from './observer.js';
 import type { ResponseEncoder } from './response-policy.js';
-import { sendError } from './respond.js';
+import { CLOSE, sendError } from './respond.js';
 
 /** Bodies up to this size are read whole before sending, so the request can be retried. */
 export const RETRY_BUFFER_LIMIT = 64 * 1024;
@@ -240,8 +240,9 @@ export function onTimeout(ex: Exchange): void {
   const attempt = ex.current;
   if (ex.done) return;
   if (!attempt) {
-    // Still reading a body to buffer: the client is too slow, not the upstream.
-    ex.answer('request_timeout', 'request body not received within the route timeout');
+    // Still reading a body to buffer: the client is too slow, not the upstream. The rest of
+    // that body may never come, so the connection ends with this answer (RFC 9110 §15.5.9).
+    ex.answer('request_timeout', 'request body not received within the route timeout', CLOSE);
     return;
   }
   const err = new TimeoutError(ex.route.config.timeoutMs);

@@ -16,7 +16,7 @@ import type { Route } from '../core/route-table.js';
 import type { Forwarder } from './forwarder.js';
 import type { ProxyRequest, ProxyResponse } from './messages.js';
 import { localAnswer, type RequestObserver } from './observer.js';
-import { sendError, sendRedirect } from './respond.js';
+import { CLOSE, sendError, sendRedirect } from './respond.js';
 
 export interface PolicyGate {
   forwarder: Forwarder;
@@ -24,8 +24,6 @@ export interface PolicyGate {
   observer: RequestObserver;
 }
 
-/** Header lines that end the connection after an answer to a request whose body is left unread. */
-export const CLOSE: readonly string[] = ['connection', 'close'];
 
 /** An answer a policy gives in the upstream's place. */
 export type PolicyAnswer =

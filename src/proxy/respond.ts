@@ -7,6 +7,9 @@ import type { Socket } from 'node:net';
 import { messageOf, statusOf, type FairwayErrorCode } from '../core/errors.js';
 import type { ProxyResponse } from './messages.js';
 
+/** Header lines that end the connection after an answer to a request whose body is left unread. */
+export const CLOSE: readonly string[] = ['connection', 'close'];
+
 /** `extra`: more header lines for this answer ([name, value, ...]: Retry-After, Connection: close). */
 export function sendError(res: ProxyResponse, code: FairwayErrorCode, detail?: string, extra?: readonly string[]): void {
   // A gRPC client reads grpc-status, even after part of the answer is out.

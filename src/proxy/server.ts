@@ -190,7 +190,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     // answers the client in its place in the pipeline, the connection's last answer. Still waiting
     // for its turn (inTurn), it takes that turn first, as it would have had its body been fine.
     const abandon = (): boolean => {
-      if (reading === undefined || !forwarder.abandon(reading, code, detail)) return false;
+      if (reading === undefined) return false;
+      // Answered already while its body was still coming (a route timeout, an upstream's early
+      // answer): that answer stands, one per request, and the connection ends after it.
+      if (!reading.writableEnded && !forwarder.abandon(reading, code, detail)) return false;
       afterSent(socket, () => socket.end());
       return true;
     };

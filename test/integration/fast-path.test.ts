@@ -263,11 +263,15 @@ describe('fast path', () => {
     c.close();
   });
 
-  it('leaves duplicate Host headers to Node, which refuses them with 400', async () => {
+  it('leaves duplicate Host headers to Node, which refuses them with 400 bad_request and never reaches the backend', async () => {
+    // Which Host counts is ambiguous (RFC 9112 §3.2): routing by one while the backend reads the other would be a bypass.
+    const before = backend.hits;
     const c = new RawClient(port);
     c.send('GET /dup HTTP/1.1\r\nHost: app.test\r\nHost: b.test\r\n\r\n');
     const [r] = await c.responses(1);
     expect(r!.status).toBe(400);
+    expect(r!.headers['x-fairway-error']).toBe('bad_request');
+    expect(backend.hits).toBe(before);
     c.close();
   });
 

@@ -5,13 +5,14 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
-import { baseConfig, startFairway } from '../support/fairway.js';
-import { echoTarget, reqHeader, reqHeaders, startRawBackend, type RawBackend, type RawConnection, type RawRequest } from '../support/hostile-backend.js';
+import { baseConfig, startFairway, until } from '../support/fairway.js';
+import { echoTarget, reqHeader, reqHeaders, startRawBackend, type RawBackend, type RawConnection, type RawHandler, type RawRequest } from '../support/hostile-backend.js';
+import { freePort } from '../support/ports.js';
 import { headerOf, parseHead, RawClient, requestText, type ParsedResponse, type ReadResult } from '../support/raw-client.js';
 
 /** server.upgradeIdleTimeout in the main instance. */
 const UPGRADE_IDLE_MS = 1_000;
-/** upstream.maxConnections in the main instance. */
+/** upstream.maxConnections in the main and upgrades instances. */
 const MAX_UPSTREAM_CONNECTIONS = 4;
 /** The ws backend holds its 101 this long, so bytes relayed early would arrive before it. */
 const LATE_101_MS = 300;
@@ -22,6 +23,8 @@ const LATE_101_MS = 300;
 const QUIET_MS = 300;
 const WS_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const WS_HEADERS = ['Sec-WebSocket-Version: 13', `Sec-WebSocket-Key: ${WS_KEY}`];
+/** The header lines of a WebSocket upgrade offer, Host aside. */
+const WS_UPGRADE = ['Connection: Upgrade', 'Upgrade: websocket', ...WS_HEADERS];
 
 const wsAccept = (key: string): string => createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 
@@ -49,17 +52,27 @@ describe('edge regressions', () => {
   let abs: RawBackend;
   let upg: RawBackend;
   let ws: RawBackend;
+  /** A ws backend of its own for the upgrades instance's busy route, so no other test's tunnel counts against it. */
+  let wsBusy: RawBackend;
+  /** The only instance of the upgrades instance's `drained` route, drained by hand: it must see nothing. */
+  let spare: RawBackend;
   /** ws backend: what each connection had received when the 101 went out. */
   const before101 = new Map<RawConnection, string>();
   let main: Fairway;
   let many: Fairway;
   let noFast: Fairway;
   let trusted: Fairway;
+  /**
+   * WebSocket refusals: upstream.maxConnections as in main, but the default upgradeIdleTimeout
+   * (10 m), so no tunnel a test holds open closes under it by idling; and no catch-all route,
+   * so a request can match none.
+   */
+  let upgrades: Fairway;
   let seq = 0;
   /** A unique query marker, to find one request among everything a backend saw. */
   const mark = (): string => `t=${++seq}`;
   const portOf = (app: Fairway): number => Number(new URL(app.proxyUrl).port);
-  const allBackends = (): RawBackend[] => [rest, norm, admin, abs, upg, ws];
+  const allBackends = (): RawBackend[] => [rest, norm, admin, abs, upg, ws, wsBusy, spare];
   const seenWith = (marker: string): RawRequest[] => allBackends().flatMap((b) => b.requests.filter((r) => r.target.includes(marker)));
 
   /** One connection, some bytes, the first `n` answers (or a close). */
@@ -77,7 +90,7 @@ describe('edge regressions', () => {
       else echoTarget(req, conn, backend);
     });
     [norm, admin, abs, upg] = await Promise.all([startRawBackend(), startRawBackend(), startRawBackend(), startRawBackend()]);
-    ws = await startRawBackend((req, conn, backend) => {
+    const wsHandler: RawHandler = (req, conn, backend) => {
       const key = reqHeader(req, 'sec-websocket-key');
       const offersWebSocket = (reqHeader(req, 'upgrade') ?? '').split(',').some((t) => t.trim().toLowerCase() === 'websocket');
       if (key === undefined || !offersWebSocket) return echoTarget(req, conn, backend);
@@ -89,7 +102,10 @@ describe('edge regressions', () => {
       conn.raw = true;
       if (req.target.startsWith('/ws/late')) setTimeout(answer, LATE_101_MS);
       else answer();
-    });
+    };
+    [ws, wsBusy, spare] = await Promise.all([startRawBackend(wsHandler), startRawBackend(wsHandler), startRawBackend()]);
+    // A WebSocket server closes its side when the client closes, so a tunnel the client ends closes whole.
+    wsBusy.events.on('end', (conn: RawConnection) => conn.socket.end());
     const routes = [
       { name: 'ws', match: { pathPrefix: '/ws/' }, endpoints: [ws.address] },
       { name: 'u150', match: { pathPrefix: '/u150/' }, endpoints: [upg.address] },
@@ -104,6 +120,20 @@ describe('edge regressions', () => {
     many = await startFairway(config({ maxHeaders: 5000 }));
     noFast = await startFairway(config({ fastPath: false }));
     trusted = await startFairway(config({ trustedProxies: ['127.0.0.1/32', '::1'] }));
+    upgrades = await startFairway(
+      baseConfig({
+        upstream: { maxConnections: MAX_UPSTREAM_CONNECTIONS },
+        outlier: { consecutiveFailures: 0 },
+        routes: [
+          { name: 'busy', match: { pathPrefix: '/busy/' }, endpoints: [wsBusy.address] },
+          { name: 'drained', match: { pathPrefix: '/drained/' }, endpoints: [spare.address] },
+          { name: 'down', match: { pathPrefix: '/down/' }, endpoints: [`127.0.0.1:${await freePort()}`] },
+          { name: 'ws', match: { pathPrefix: '/ws/' }, endpoints: [ws.address] },
+        ],
+      }),
+    );
+    const drain = await fetch(`${upgrades.adminUrl}/api/endpoints/${encodeURIComponent(spare.address)}/drain`, { method: 'POST' });
+    expect(drain.status).toBe(200);
   });
 
   afterAll(async () => {
@@ -116,7 +146,7 @@ describe('edge regressions', () => {
         ...rows.map((r) => `${r.item.padEnd(w[0]!)} | ${r.path.padEnd(w[1]!)} | ${r.outcome}`),
       ].join('\n'),
     );
-    await Promise.all([main, many, noFast, trusted].map((a) => a?.stop()));
+    await Promise.all([main, many, noFast, trusted, upgrades].map((a) => a?.stop()));
     await Promise.all(allBackends().map((b) => b?.close()));
   });
 
@@ -399,7 +429,7 @@ describe('edge regressions', () => {
     });
 
     function allBackendsName(r: RawRequest): string {
-      const names: Array<[string, RawBackend]> = [['rest', rest], ['norm', norm], ['admin', admin], ['abs', abs], ['u150', upg], ['ws', ws]];
+      const names: Array<[string, RawBackend]> = [['rest', rest], ['norm', norm], ['admin', admin], ['abs', abs], ['u150', upg], ['ws', ws], ['wsBusy', wsBusy], ['spare', spare]];
       return names.find(([, b]) => b.requests.includes(r))?.[0] ?? '?';
     }
   });
@@ -471,5 +501,83 @@ describe('edge regressions', () => {
         expect(both.responses.map((x: ParsedResponse) => `${x.status} ${x.body}`)).toEqual(['204 ', `200 GET /after?${m}`]);
       });
     }
+  });
+
+  describe('9. WebSocket upgrades Fairway refuses itself', () => {
+    /** Opens a WebSocket tunnel through the upgrades instance; resolves once the answer's head is in. */
+    async function openTunnel(path: string): Promise<{ c: RawClient; status: number | string | undefined }> {
+      const c = await RawClient.connect(portOf(upgrades));
+      c.send(requestText('GET', path, 'ws.test', WS_UPGRADE));
+      await c.waitFor((t) => t.includes('\r\n\r\n'), 5_000);
+      const head = parseHead(c.text);
+      return { c, status: typeof head === 'object' ? head.status : head };
+    }
+
+    /**
+     * Tunnels of `route` closed so far. Fairway counts a tunnel once, as a 1xx, in the same step
+     * that gives its place under upstream.maxConnections back (upgrade.ts), so this is the event
+     * to wait for before a freed place can be taken.
+     */
+    async function closedTunnels(route: string): Promise<number> {
+      const text = await (await fetch(`${upgrades.adminUrl}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith('fairway_requests_total{') && l.includes(`route="${route}"`) && l.includes('class="1xx"'))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    }
+
+    it(`answers 503 upstream_busy to one upgrade more than upstream.maxConnections (${MAX_UPSTREAM_CONNECTIONS}) open tunnels to the instance, and tunnels it again once one has closed`, async () => {
+      const opened = await Promise.all(Array.from({ length: MAX_UPSTREAM_CONNECTIONS }, (_, i) => openTunnel(`/busy/${i}?${mark()}`)));
+      try {
+        const m = mark();
+        const over = await exchange(portOf(upgrades), requestText('GET', `/busy/over?${m}`, 'ws.test', WS_UPGRADE));
+        const closedBefore = await closedTunnels('busy');
+        opened[0]!.c.socket.end();
+        await until(async () => (await closedTunnels('busy')) > closedBefore, 5_000, 'the tunnel the client closed to be counted closed');
+        const again = await openTunnel(`/busy/again?${mark()}`);
+        opened.push(again);
+        row('9 ws: one tunnel over maxConnections', 'node', `${opened.slice(0, MAX_UPSTREAM_CONNECTIONS).map((o) => o.status).join(',')}, then ${summary(over)}; after one closed: ${again.status}`);
+        expect(opened.slice(0, MAX_UPSTREAM_CONNECTIONS).map((o) => o.status)).toEqual(Array.from({ length: MAX_UPSTREAM_CONNECTIONS }, () => 101));
+        expect(over.error).toBeUndefined();
+        expect(over.responses[0]?.status).toBe(503);
+        expect(headerOf(over.responses[0]!, 'x-fairway-error')).toBe('upstream_busy');
+        // Refused before the instance was asked: it never saw the request.
+        expect(seenWith(m)).toEqual([]);
+        expect(again.status).toBe(101);
+      } finally {
+        for (const o of opened) o.c.destroy();
+      }
+    });
+
+    const refused: Array<[string, string, string | undefined, string[], number, string]> = [
+      ['a path that climbs above / (`/ws/../../x`)', '/ws/../../x', 'ws.test', [], 400, 'bad_request'],
+      ['a path that starts above / (`/../ws/x`)', '/../ws/x', 'ws.test', [], 400, 'bad_request'],
+      ['a path that climbs above / percent-encoded (`/ws/%2e%2e/%2E%2e/x`)', '/ws/%2e%2e/%2E%2e/x', 'ws.test', [], 400, 'bad_request'],
+      ['no Host', '/ws/x', undefined, [], 400, 'bad_request'],
+      ['a Host with userinfo (`a@ws.test`)', '/ws/x', 'a@ws.test', [], 400, 'bad_request'],
+      ['a Host with a bad character (`ws.test/x`)', '/ws/x', 'ws.test/x', [], 400, 'bad_request'],
+      ['two Host headers', '/ws/x', 'ws.test', ['Host: other.test'], 400, 'bad_request'],
+      ['a host and path no route takes', '/nowhere/x', 'ws.test', [], 404, 'no_route'],
+      ['a route whose only instance is drained', '/drained/x', 'ws.test', [], 503, 'no_healthy_upstream'],
+    ];
+    for (const [what, path, host, extra, status, code] of refused) {
+      it(`answers ${status} ${code} to a WebSocket upgrade with ${what}, and no backend sees it`, async () => {
+        const m = mark();
+        const r = await exchange(portOf(upgrades), requestText('GET', `${path}?${m}`, host, [...WS_UPGRADE, ...extra]));
+        row(`9 ws: ${what}`, 'node', `${summary(r)}; ${seenWith(m).length === 0 ? 'not proxied' : 'PROXIED'}`);
+        expect(r.error).toBeUndefined();
+        expect(r.responses[0]?.status).toBe(status);
+        expect(headerOf(r.responses[0]!, 'x-fairway-error')).toBe(code);
+        expect(seenWith(m)).toEqual([]);
+      });
+    }
+
+    it('answers 502 upstream_error to a WebSocket upgrade whose only instance is down (port closed)', async () => {
+      const r = await exchange(portOf(upgrades), requestText('GET', `/down/x?${mark()}`, 'ws.test', WS_UPGRADE));
+      row('9 ws: instance down', 'node', summary(r));
+      expect(r.error).toBeUndefined();
+      expect(r.responses[0]?.status).toBe(502);
+      expect(headerOf(r.responses[0]!, 'x-fairway-error')).toBe('upstream_error');
+    });
   });
 });

@@ -8,14 +8,18 @@ import { pipeline } from 'node:stream/promises';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, type Backend } from '../support/backends.js';
-import { spawnFairway, writeConfig } from '../support/fairway.js';
+import { spawnFairway, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
+import { headerOf, parseResponses } from '../support/raw-client.js';
 
 const GiB = 2 ** 30;
 const CHUNK = Buffer.alloc(256 * 1024, 0x61);
 
-/** Writes `text` on a fresh connection; resolves with what came back and when the server closed. */
-function raw(port: number, text: string, trickleMs = 0): Promise<{ reply: string; closedAfterMs: number }> {
+/**
+ * Writes `text` on a fresh connection; resolves with what came back and when the server closed.
+ * With `trickleMs`, the first `atOnce` bytes go at once and the rest one byte at a time.
+ */
+function raw(port: number, text: string, trickleMs = 0, atOnce = 0): Promise<{ reply: string; closedAfterMs: number }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const s = connect(port, '127.0.0.1');
@@ -30,10 +34,12 @@ function raw(port: number, text: string, trickleMs = 0): Promise<{ reply: string
     s.setTimeout(15_000, () => s.destroy());
     if (trickleMs === 0) s.write(text);
     else {
-      // One byte at a time, as a slowloris client sends its headers.
-      let i = 0;
+      // One byte at a time, as a slowloris client sends its headers (or a slow one its body).
+      if (atOnce > 0) s.write(text.slice(0, atOnce), 'latin1');
+      let i = atOnce;
       timer = setInterval(() => {
-        if (i < text.length && !s.destroyed) s.write(text[i++]!);
+        // Not once the server has closed: a write after the end would be an error of the client's own.
+        if (i < text.length && s.writable) s.write(text[i++]!, 'latin1');
       }, trickleMs);
     }
   });
@@ -146,6 +152,10 @@ describe('hostile input', () => {
     const { reply, closedAfterMs } = await slow;
     console.log(`slowloris: connection closed after ${closedAfterMs} ms with ${JSON.stringify(reply.split('\r\n')[0])}`);
     expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+    // Fairway's own 408, not some other layer's: it names its code like every answer it makes.
+    const r = parseResponses(reply, { closed: true });
+    expect(r.error).toBeUndefined();
+    expect(r.responses.map((x) => [x.status, headerOf(x, 'x-fairway-error')])).toEqual([[408, 'request_timeout']]);
     expect(closedAfterMs).toBeLessThan(3_000);
   });
 
@@ -205,5 +215,104 @@ describe('hostile input', () => {
     console.log('handles after the hostile suite:', JSON.stringify(s.process.activeResources));
     // Listeners (2), the admin request being served, and the pooled upstream connections.
     expect(s.process.activeResources.TCPSocketWrap ?? 0).toBeLessThanOrEqual(6);
+  });
+});
+
+describe('hostile input: slow request bodies', () => {
+  // Its own Fairway: a server.requestTimeout this short would cut the 1 GiB upload above.
+  const REQUEST_TIMEOUT_MS = 1_000;
+  const ROUTE_TIMEOUT_MS = 300;
+  let child: ChildProcess;
+  let logs: () => string;
+  let port: number;
+  let backend: Backend;
+  /** `METHOD url bytes` of each request whose body reached the backend whole. */
+  const completed: string[] = [];
+  /** `METHOD url bytes` of each request cut before its body was whole. */
+  const cut: string[] = [];
+
+  beforeAll(async () => {
+    backend = await startBackend('slow', (req, res) => {
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => {
+        completed.push(`${req.method} ${req.url} ${n}`);
+        res.end(String(n));
+      });
+      req.on('close', () => {
+        if (!req.complete) cut.push(`${req.method} ${req.url} ${n}`);
+      });
+    });
+    port = await freePort();
+    const admin = await freePort();
+    const file = writeConfig({
+      listen: `127.0.0.1:${port}`,
+      admin: { listen: `127.0.0.1:${admin}` },
+      server: { headersTimeout: '1s', requestTimeout: `${REQUEST_TIMEOUT_MS}ms` },
+      routes: [
+        // A retryable PUT with a small body is read whole before it is sent (exchange.ts).
+        { name: 'buffered', match: { pathPrefix: '/buffered' }, endpoints: [backend.address], timeout: `${ROUTE_TIMEOUT_MS}ms`, retries: 1, retryMethods: ['PUT'] },
+        // Streamed, with the upstream waiting for a body that never ends: the route times out.
+        { name: 'timed', match: { pathPrefix: '/timed' }, endpoints: [backend.address], timeout: `${ROUTE_TIMEOUT_MS}ms` },
+        { name: 'streamed', endpoints: [backend.address] },
+      ],
+    });
+    ({ child, logs } = await spawnFairway(file, `http://127.0.0.1:${admin}`));
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode !== null) console.log(`fairway exited with ${child.exitCode}:\n${logs().slice(-4000)}`);
+    child?.kill('SIGTERM');
+    await backend?.close();
+  });
+
+  it(`answers 408 request_timeout to a body that trickles slower than server.requestTimeout (${REQUEST_TIMEOUT_MS} ms), closes, and cuts the request it had begun to stream upstream`, async () => {
+    const before = backend.hits;
+    const head = 'POST /trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n';
+    // 100 bytes at one per 100 ms: 10 s to send, far past requestTimeout.
+    const { reply, closedAfterMs } = await raw(port, head + 'a'.repeat(100), 100, head.length);
+    const r = parseResponses(reply, { closed: true });
+    console.log(`slow body: ${JSON.stringify(reply.split('\r\n')[0])}, connection closed after ${closedAfterMs} ms`);
+    expect(r.error).toBeUndefined();
+    expect(r.responses.map((x) => [x.status, headerOf(x, 'x-fairway-error')])).toEqual([[408, 'request_timeout']]);
+    expect(r.rest).toBe('');
+    expect(closedAfterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS);
+    // Bodies stream (SPEC): the upstream got the head and the bytes so far, then the request was
+    // cut, so it never saw a whole request that the client never sent.
+    await until(() => cut.some((x) => x.startsWith('POST /trickle ')), 5_000, 'the upstream request to be cut');
+    expect(backend.hits - before).toBe(1);
+    expect(completed.filter((x) => x.startsWith('POST /trickle '))).toEqual([]);
+  });
+
+  it(`answers 408 request_timeout, once, when the route timeout (${ROUTE_TIMEOUT_MS} ms) runs out while a small body is still being read to be buffered, and sends nothing upstream`, async () => {
+    const before = backend.hits;
+    const head = 'PUT /buffered/x HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n';
+    // 20 bytes at one per 100 ms: 2 s to send, past the route timeout.
+    const { reply, closedAfterMs } = await raw(port, head + 'a'.repeat(20), 100, head.length);
+    const r = parseResponses(reply, { closed: true });
+    console.log(`route timeout while buffering: ${r.responses.map((x) => `${x.status} ${JSON.stringify(x.body)}`).join(', ')}; connection closed after ${closedAfterMs} ms`);
+    expect(r.error).toBeUndefined();
+    // The client is too slow for the route: 408, not the upstream's 504.
+    expect([r.responses[0]?.status, headerOf(r.responses[0] ?? { rawHeaders: [] }, 'x-fairway-error')]).toEqual([408, 'request_timeout']);
+    expect(r.responses[0]!.body).toContain('within the route timeout');
+    // A body read whole before sending: nothing, not even the head, went upstream.
+    expect(backend.hits).toBe(before);
+    expect(cut.filter((x) => x.startsWith('PUT /buffered'))).toEqual([]);
+    // One request, one answer. The body is still unfinished after the route's 408, so
+    // server.requestTimeout (1 s) later runs out on the same request: it must not answer it again.
+    expect(r.responses.map((x) => `${x.status} ${x.body.trim()}`), 'answers to the one request').toEqual([`408 ${r.responses[0]!.body.trim()}`]);
+    expect(r.rest).toBe('');
+  });
+  it(`answers a streamed upload the route timed out (504) once: server.requestTimeout running out later on its unfinished body adds no second answer`, async () => {
+    const head = 'POST /timed/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n';
+    // 100 bytes at one per 50 ms: 5 s, past the route timeout (300 ms) and requestTimeout (1 s).
+    const { reply, closedAfterMs } = await raw(port, head + 'a'.repeat(100), 50, head.length);
+    const r = parseResponses(reply, { closed: true });
+    console.log(`route timeout while streaming: ${r.responses.map((x) => x.status).join(', ')}; connection closed after ${closedAfterMs} ms`);
+    expect(r.error).toBeUndefined();
+    expect(r.responses.map((x) => [x.status, headerOf(x, 'x-fairway-error')])).toEqual([[504, 'upstream_timeout']]);
+    expect(r.rest).toBe('');
+    // Closed when requestTimeout ran out on the body, not when the client gave up (15 s).
+    expect(closedAfterMs).toBeLessThan(5_000);
   });
 });

@@ -315,4 +315,17 @@ describe('hostile input: slow request bodies', () => {
     // Closed when requestTimeout ran out on the body, not when the client gave up (15 s).
     expect(closedAfterMs).toBeLessThan(5_000);
   });
+  it('answers 400 bad_request to a chunked body that turns malformed after relaying began, and cuts the upstream request', async () => {
+    const before = backend.hits;
+    // A good first chunk, which is relayed; then a chunk size that is not hex.
+    const text = 'POST /chunks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n';
+    const { reply } = await raw(port, `${text}zz\r\nmore\r\n0\r\n\r\n`, 20, text.length);
+    const r = parseResponses(reply, { closed: true });
+    expect(r.error).toBeUndefined();
+    expect(r.responses.map((x) => [x.status, headerOf(x, 'x-fairway-error')])).toEqual([[400, 'bad_request']]);
+    expect(r.rest).toBe('');
+    await until(() => cut.some((x) => x.startsWith('POST /chunks ')), 5_000, 'the upstream request to be cut');
+    expect(backend.hits - before).toBe(1);
+    expect(completed.filter((x) => x.startsWith('POST /chunks '))).toEqual([]);
+  });
 });

@@ -382,7 +382,7 @@ export const configSchema = z
           .describe('how long one blocking query may wait for a change (at least 1s)'),
         tls: clientTls('Consul\'s')
           .optional()
-          .describe('for an https:// address (default: $CONSUL_CACERT, $CONSUL_CLIENT_CERT, $CONSUL_CLIENT_KEY, $CONSUL_TLS_SERVER_NAME; $CONSUL_HTTP_SSL_VERIFY=false skips verification)'),
+          .describe('for an https:// address (default: $CONSUL_CACERT, $CONSUL_CLIENT_CERT, $CONSUL_CLIENT_KEY, $CONSUL_TLS_SERVER_NAME; $CONSUL_HTTP_SSL_VERIFY=false, or 0 or f as Consul reads it, skips verification)'),
         maxWatches: wholeNumber(0, 100_000)
           .default(64)
           .describe('up to this many watched services, one blocking query each; above it, three cluster-wide queries and bounded reads (docs/operations.md, "Discovery at scale")'),

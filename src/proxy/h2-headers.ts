@@ -14,8 +14,24 @@
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
-/** Fields HTTP/2 forbids (RFC 9113 §8.2.2): they describe one HTTP/1.1 connection. */
-export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+/**
+ * Fields HTTP/2 forbids (RFC 9113 §8.2.2): they describe one HTTP/1.1 connection. HTTP2-Settings
+ * belongs to an HTTP/1.1 upgrade to h2c (RFC 7540 §3.2.1); Node refuses it like the others.
+ */
+export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
+
+/**
+ * Fields Node's HTTP/2 layer takes once per message: given twice, it throws instead of sending.
+ * HTTP/1.1 carries them repeated (an upstream's two Date lines, a client's two User-Agents), so
+ * the translation keeps the first, as a recipient of conflicting values may (RFC 9110 §5.3).
+ */
+const SINGLE_VALUE: ReadonlySet<string> = new Set([
+  'access-control-allow-credentials', 'access-control-max-age', 'access-control-request-method', 'age', 'authorization',
+  'content-encoding', 'content-language', 'content-length', 'content-location', 'content-md5', 'content-range', 'content-type',
+  'date', 'dnt', 'etag', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-range',
+  'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'range', 'referer',
+  'retry-after', 'tk', 'upgrade-insecure-requests', 'user-agent', 'x-content-type-options',
+]);
 
 /** An HTTP/2 request as the pipeline sees an HTTP/1.1 one. */
 export interface TranslatedRequest {
@@ -72,10 +88,11 @@ function fold(list: readonly string[]): IncomingHttpHeaders {
   return headers;
 }
 
-/** Adds a field to an outgoing header object, a repeated name becoming a list. */
+/** Adds a field to an outgoing header object, a repeated name becoming a list (a single-value one keeps its first). */
 function add(out: OutgoingHttpHeaders, name: string, value: string): void {
   const had = out[name];
   if (had === undefined) out[name] = value;
+  else if (SINGLE_VALUE.has(name)) return;
   else if (Array.isArray(had)) had.push(value);
   else out[name] = [String(had), value];
 }

@@ -8,8 +8,8 @@
 // HTTP error status.
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import type { FairwayErrorCode } from '../core/errors.js';
+import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { InvalidHeaderError, type FairwayErrorCode } from '../core/errors.js';
 import { grpcMessage, grpcStatusOf, isGrpc } from '../core/grpc.js';
 import { fromH2Request, toH2Response } from './h2-headers.js';
 import type { Edge, ProxyRequest, ProxyResponse } from './messages.js';
@@ -75,6 +75,9 @@ export class H2Response implements ProxyResponse {
   }
 
   writeHead(status: number, reasonOrHeaders: string | Record<string, string | number>, list?: string[]): this {
+    // HTTP/2 has no final status outside 200-599 (and no 101): an upstream's 999 is not an
+    // answer this client can be given. Thrown here, before anything is sent, it becomes a 502.
+    if (!(status >= 200 && status <= 599)) throw new InvalidHeaderError(`status ${status} cannot be sent over HTTP/2`);
     const flat = typeof reasonOrHeaders === 'string' ? (list ?? []) : Object.entries(reasonOrHeaders).flatMap(([k, v]) => [k, String(v)]);
     // Upstream heads were checked by clientResponseHeaders (a bad one is a 502 before this).
     this.#head = { status, headers: toH2Response(flat) };
@@ -89,30 +92,52 @@ export class H2Response implements ProxyResponse {
     this.#res.writeHead(head.status, head.headers);
   }
 
+  /**
+   * Runs a step that hands something to Node's HTTP/2 layer. The translation keeps out what it
+   * refuses, but a throw here would fly up through an upstream's data or end callback and take
+   * the process down, or be swallowed and leave the client waiting: the stream is reset instead.
+   */
+  #guard<T>(step: () => T, otherwise: T): T {
+    try {
+      return step();
+    } catch {
+      this.#res.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      return otherwise;
+    }
+  }
+
   write(chunk: Buffer): boolean {
-    this.#release();
-    return this.#res.write(chunk);
+    return this.#guard(() => {
+      this.#release();
+      return this.#res.write(chunk);
+    }, true);
   }
 
   flushHeaders(): void {
-    this.#release();
-    // Present at run time since Node 12, missing from @types/node's Http2ServerResponse.
-    (this.#res as Http2ServerResponse & { flushHeaders(): void }).flushHeaders();
+    this.#guard(() => {
+      this.#release();
+      // Present at run time since Node 12, missing from @types/node's Http2ServerResponse.
+      (this.#res as Http2ServerResponse & { flushHeaders(): void }).flushHeaders();
+    }, undefined);
   }
 
   end(body?: string): this {
+    this.#guard(() => this.#end(body), undefined);
+    return this;
+  }
+
+  #end(body: string | undefined): void {
     const head = this.#head;
     const stream = this.#res.stream;
     if (head !== undefined && (body === undefined || body === '') && this.#trailers === undefined && !stream.destroyed && !stream.headersSent) {
       this.#head = undefined;
       stream.respond({ ...head.headers, ':status': head.status }, { endStream: true });
-      return this;
+      return;
     }
     this.#release();
     if (this.#trailers !== undefined) this.#res.addTrailers(this.#trailers);
     if (body === undefined) this.#res.end();
     else this.#res.end(body);
-    return this;
   }
 
   destroy(err?: Error): this {

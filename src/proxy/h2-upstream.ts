@@ -168,7 +168,15 @@ class H2Call {
     stream.on('error', (err: Error) => this.fail(err));
     stream.on('close', () => this.fail(new UpstreamError('UND_ERR_SOCKET', `upstream closed the stream (code ${stream.rstCode ?? 0})`)));
     if (streamed) {
-      stream.on('wantTrailers', () => stream.sendTrailers(toH2Response(trailerList(this.#handler.requestTrailers?.() as IncomingHttpHeaders | undefined))));
+      stream.on('wantTrailers', () => {
+        // Translated, the client's trailers carry nothing Node refuses; a throw from an event
+        // handler would still end the process, so it fails this request instead.
+        try {
+          stream.sendTrailers(toH2Response(trailerList(this.#handler.requestTrailers?.() as IncomingHttpHeaders | undefined)));
+        } catch (err) {
+          this.fail(err as Error);
+        }
+      });
       body.on('error', (err) => this.fail(err));
       body.pipe(stream);
     } else if (Buffer.isBuffer(body) && body.length > 0) stream.end(body);

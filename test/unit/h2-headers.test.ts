@@ -109,6 +109,11 @@ describe('toH2Response: an answer (or trailers) for an HTTP/2 client', () => {
       'set-cookie': ['a=1', 'b=2'],
     });
   });
+
+  it('keeps the first of a repeated field Node takes once (it throws on two), and drops HTTP2-Settings', () => {
+    expect(toH2Response(raw('Date: d1', 'Date: d2', 'ETag: "a"', 'ETag: "b"', 'Vary: a', 'Vary: b', 'HTTP2-Settings: AAAA'))).toEqual({ date: 'd1', etag: '"a"', vary: ['a', 'b'] });
+    expect(toH2Request(raw('host: h', 'User-Agent: one', 'User-Agent: two', 'HTTP2-Settings: AAAA'), 'GET', '/', 'h:1')).toEqual({ ':method': 'GET', ':scheme': 'http', ':path': '/', ':authority': 'h', 'user-agent': 'one' });
+  });
 });
 
 describe('fromH2Response and trailerList: what an h2c upstream answers, as the forwarder takes it', () => {

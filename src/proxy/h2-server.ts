@@ -19,6 +19,8 @@ import { kHttpsRedirect, type Edge, type HttpsRedirect, type ProxyRequest, type 
 /** Streams a client may have open at once on one connection (nginx's default is 128). */
 export const MAX_CLIENT_STREAMS = 128;
 
+/** How long a session idle past keepAliveTimeout has to close after its GOAWAY before it is cut. */
+const CLOSE_GRACE_MS = 1_000;
 const kEdge = Symbol('fairway.edge');
 
 type Tagged = { [kEdge]?: Edge };
@@ -61,9 +63,14 @@ export class H2Inbound {
       this.#sessions.set(session, 0);
       session.once('close', () => this.#sessions.delete(session));
       // Idle with no stream open: GOAWAY and close (node:http2 also leaves a session it sent
-      // GOAWAY for a protocol error open until the client closes; this closes it).
+      // GOAWAY for a protocol error open until the client closes; this closes it). A stream whose
+      // header block never ended (HEADERS without END_HEADERS, and no CONTINUATION: an HTTP/2
+      // slowloris) is no stream to Node yet but holds the graceful close open for ever: what is
+      // still open a moment after the GOAWAY is cut.
       session.setTimeout(opts.settings().keepAliveTimeoutMs, () => {
-        if (this.#sessions.get(session) === 0) session.close();
+        if (this.#sessions.get(session) !== 0) return;
+        session.close();
+        setTimeout(() => session.destroy(), CLOSE_GRACE_MS).unref();
       });
     });
     this.#server.on('stream', (stream: ServerHttp2Stream) => {

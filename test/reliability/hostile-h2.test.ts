@@ -7,12 +7,16 @@
 // Fairway goes on serving.
 
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
 import { startFairway } from '../support/fairway.js';
 import { h2connect, h2request } from '../support/h2-client.js';
 import { startRawBackend, type RawBackend } from '../support/hostile-backend.js';
 import { sendRaw } from '../support/raw-client.js';
+
+/** server.keepAliveTimeout here: how long an idle HTTP/2 session lives. */
+const KEEP_ALIVE_MS = 1_000;
 
 /** What the raw upstream answers, by request path. */
 const ANSWERS: Record<string, string> = {
@@ -43,6 +47,7 @@ describe('HTTP/2 translation of what HTTP/1.1 allows', () => {
     h2up = { server, address: `127.0.0.1:${(server.address() as { port: number }).port}`, seen };
     app = await startFairway({
       admin: { listen: '127.0.0.1:0' },
+      server: { keepAliveTimeout: `${KEEP_ALIVE_MS}ms` },
       listeners: [{ address: '127.0.0.1:0', http2: true }, { address: '127.0.0.1:0' }],
       routes: [
         { name: 'h2up', match: { pathPrefix: '/h2up' }, endpoints: [h2up.address], protocol: 'h2c' },
@@ -116,5 +121,30 @@ describe('HTTP/2 translation of what HTTP/1.1 allows', () => {
     expect(got).toHaveLength(1);
     expect(got[0]!.trailers).toMatchObject({ 'x-sum': '2' });
     expect(got[0]!.trailers['http2-settings']).toBeUndefined();
+  });
+  it('an HTTP/2 slowloris (a header block never ended) is cut soon after keepAliveTimeout', async () => {
+    const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
+      const b = Buffer.alloc(9 + payload.length);
+      b.writeUIntBE(payload.length, 0, 3);
+      b[3] = type;
+      b[4] = flags;
+      b.writeUInt32BE(stream, 5);
+      payload.copy(b, 9);
+      return b;
+    };
+    // Preface, empty SETTINGS, then HEADERS (GET http / "a", HPACK static entries) without
+    // END_HEADERS: a CONTINUATION should follow, and never does.
+    const bytes = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0, 1, Buffer.from([0x82, 0x86, 0x84, 0x41, 0x01, 0x61]))]);
+    const port = Number(new URL(h2c).port);
+    const closedAfter = await new Promise<number>((resolve) => {
+      const started = Date.now();
+      const s = connect(port, '127.0.0.1', () => s.write(bytes));
+      s.on('error', () => undefined);
+      s.resume();
+      s.on('close', () => resolve(Date.now() - started));
+      // Far past keepAliveTimeout and the close's grace: still open here is the bug.
+      setTimeout(() => s.destroy(), 10 * KEEP_ALIVE_MS);
+    });
+    expect(closedAfter).toBeLessThan(5 * KEEP_ALIVE_MS);
   });
 });

@@ -38,7 +38,7 @@ export function tlsConnectOptions(tls: ClientTls | undefined): TlsConnectOptions
 const agents = new WeakMap<object, HttpsAgent>();
 const NO_TLS = {};
 
-/** An https.Agent with `tls`'s options (for WebSocket tunnels, which go through http-proxy). */
+/** An https.Agent with `tls`'s options (for WebSocket handshakes, proxy/ws-upstream.ts). */
 export function tlsAgent(tls: ClientTls | undefined): HttpsAgent {
   const key = tls ?? NO_TLS;
   let agent = agents.get(key);

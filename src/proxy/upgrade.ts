@@ -1,5 +1,6 @@
 // Requests that carry `Connection: upgrade`. Only WebSocket upgrades are honoured (SPEC "Edge
-// rules"); http-proxy tunnels those, which it does well.
+// rules"); their upstream leg (the handshake, its deadline, and the heads written back for the
+// instance's answer) is ws-upstream.ts.
 //
 // Any other upgrade offer (h2c, say) is served as the plain request it also is: the head is
 // written again without Upgrade and without the `upgrade` token in Connection, and handed back
@@ -8,22 +9,20 @@
 // as they come: they were the hole that let a second request ride an h2c offer past routing,
 // header rules and the access log.
 //
-// A WebSocket tunnel counts against `upstream.maxConnections` of its instance (an upgraded
-// connection is one the pool can never reuse) and closes after `server.upgradeIdleTimeout`
-// without traffic either way; http-proxy holds the bytes after the head until the upstream
-// has answered 101.
+// A WebSocket upgrade counts against `upstream.maxConnections` of its instance (an upgraded
+// connection is one the pool can never reuse) from the moment it is sent: until the tunnel
+// closes, or until the instance has refused it or failed. A tunnel closes after
+// `server.upgradeIdleTimeout` without traffic either way. The client socket is not read until
+// the instance has answered 101, so nothing the client sent after the head reaches it before.
 
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type HttpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
-import type { FairwayErrorCode } from '../core/errors.js';
+import { codeOrMessage, statusOf, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
 import { upstreamPath, type Route, type RouteTable } from '../core/route-table.js';
-import type { Upstream } from '../core/upstream.js';
-import { tlsAgent, tlsConnectOptions } from '../config-source/client-tls.js';
+import { tlsAgent } from '../config-source/client-tls.js';
 import { admit, isRefused, ASTERISK } from './admit.js';
 import { affinityHash, hashesClient } from './affinity.js';
 import type { Forwarder } from './forwarder.js';
@@ -32,6 +31,7 @@ import { afterClosed } from './pipeline.js';
 import { policyAnswer } from './policy-gate.js';
 import { localAnswer, type RequestObserver } from './observer.js';
 import { lingerThenClose, sendSocketError, sendSocketRedirect } from './respond.js';
+import { handshake, refusalHead, switchingHead } from './ws-upstream.js';
 
 export interface UpgradeOptions {
   table: () => RouteTable;
@@ -51,27 +51,6 @@ export interface UpgradeHandler {
 
 export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
   const { table, log, forwarder, http } = opts;
-  // Loaded at the first WebSocket, not at start: most deployments never see one, and the
-  // module is ~1 MB of heap and code in every process (and every worker) that loads it.
-  let proxy: HttpProxy | undefined;
-  const wsProxy = (): HttpProxy => {
-    if (proxy) return proxy;
-    const httpProxy = createRequire(import.meta.url)('http-proxy') as typeof HttpProxy;
-    // Headers are made by the same rules as for plain requests (see wsHeaders), so http-proxy's
-    // own xfwd stays off.
-    proxy = httpProxy.createProxyServer({ ws: true });
-    proxy.on('error', (err, req, target) => {
-      log.warn({ err: (err as NodeJS.ErrnoException).code ?? err.message }, 'websocket upstream failed');
-      const tunnel = (req as TunnelRequest)[kTunnel];
-      if (tunnel !== undefined && !tunnel.failed) {
-        // Passive health counts a failed upgrade like a failed request.
-        tunnel.failed = true;
-        forwarder.outcome(tunnel.route, tunnel.upstream, false);
-      }
-      failSocket(target as Socket | undefined);
-    });
-    return proxy;
-  };
   const tunnels = new Set<Duplex>();
   /** Open tunnels per instance origin. */
   const open = new Map<string, number>();
@@ -142,58 +121,120 @@ export function createUpgradeHandler(opts: UpgradeOptions): UpgradeHandler {
     }
     open.set(origin, count + 1);
     tunnels.add(socket);
-    const tunnel: Tunnel = { route, upstream, failed: false };
-    (req as TunnelRequest)[kTunnel] = tunnel;
-    const startedAt = performance.now();
-    const url = req.url ?? '/';
-    socket.once('close', () => {
-      tunnels.delete(socket);
+    let held = true;
+    /** Gives the instance's place back: once its connection is a tunnel no more, or never became one. */
+    const release = (): void => {
+      if (!held) return;
+      held = false;
       const left = (open.get(origin) ?? 1) - 1;
       if (left === 0) open.delete(origin);
       else open.set(origin, left);
-      // One exchange per tunnel, when it closes: metrics and the access log see WebSockets too.
+    };
+    // What the access log and metrics see; until the instance answers, a client that leaves is a 499.
+    let status = 499;
+    let errorCode: FairwayErrorCode | undefined;
+    const startedAt = performance.now();
+    const url = req.url ?? '/';
+    const client = socket as Socket;
+    /** No answer from the instance (or one no client may be sent): Fairway's own, if nothing is out yet. */
+    const fail = (code: FairwayErrorCode, err: unknown, detail?: string): void => {
+      log.warn({ route: route.config.name, upstream: upstream.id, err: codeOrMessage(err) }, 'websocket upstream failed');
+      // Passive health counts a failed upgrade like a failed request.
+      forwarder.outcome(route, upstream, false);
+      release();
+      status = statusOf(code);
+      errorCode = code;
+      if (!client.destroyed && client.writable && client.bytesWritten === 0) sendSocketError(client, code, detail);
+      else client.destroy();
+    };
+    const abort = handshake(
+      {
+        origin,
+        path: upstreamPath(route.config, url),
+        headers: wsHeaders(headers),
+        // An instance reached over TLS: the tunnel is too, with what upstream.tls says.
+        ...(origin.startsWith('https:') ? { tlsAgent: tlsAgent(settings.upstream.tls) } : {}),
+        connectTimeoutMs: settings.upstream.connectTimeoutMs,
+        timeoutMs: route.config.timeoutMs,
+        headersTimeoutMs: route.config.headersTimeoutMs,
+      },
+      {
+        switched: (res, far, farHead) => {
+          let text: string;
+          try {
+            text = switchingHead(res);
+          } catch (err) {
+            far.destroy();
+            fail('upstream_error', err, 'invalid response head from the upstream');
+            return;
+          }
+          forwarder.outcome(route, upstream, true);
+          status = 101;
+          far.on('error', () => client.destroy());
+          client.once('close', () => far.destroy());
+          // As http-proxy set them: frames go out as written, and a peer that vanished is found.
+          for (const end of [far, client]) end.setNoDelay(true).setKeepAlive(true);
+          client.write(text, 'latin1');
+          if (farHead.length > 0) client.write(farHead);
+          if (head.length > 0) far.write(head);
+          far.pipe(client).pipe(far);
+          // Reads and writes both pass through the client socket, so its idle timer covers
+          // traffic either way.
+          client.setTimeout(settings.server.upgradeIdleTimeoutMs, () => client.destroy());
+          // Once the instance has ended the tunnel, whatever the client still sends is read and
+          // dropped until it closes too, for a short while only.
+          client.once('finish', () => lingerThenClose(client));
+        },
+        answered: (res) => {
+          let text: string;
+          try {
+            text = refusalHead(res, route.config.policy?.responseHeaders);
+          } catch (err) {
+            res.destroy();
+            fail('upstream_error', err, 'invalid response head from the upstream');
+            return;
+          }
+          const answered = res.statusCode ?? 502;
+          forwarder.outcome(route, upstream, answered < 500);
+          status = answered;
+          res.once('close', () => {
+            release();
+            // Cut short (the instance reset it, or the route timeout ran out): so is the answer.
+            if (!res.complete) client.destroy();
+          });
+          res.on('error', () => undefined); // seen as the incomplete close above
+          client.write(text, 'latin1');
+          res.pipe(client);
+          // The connection ends with this answer; the client's later bytes are read and dropped.
+          client.once('finish', () => lingerThenClose(client));
+        },
+        failed: (err) => fail(upstreamFailure(err).code, err),
+      },
+    );
+    client.once('close', () => {
+      abort();
+      release();
+      tunnels.delete(socket);
+      // One exchange per upgrade, when its connection closes: metrics and the access log see WebSockets too.
       opts.observer.onExchange({
         route,
         upstream,
         method: 'GET',
         host: req.headers.host,
         url,
-        status: tunnel.failed ? 502 : 101,
+        status,
         protocol: 'http1',
-        errorCode: tunnel.failed ? 'upstream_error' : undefined,
+        errorCode,
         attempts: 1,
-        bytes: (socket as Socket).bytesWritten,
+        bytes: client.bytesWritten,
         durationMs: performance.now() - startedAt,
         requestId,
-        remoteAddress: (socket as Socket).remoteAddress,
+        remoteAddress: client.remoteAddress,
       });
     });
-    req.headers = wsHeaders(headers);
-    req.url = upstreamPath(route.config, req.url ?? '/');
-    // An instance reached over TLS: the tunnel is too, with what upstream.tls says.
-    const tls = origin.startsWith('https:') ? { agent: tlsAgent(settings.upstream.tls), secure: tlsConnectOptions(settings.upstream.tls).rejectUnauthorized } : {};
-    wsProxy().ws(req, socket, head, { target: origin, ...tls });
-    // Reads and writes both pass through the client socket, so its idle timer covers traffic
-    // either way. Set after ws(): http-proxy clears the socket's timeout as it takes it.
-    (socket as Socket).setTimeout(settings.server.upgradeIdleTimeoutMs, () => socket.destroy());
-    // Once this side has ended (the tunnel closed upstream, or the upstream refused the upgrade
-    // with a plain answer), whatever the client still sends is read and dropped until it
-    // closes too, for a short while only.
-    socket.once('finish', () => lingerThenClose(socket as Socket));
   };
   return Object.assign(handler, { tunnels });
 }
-
-const kTunnel = Symbol('fairway.tunnel');
-
-/** What an upgrade request carries into http-proxy's error event: whose tunnel it was. */
-interface Tunnel {
-  readonly route: Route;
-  readonly upstream: Upstream;
-  failed: boolean;
-}
-
-type TunnelRequest = IncomingMessage & { [kTunnel]?: Tunnel };
 
 /** Whether an Upgrade value offers WebSocket (a list of protocols, case-insensitive). */
 function offersWebSocket(upgrade: string | undefined): boolean {
@@ -203,12 +244,11 @@ function offersWebSocket(upgrade: string | undefined): boolean {
 }
 
 /**
- * The headers http-proxy sends upstream: the plain-request rules' list (hop-by-hop and
- * Connection-named headers gone, X-Forwarded-* set), plus the two headers the upgrade needs.
- * Of the protocols a client offered, WebSocket is the one chosen (and http-proxy takes only
- * an Upgrade of exactly `websocket`).
+ * The headers of the upgrade request to the instance: the plain-request rules' list (hop-by-hop
+ * and Connection-named headers gone, X-Forwarded-* set), plus the two headers the upgrade
+ * needs. Of the protocols a client offered, WebSocket is the one chosen.
  */
-function wsHeaders(list: readonly string[]): IncomingMessage['headers'] {
+function wsHeaders(list: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i]!.toLowerCase();
@@ -248,9 +288,4 @@ function servePlain(http: HttpServer, req: IncomingMessage, socket: Socket, head
   socket.emit('data', bytes);
   // A client that half-closed meanwhile: the new parser must see that end too.
   if (socket.readableEnded) socket.emit('end');
-}
-
-function failSocket(socket: Socket | undefined): void {
-  if (socket && !socket.destroyed && socket.writable && socket.bytesWritten === 0) sendSocketError(socket, 'upstream_error');
-  else socket?.destroy();
 }

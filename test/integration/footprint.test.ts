@@ -1,6 +1,6 @@
 // What the built proxy loads: undici's Pool on its own, not the package entry (which brings
-// fetch, WebSocket and the rest; see src/proxy/undici-pool.ts), and http-proxy only at the first
-// WebSocket (src/proxy/upgrade.ts). A fresh process, as `fairway` runs.
+// fetch, WebSocket and the rest; see src/proxy/undici-pool.ts), and no http-proxy (WebSocket
+// handshakes are src/proxy/ws-upstream.ts). A fresh process, as `fairway` runs.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -4,8 +4,10 @@
 // attempt can send it again), which instance each attempt goes to (the picker's choice, not
 // one tried already), whether a failed attempt is retried (retryable method, budget, instances
 // left, nothing sent to the client yet), and the answers Fairway makes itself: 503 with no
-// instance, the route timeout's 504 (408 while the body is still being read), 499 when the
-// client leaves. The relay of an attempt's answer is attempt.ts.
+// instance, the route timeout's 504 (408 while the body is still being read or still coming
+// from the client), 499 when the client leaves. Once it is over, what is left of the client's
+// body is read and dropped, so the connection can serve its next request. The relay of an
+// attempt's answer is attempt.ts.
 //
 // No closure per request but for a body read whole: the listeners below are module functions
 // that find the exchange on the response (kExchange), and the route timeout is a place in a
@@ -13,10 +15,11 @@
 
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { ClientGoneError, codeOrMessage, FairwayError, statusOf, TimeoutError, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
+import { ClientGoneError, codeOrMessage, FairwayError, statusOf, SUPERSEDED, TimeoutError, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
 import { upstreamPath, type Route } from '../core/route-table.js';
 import type { Upstream } from '../core/upstream.js';
 import { affinityHash, hashesClient } from './affinity.js';
+import { dropRest, stillComing } from './client-body.js';
 import { Attempt } from './attempt.js';
 import { limitBody } from './body-limit.js';
 import { Pool } from './undici-pool.js';
@@ -226,6 +229,7 @@ export class Exchange implements FinishedExchange, Timed<Exchange> {
     this.done = true;
     this.current = undefined;
     this.queuedIn?.remove(this);
+    if (this.body !== null && this.stream !== undefined) dropRest(this.stream);
   }
 }
 
@@ -245,9 +249,28 @@ export function onTimeout(ex: Exchange): void {
     ex.answer('request_timeout', 'request body not received within the route timeout', CLOSE);
     return;
   }
+  if (awaitingClient(ex)) {
+    // The attempt waits on the client's body, which has stopped coming: the client is too slow,
+    // not the instance, so no outcome counts against it (SUPERSEDED). The rest may never come,
+    // so the connection ends with this answer.
+    ex.fwd.log.info({ route: ex.route.config.name, url: ex.url, upstream: attempt.upstream.id }, 'client too slow to send its request body; upstream request aborted');
+    ex.answer('request_timeout', 'request body not received within the route timeout', CLOSE);
+    // Not connected yet: onConnect aborts it, as it is no longer the exchange's current attempt.
+    attempt.abort?.(SUPERSEDED);
+    return;
+  }
   const err = new TimeoutError(ex.route.config.timeoutMs);
   if (attempt.abort) attempt.abort(err);
   else attempt.onError(err);
+}
+
+/**
+ * Whether an exchange under way waits on its client: its body streams to the upstream and has
+ * not all come (client-body.ts).
+ */
+function awaitingClient(ex: Exchange): boolean {
+  const stream = ex.stream;
+  return stream !== undefined && ex.body !== null && !Buffer.isBuffer(ex.body) && stillComing(stream);
 }
 
 function onClientClose(this: ExchangeResponse): void {

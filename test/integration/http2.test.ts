@@ -16,7 +16,7 @@ import { PREFACE } from '../../src/proxy/preface.js';
 import { startBackend, type Backend } from '../support/backends.js';
 import { makeCa, type TestCa } from '../support/certs.js';
 import { Client, startFairway, until } from '../support/fairway.js';
-import { h2connect, h2request } from '../support/h2-client.js';
+import { h2connect, h2request, withH2 } from '../support/h2-client.js';
 import { freePort } from '../support/ports.js';
 import { requestText, sendRaw } from '../support/raw-client.js';
 
@@ -155,8 +155,7 @@ describe('HTTP/2 at the edge', () => {
   });
 
   it('drops hop-by-hop answer fields (and those Connection names), joins cookies, keeps te off an HTTP/1.1 upstream', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const r = await h2request(c, { ':authority': 'a.test', cookie: ['a=1', 'b=2'], te: 'trailers', 'x-mine': 'v' });
       expect(r.status).toBe(200);
       expect(r.headers['x-kept']).toBe('yes');
@@ -166,86 +165,65 @@ describe('HTTP/2 at the edge', () => {
       expect(a.last?.headers.cookie).toBe('a=1; b=2');
       expect(a.last?.headers.te).toBeUndefined();
       expect(a.last?.headers['x-mine']).toBe('v');
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('a body without Content-Length (HTTP/2 framing) reaches an HTTP/1.1 upstream whole', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const r = await h2request(c, { ':authority': 'a.test', ':method': 'POST', ':path': '/up' }, 'x'.repeat(100_000));
       expect(r.body).toBe('A POST /up 100000');
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('4 MB each way pass with flow control: an answer to an HTTP/2 client, a body to an h2c upstream', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const down = await h2request(c, { ':authority': 'a.test', ':path': '/big' });
       expect(down.body.length).toBe(4_000_000);
       const up = await h2request(c, { ':authority': 'h2up.test', ':method': 'POST', ':path': '/big' }, 'y'.repeat(4_000_000));
       expect(up.body).toBe('h2 got 4000000');
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('policies answer as for HTTP/1.1: 403 from an allow list, 429 past a rate limit, with x-fairway-error', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const denied = await h2request(c, { ':authority': 'guarded.test' });
       expect([denied.status, denied.headers['x-fairway-error']]).toEqual([403, 'forbidden']);
       expect((await h2request(c, { ':authority': 'limited.test' })).status).toBe(200);
       const limited = await h2request(c, { ':authority': 'limited.test' });
       expect([limited.status, limited.headers['x-fairway-error']]).toEqual([429, 'rate_limited']);
       expect(limited.headers['retry-after']).toBeDefined();
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it("Fairway's own 404, 502 and 503 carry x-fairway-error", async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const answers = await Promise.all(['nowhere.test', 'down.test', 'empty.test'].map((host) => h2request(c, { ':authority': host })));
       expect(answers.map((r) => [r.status, r.headers['x-fairway-error']])).toEqual([
         [404, 'no_route'],
         [502, 'upstream_error'],
         [503, 'no_healthy_upstream'],
       ]);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('a body over maxBodySize without Content-Length is cut while it streams: 413 body_too_large', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const r = await h2request(c, { ':authority': 'capped.test', ':method': 'POST' }, 'x'.repeat(10_000));
       expect([r.status, r.headers['x-fairway-error']]).toEqual([413, 'body_too_large']);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('more header lines than server.maxHeaders is 431 headers_too_large, as over HTTP/1.1', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const many = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`x-h${i}`, 'v']));
       const r = await h2request(c, { ':authority': 'a.test', ...many });
       expect([r.status, r.headers['x-fairway-error']]).toEqual([431, 'headers_too_large']);
       expect((await h2request(c, { ':authority': 'a.test', ...Object.fromEntries(Object.entries(many).slice(0, 150)) })).status).toBe(200);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('the edge rules of HTTP/1.1 hold: dot segments resolved, a path above / and a bad :authority refused', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const ok = await h2request(c, { ':authority': 'a.test', ':path': '/x/./y/%2e%2e/z' });
       expect(ok.status).toBe(200);
       expect(a.last?.url).toBe('/x/z');
@@ -261,29 +239,21 @@ describe('HTTP/2 at the edge', () => {
       // the stream before Fairway sees it. Either way, nothing reaches the backend.
       await expect(h2request(c, { ':authority': 'a test', ':path': '/' })).rejects.toThrow('NGHTTP2_PROTOCOL_ERROR');
       expect(a.hits).toBe(hits);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('CONNECT is refused with 405, as over HTTP/1.1', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const r = await h2request(c, { ':method': 'CONNECT', ':authority': 'a.test:443', ':path': undefined, ':scheme': undefined });
       expect([r.status, r.headers['x-fairway-error']]).toEqual([405, 'method_not_allowed']);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('an h2c route retries a GET on the other instance when one is down', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const answers = await Promise.all(Array.from({ length: 4 }, () => h2request(c, { ':authority': 'h2retry.test', ':path': '/r' })));
       expect(answers.map((r) => [r.status, r.body])).toEqual(Array.from({ length: 4 }, () => [200, 'h2 got 0']));
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('serves 200 concurrent streams on one session', async () => {
@@ -314,8 +284,7 @@ describe('HTTP/2 at the edge', () => {
   });
 
   it('an h2c upstream gets the request with its trailers, and the answer comes back with its trailers', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const answer = await new Promise<{ status: number; body: string; trailers: IncomingHttpHeaders | undefined }>((resolve, reject) => {
         const stream = c.request({ ':method': 'POST', ':path': '/t', ':authority': 'h2up.test', te: 'trailers' }, { waitForTrailers: true });
         stream.on('wantTrailers', () => stream.sendTrailers({ 'x-client-sum': '11' }));
@@ -336,9 +305,7 @@ describe('HTTP/2 at the edge', () => {
       expect(h2up.last?.headers[':authority']).toBe('h2up.test');
       expect(h2up.last?.headers.te).toBe('trailers');
       expect(h2up.last?.trailers?.['x-client-sum']).toBe('11');
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('an HTTP/1.1 client reaches an h2c upstream; its connection-specific fields are not forwarded', async () => {

@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
 import { startFairway } from '../support/fairway.js';
-import { h2connect, h2request } from '../support/h2-client.js';
+import { h2request, withH2 } from '../support/h2-client.js';
 import { startRawBackend, type RawBackend } from '../support/hostile-backend.js';
 import { sendRaw } from '../support/raw-client.js';
 
@@ -65,40 +65,31 @@ describe('HTTP/2 translation of what HTTP/1.1 allows', () => {
   });
 
   it('an upstream answer repeating single-value fields reaches an HTTP/2 client with the first of each', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const r = await h2request(c, { ':path': '/dup-single' });
       expect([r.status, r.body, r.headers['x-content-type-options'], r.headers.date]).toEqual([200, 'hello', 'nosniff', 'Mon, 01 Jan 2024 00:00:00 GMT']);
       // The same answer to an HTTP/1.1 client keeps both lines, as the upstream sent them.
       const h1 = await sendRaw(plain, 'GET /dup-single HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
       expect(h1.match(/^date: /gim)).toHaveLength(2);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it("an upstream's trailers reach an HTTP/2 client without connection-specific fields, single-value ones once", async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const r = await h2request(c, { ':path': '/trailers' });
       expect([r.status, r.body]).toEqual([200, 'ok']);
       expect(r.trailers).toMatchObject({ age: '1', 'x-sum': '2' });
       expect(r.trailers?.['http2-settings']).toBeUndefined();
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('a status HTTP/2 cannot carry is 502 upstream_error; a bodiless answer with repeated fields is answered, not left open', async () => {
-    const c = await h2connect(h2c);
-    try {
+    await withH2(h2c, async (c) => {
       const odd = await h2request(c, { ':path': '/status-999' });
       expect([odd.status, odd.headers['x-fairway-error']]).toEqual([502, 'upstream_error']);
       const none = await h2request(c, { ':path': '/no-content' });
       expect([none.status, none.body, none.headers['http2-settings']]).toEqual([204, '', undefined]);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   it('a client request with repeated single-value fields and HTTP2-Settings reaches an h2c upstream, which is not blamed', async () => {

@@ -25,6 +25,16 @@ export function h2connect(url: string, options: SecureClientSessionOptions = {})
   });
 }
 
+/** Runs `fn` on a session to `url` (see h2connect), and closes the session whatever `fn` does. */
+export async function withH2<T>(url: string, fn: (session: ClientHttp2Session) => Promise<T>, options: SecureClientSessionOptions = {}): Promise<T> {
+  const session = await h2connect(url, options);
+  try {
+    return await fn(session);
+  } finally {
+    session.close();
+  }
+}
+
 /** One request on `session`; `:method` defaults to GET, `:path` to /. */
 export function h2request(session: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: string | Buffer): Promise<H2Answer> {
   return new Promise((resolve, reject) => {

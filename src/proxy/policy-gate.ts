@@ -24,7 +24,6 @@ export interface PolicyGate {
   observer: RequestObserver;
 }
 
-
 /** An answer a policy gives in the upstream's place. */
 export type PolicyAnswer =
   | { readonly policy: string; readonly code: FairwayErrorCode; readonly detail: string | undefined; readonly headers: readonly string[] }

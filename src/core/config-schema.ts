@@ -306,15 +306,22 @@ export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
 
 const filePath = z.string({ error: 'expected a file path' }).min(1, { error: 'expected a file path' });
 
-/** How Fairway verifies a server it connects to over TLS (instances, Consul), and proves itself. */
-function clientTls(server: string) {
+/**
+ * How Fairway verifies a server it connects to over TLS (instances, Consul), and proves itself.
+ * `fallback` says where insecureSkipVerify comes from when the block leaves it out (Consul's:
+ * its environment variable; every key falls back that way there, see consul-env.ts); without
+ * one, it is false.
+ */
+function clientTls(server: string, fallback?: string) {
+  const skip = z.boolean({ error: 'expected true or false' });
+  const skipMeaning = 'accept any server certificate (tests only: anyone on the path can read and change the traffic)';
   return z
     .strictObject({
       ca: filePath.optional().describe(`PEM CA certificate(s) ${server} certificates must chain to (default: Node's bundled CAs)`),
       cert: filePath.optional().describe('PEM client certificate, for mutual TLS (with key)'),
       key: filePath.optional().describe('PEM private key of that client certificate (unencrypted)'),
       serverName: z.string({ error: 'expected a host name' }).min(1, { error: 'expected a host name' }).optional().describe('name sent as SNI and expected on the server certificate (default: the host connected to)'),
-      insecureSkipVerify: z.boolean({ error: 'expected true or false' }).default(false).describe('accept any server certificate (tests only: anyone on the path can read and change the traffic)'),
+      insecureSkipVerify: fallback === undefined ? skip.default(false).describe(skipMeaning) : skip.optional().describe(`${skipMeaning} (default: ${fallback})`),
     })
     .refine((t) => (t.cert === undefined) === (t.key === undefined), { error: 'expected cert and key together (or neither)' });
 }
@@ -380,9 +387,9 @@ export const configSchema = z
           .refine((d) => (parseDuration(d) ?? 1_000) >= 1_000, { error: 'expected a duration of at least 1s' })
           .default('30s')
           .describe('how long one blocking query may wait for a change (at least 1s)'),
-        tls: clientTls('Consul\'s')
+        tls: clientTls('Consul\'s', 'true when $CONSUL_HTTP_SSL_VERIFY is false (or 0 or f, as Consul reads it), else false')
           .optional()
-          .describe('for an https:// address (default: $CONSUL_CACERT, $CONSUL_CLIENT_CERT, $CONSUL_CLIENT_KEY, $CONSUL_TLS_SERVER_NAME; $CONSUL_HTTP_SSL_VERIFY=false, or 0 or f as Consul reads it, skips verification)'),
+          .describe('for an https:// address; each key left out comes from Consul\'s own variable: $CONSUL_CACERT, $CONSUL_CLIENT_CERT, $CONSUL_CLIENT_KEY, $CONSUL_TLS_SERVER_NAME, $CONSUL_HTTP_SSL_VERIFY'),
         maxWatches: wholeNumber(0, 100_000)
           .default(64)
           .describe('up to this many watched services, one blocking query each; above it, three cluster-wide queries and bounded reads (docs/operations.md, "Discovery at scale")'),

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { parseHostPort, type HostPort } from './address.js';
 import { parseCidr, type Cidr } from './cidr.js';
 import { crossFieldProblems } from './config-rules.js';
-import { consulAddressFromEnv, consulTlsFromEnv } from './consul-env.js';
+import { consulAddressFromEnv, consulTls, type PartialClientTls } from './consul-env.js';
 import { configSchema, splitEndpoint, type RawConfig, type RawListener, type RawRoute, type Strategy, type TierStrategy } from './config-schema.js';
 import { parseDuration } from './duration.js';
 import { parseJsonObject } from './json-text.js';
@@ -147,9 +147,9 @@ export function formatProblem(p: ConfigProblem): string {
 }
 
 /** `{ tls }` when there are TLS settings, else nothing (the key stays absent). */
-function optionalTls(raw: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; serverName?: string | undefined; insecureSkipVerify: boolean } | undefined): { tls?: ClientTls } {
+function optionalTls(raw: PartialClientTls | undefined): { tls?: ClientTls } {
   if (raw === undefined) return {};
-  const tls: ClientTls = { insecureSkipVerify: raw.insecureSkipVerify };
+  const tls: ClientTls = { insecureSkipVerify: raw.insecureSkipVerify ?? false };
   for (const k of ['ca', 'cert', 'key', 'serverName'] as const) if (raw[k] !== undefined) tls[k] = raw[k];
   return { tls };
 }
@@ -202,7 +202,7 @@ function normalize(raw: RawConfig, env: Readonly<Record<string, string | undefin
       stale: raw.consul.stale,
       waitMs: parseDuration(raw.consul.wait)!,
       maxWatches: raw.consul.maxWatches,
-      ...optionalTls(raw.consul.tls ?? consulTlsFromEnv(env)),
+      ...optionalTls(consulTls(raw.consul.tls, env)),
     },
     drainTimeoutMs: parseDuration(raw.drainTimeout)!,
     workers: raw.workers,

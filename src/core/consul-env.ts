@@ -32,12 +32,30 @@ export function consulAddressFromEnv(env: Env): string {
   return `${envBool(env.CONSUL_HTTP_SSL) === true ? 'https' : 'http'}://${raw}`;
 }
 
-/** Consul's TLS variables, as `consul.tls`; undefined when none is set. */
+/** A `consul.tls` block as the file may give it: any key may be left out. */
+export type PartialClientTls = { [K in keyof ClientTls]?: ClientTls[K] | undefined };
+
+/**
+ * Consul's TLS settings: each key the file's `consul.tls` gives, and for each it leaves out,
+ * Consul's own variable (a CA in the file and the client certificate from the environment, say).
+ * Undefined when neither says anything.
+ */
+export function consulTls(file: PartialClientTls | undefined, env: Env): ClientTls | undefined {
+  const skip = file?.insecureSkipVerify ?? envBool(env.CONSUL_HTTP_SSL_VERIFY) === false;
+  const tls: ClientTls = { insecureSkipVerify: skip };
+  const set = (key: 'ca' | 'cert' | 'key' | 'serverName', value: string | undefined): void => {
+    if (value) tls[key] = value;
+  };
+  set('ca', file?.ca ?? env.CONSUL_CACERT);
+  // A client certificate and its key come as a pair, from the file or from the environment.
+  const pair = file?.cert !== undefined ? file : env.CONSUL_CLIENT_CERT ? { cert: env.CONSUL_CLIENT_CERT, key: env.CONSUL_CLIENT_KEY } : undefined;
+  set('cert', pair?.cert);
+  set('key', pair?.key);
+  set('serverName', file?.serverName ?? env.CONSUL_TLS_SERVER_NAME);
+  return file !== undefined || Object.keys(tls).length > 1 || skip ? tls : undefined;
+}
+
+/** Consul's TLS variables alone (the CLI's commands, which read no file). */
 export function consulTlsFromEnv(env: Env): ClientTls | undefined {
-  const tls: ClientTls = { insecureSkipVerify: envBool(env.CONSUL_HTTP_SSL_VERIFY) === false };
-  if (env.CONSUL_CACERT) tls.ca = env.CONSUL_CACERT;
-  if (env.CONSUL_CLIENT_CERT) tls.cert = env.CONSUL_CLIENT_CERT;
-  if (env.CONSUL_CLIENT_KEY) tls.key = env.CONSUL_CLIENT_KEY;
-  if (env.CONSUL_TLS_SERVER_NAME) tls.serverName = env.CONSUL_TLS_SERVER_NAME;
-  return Object.keys(tls).length > 1 || tls.insecureSkipVerify ? tls : undefined;
+  return consulTls(undefined, env);
 }

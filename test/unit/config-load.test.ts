@@ -310,10 +310,45 @@ describe('loadConfig: Consul TLS verification', () => {
       tls: { insecureSkipVerify: false },
       verify: true,
     },
+    {
+      why: 'CONSUL_HTTP_SSL_VERIFY=false still applies beside a consul.tls block that does not say',
+      yaml: 'consul: { tls: { serverName: consul.test } }',
+      env: { CONSUL_HTTP_SSL_VERIFY: 'false' },
+      tls: { serverName: 'consul.test', insecureSkipVerify: true },
+      verify: false,
+    },
   ])('$why', ({ yaml, env, tls, verify }) => {
     const c = load(`${yaml}\nroutes: [{ service: web }]\n`, env);
     expect(c.consul.tls).toEqual(tls);
     expect(tlsConnectOptions(c.consul.tls).rejectUnauthorized).toBe(verify);
+  });
+});
+
+describe('loadConfig: consul.tls falls back to the environment key by key (SPEC: "defaulting from CONSUL_*")', () => {
+  const env = { CONSUL_CACERT: '/env/ca.pem', CONSUL_CLIENT_CERT: '/env/client.pem', CONSUL_CLIENT_KEY: '/env/client-key.pem', CONSUL_TLS_SERVER_NAME: 'env.consul' };
+  it.each([
+    {
+      why: 'a CA in the file, the client certificate and server name from the environment',
+      yaml: 'consul: { tls: { ca: /file/ca.pem } }',
+      tls: { ca: '/file/ca.pem', cert: '/env/client.pem', key: '/env/client-key.pem', serverName: 'env.consul', insecureSkipVerify: false },
+    },
+    {
+      why: 'a client certificate in the file replaces the environment\'s pair whole',
+      yaml: 'consul: { tls: { cert: /file/c.pem, key: /file/k.pem } }',
+      tls: { ca: '/env/ca.pem', cert: '/file/c.pem', key: '/file/k.pem', serverName: 'env.consul', insecureSkipVerify: false },
+    },
+    {
+      why: 'every key in the file: nothing from the environment',
+      yaml: 'consul: { tls: { ca: /f/ca, cert: /f/c, key: /f/k, serverName: f.consul, insecureSkipVerify: false } }',
+      tls: { ca: '/f/ca', cert: '/f/c', key: '/f/k', serverName: 'f.consul', insecureSkipVerify: false },
+    },
+    { why: 'an empty block: all from the environment', yaml: 'consul: { tls: {} }', tls: { ca: '/env/ca.pem', cert: '/env/client.pem', key: '/env/client-key.pem', serverName: 'env.consul', insecureSkipVerify: false } },
+  ])('$why', ({ yaml, tls }) => {
+    expect(load(`${yaml}\nroutes: [{ service: web }]\n`, env).consul.tls).toEqual(tls);
+  });
+
+  it('upstream.tls takes nothing from Consul\'s variables', () => {
+    expect(load('upstream: { tls: { serverName: up } }\nroutes: [{ service: web }]\n', env).upstream.tls).toEqual({ serverName: 'up', insecureSkipVerify: false });
   });
 });
 

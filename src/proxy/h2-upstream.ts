@@ -15,7 +15,7 @@
 // - A request body that is a stream ends with the client's trailers (or none): the stream is
 //   opened with waitForTrailers, so they can be known only once the body has ended.
 
-import type { IncomingHttpHeaders } from 'node:http';
+import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import type { TlsConnectOptions } from '../config-source/client-tls.js';
 import type { Readable } from 'node:stream';
@@ -186,7 +186,8 @@ class H2Call {
     if (this.done) return;
     clearTimeout(this.#timer);
     const stream = this.#stream!;
-    if (this.#handler.onHeaders?.(status, fromH2Response(raw), () => stream.resume(), '') === false) stream.pause();
+    // HTTP/2 carries no reason phrase; an HTTP/1.1 client gets the standard one.
+    if (this.#handler.onHeaders?.(status, fromH2Response(raw), () => stream.resume(), STATUS_CODES[status] ?? '') === false) stream.pause();
     const bodyTimeout = this.#opts.bodyTimeout ?? 0;
     if (!this.done && bodyTimeout > 0) stream.setTimeout(bodyTimeout, () => this.fail(new UpstreamError('UND_ERR_BODY_TIMEOUT', 'body timeout')));
   }

@@ -26,7 +26,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
  * between rounds (a whole round can run 20% slow) and pairing cancels what the rows share.
  */
 export function summariseRounds(rounds) {
-  const paired = (name, other, key) => (rounds[other] ? median(rounds[name].map((r, i) => r[key] / rounds[other][i][key])) : undefined);
+  const perRound = (name, other, key) => (rounds[other] ? rounds[name].map((r, i) => r[key] / rounds[other][i][key]) : undefined);
+  const paired = (name, other, key) => (rounds[other] ? median(perRound(name, other, key)) : undefined);
+  const hasCpu = (name) => rounds[name]?.every((r) => r.cpuUs !== undefined);
   return Object.entries(rounds).map(([name, rs]) => ({
     name,
     rps: median(rs.map((r) => r.rps)),
@@ -38,7 +40,15 @@ export function summariseRounds(rounds) {
     perRound: rs.map((r) => r.rps),
     vsRef: paired(name, REF, 'rps'),
     // Requests per CPU-second against the reference's: its CPU per request over this row's.
-    cpuVsRef: rounds[REF]?.every((r) => r.cpuUs !== undefined) && rs.every((r) => r.cpuUs !== undefined) ? 1 / paired(name, REF, 'cpuUs') : undefined,
+    cpuVsRef: hasCpu(REF) && hasCpu(name) ? 1 / paired(name, REF, 'cpuUs') : undefined,
+    // The same ratios round by round, for the goals' spread (the machine moves between rounds).
+    rounds: {
+      vsRef: perRound(name, REF, 'rps'),
+      cpuVsRef: hasCpu(REF) && hasCpu(name) ? perRound(name, REF, 'cpuUs').map((x) => 1 / x) : undefined,
+      vsNhp: perRound(name, NHP, 'rps'),
+      vsFabio: perRound(name, FABIO, 'rps'),
+      vsTraefik: perRound(name, TRAEFIK, 'rps'),
+    },
     p99VsRef: paired(name, REF, 'p99'),
     vsNhp: paired(name, NHP, 'rps'),
     vsFabio: paired(name, FABIO, 'rps'),
@@ -84,8 +94,8 @@ export function goals(results) {
     const r = row(name);
     const value = r?.[key];
     if (value === undefined) return out.push({ text, status: `not measured (${results.skipped[other] ?? `${other} not run`})` });
-    const cpu = key === 'vsRef' && r.cpuVsRef !== undefined ? ` (by CPU time per request: ${r.cpuVsRef.toFixed(2)}×)` : '';
-    out.push({ text, value: `${name} ${value.toFixed(2)}×${cpu}`, met: value >= target, valid: smallValid });
+    const cpu = key === 'vsRef' && r.cpuVsRef !== undefined ? `; by CPU time per request: ${r.cpuVsRef.toFixed(2)}× (${spread(r.rounds?.cpuVsRef, target)})` : '';
+    out.push({ text, value: `${name} ${value.toFixed(2)}× (${spread(r.rounds?.[key], target)})${cpu}`, met: value >= target, valid: smallValid });
   };
   ratioGoal(`per core ≥ 0.5× ${REF}, small responses`, FAIRWAY, 'vsRef', REF, 0.5);
   ratioGoal(`≥ 3× ${FABIO}`, FAIRWAY_CONSUL, 'vsFabio', FABIO, 3);
@@ -113,6 +123,13 @@ export function goals(results) {
     out.push({ text, value: `${value.toFixed(2)}× (${FAIRWAY} ${ms(f.p99)} ms${share(f)}, ${REF} ${ms(h.p99)} ms${share(h)}${ceiling}, at ${int(half.rate)} req/s${missed})`, met: value <= 1.5 && !missed, valid: pointValidity(half).ok });
   }
   return out;
+}
+
+/** A goal's ratios round by round: their range, and in how many rounds the target was reached. */
+function spread(ratios, target) {
+  if (!ratios?.length) return 'no rounds';
+  const reached = ratios.filter((x) => x >= target).length;
+  return `rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×, ${reached} of ${ratios.length} at ${target}× or more`;
 }
 
 const int = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');

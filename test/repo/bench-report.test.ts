@@ -45,6 +45,20 @@ describe('bench/report.mjs', () => {
     expect(rows.find((r: { name: string }) => r.name === DIRECT).cpuVsRef).toBeUndefined();
   });
 
+  it('states a ratio goal with its spread over the rounds, and decides it by the median', () => {
+    const cpu = (rps: number, cpuUs: number) => ({ ...round(rps), cpuUs });
+    // Fairway over HAProxy by req/s: 0.45, 0.55, 0.52 (median 0.52); by CPU: 0.4, 0.5, 0.6.
+    const rounds = {
+      [DIRECT]: [round(90_000), round(90_000), round(90_000)],
+      [REF]: [cpu(20_000, 20), cpu(20_000, 20), cpu(25_000, 30)],
+      [FAIRWAY]: [cpu(9_000, 50), cpu(11_000, 40), cpu(13_000, 50)],
+    };
+    const rows = summariseRounds(rounds);
+    const g = goals({ ...results(), small: { rows, headroom: headroom(rows) } }).find((x: { text: string }) => x.text.startsWith('per core'));
+    expect(g).toMatchObject({ met: true, valid: true });
+    expect(g.value).toBe(`${FAIRWAY} 0.52× (rounds 0.45–0.55×, 2 of 3 at 0.5× or more); by CPU time per request: 0.50× (rounds 0.40–0.60×, 2 of 3 at 0.5× or more)`);
+  });
+
   it('states the policy cost goal from the paired ratio', () => {
     const g = goals(results()).find((x: { text: string }) => x.text.startsWith('policies on'));
     expect(g).toMatchObject({ met: true, valid: true });

@@ -260,7 +260,7 @@ export const routeSchema = z
     idleTimeout: duration.default('60s').describe('longest pause between two body chunks from the upstream; the response is cut when exceeded'),
     retries: wholeNumber(0, 10)
       .default(2)
-      .describe('extra attempts on another instance (connect error, reset before the answer, 502/503), within the retry budget'),
+      .describe('extra attempts on another instance (connect error or connect timeout, reset before the answer, 502/503), within the retry budget'),
     retryMethods: z
       .array(z.string({ error: 'expected an HTTP method' }).regex(METHOD, { error: 'expected an HTTP method' }), {
         error: 'expected a list of HTTP methods',

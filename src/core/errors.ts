@@ -150,6 +150,11 @@ export function codeOrMessage(err: unknown): string {
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT', 'FAIRWAY_TIMEOUT']);
 
+/** The attempt timed out connecting: no byte of the request reached the instance. */
+export function neverConnected(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'UND_ERR_CONNECT_TIMEOUT';
+}
+
 /** The answer for a failed upstream attempt: a timeout is 504, anything else 502. */
 export function upstreamFailure(err: unknown): FairwayError {
   const code = (err as { code?: unknown } | null)?.code;

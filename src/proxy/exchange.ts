@@ -15,7 +15,7 @@
 
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { ClientGoneError, codeOrMessage, FairwayError, statusOf, SUPERSEDED, TimeoutError, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
+import { ClientGoneError, codeOrMessage, FairwayError, neverConnected, statusOf, SUPERSEDED, TimeoutError, upstreamFailure, type FairwayErrorCode } from '../core/errors.js';
 import { upstreamPath, type Route } from '../core/route-table.js';
 import type { Upstream } from '../core/upstream.js';
 import { affinityHash, hashesClient } from './affinity.js';
@@ -208,7 +208,8 @@ export class Exchange implements FinishedExchange, Timed<Exchange> {
     this.fwd.outcome(this.route, u, false);
     if (this.done) return;
     const failure = err instanceof FairwayError ? err : upstreamFailure(err);
-    const retry = failure.code === 'upstream_error' && this.mayRetry();
+    // A connect that timed out sent nothing, like a refused one: another instance may answer.
+    const retry = (failure.code === 'upstream_error' || neverConnected(err)) && this.mayRetry();
     this.fwd.log.warn(
       { route: this.route.config.name, upstream: u.id, addr: u.origin, err: codeOrMessage(err), retry },
       'upstream attempt failed',

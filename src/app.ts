@@ -25,7 +25,7 @@ import { formatProblem, loadConfig, placeProblems, type Config, type ConfigProbl
 import type { KvStatus } from './core/kv-routes.js';
 import type { FleetDocs } from './core/canary.js';
 import { UserError } from './core/errors.js';
-import { upstreamsOf, watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
+import { knownUpstreams, watchKeys, type RouteTable, type TableDeps } from './core/route-table.js';
 import type { WatchState } from './discovery/consul-watch.js';
 import type { WatchSource } from './discovery/watch-source.js';
 import { certificateProblems } from './config-source/certificates.js';
@@ -152,7 +152,7 @@ export class Fairway {
         );
         // Coalesced like discovery changes: a wave of failures is one rebuild, not one per
         // request, and none runs inside the request's own callback.
-        this.#tables.soon();
+        this.#tables.ejected();
       },
     });
   }
@@ -186,9 +186,10 @@ export class Fairway {
       snapshots: () => this.#consul.snapshots,
       deps: this.#deps,
       tick: () => this.#clock.tick(),
+      // After a rebuild that lost instances: their counters and connection pools go.
       onSwept: (table) => {
         this.metrics.prune(table);
-        this.#forwarder.retainOnly(upstreamsOf(table));
+        this.#forwarder.retainOnly(knownUpstreams(table));
       },
     });
     await this.#consul.apply(config);

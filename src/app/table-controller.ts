@@ -10,7 +10,9 @@
 // - a reload, a drain by hand, the first discovery: `now()`;
 // - an ejection running out: by timer.
 // Dropping the counters and pools of instances that left walks every instance: it runs at most
-// once per SWEEP_EVERY_MS, never inside the rebuild that puts a change in use.
+// once per SWEEP_EVERY_MS, never inside the rebuild that puts a change in use, and only after a
+// rebuild that may have lost an instance (a health change loses none: at 10,000 routes × 10 a
+// sweep took 20 ms of CPU, once a second while checks flapped).
 
 import type { Config } from '../core/config.js';
 import { buildRouteTable, pruneStats, type RouteTable, type TableDeps } from '../core/route-table.js';
@@ -37,11 +39,15 @@ export class TableController {
   #table: RouteTable;
   /** Instance IDs taken out of rotation by hand (admin drain). */
   readonly #drained = new Set<string>();
+  /** Ejections and drain changes so far: a rebuild re-checks exclusions only when it moved. */
+  #exclusions = 0;
   #rebuildTimer: NodeJS.Timeout | undefined;
   #lastRebuildAt = Number.NEGATIVE_INFINITY;
   #unejectTimer: NodeJS.Timeout | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #lastSweepAt = Number.NEGATIVE_INFINITY;
+  /** A rebuild since the last sweep may have lost an instance. */
+  #departures = false;
   #stopped = false;
 
   constructor(opts: TableControllerOptions) {
@@ -85,7 +91,7 @@ export class TableController {
     this.#rebuildTimer = undefined;
     const now = this.#opts.tick();
     this.#lastRebuildAt = performance.now();
-    const table = buildRouteTable(this.#opts.config(), this.#opts.snapshots(), this.#opts.deps, this.#table, this.#drained);
+    const table = buildRouteTable(this.#opts.config(), this.#opts.snapshots(), this.#opts.deps, this.#table, this.#drained, this.#exclusions);
     this.#table = table;
     // Ejections end by time, not by an event: rebuild when the next one is due.
     clearTimeout(this.#unejectTimer);
@@ -93,7 +99,8 @@ export class TableController {
       this.#unejectTimer = setTimeout(() => this.now(), Math.max(1, table.nextUnejectAt - now + 1));
       this.#unejectTimer.unref();
     }
-    if (this.#sweepTimer === undefined && !this.#stopped) {
+    this.#departures ||= table.departures;
+    if (this.#departures && this.#sweepTimer === undefined && !this.#stopped) {
       this.#sweepTimer = setTimeout(() => this.#sweep(), Math.max(0, this.#lastSweepAt + SWEEP_EVERY_MS - this.#lastRebuildAt));
       this.#sweepTimer.unref();
     }
@@ -103,8 +110,15 @@ export class TableController {
     clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;
     this.#lastSweepAt = performance.now();
+    this.#departures = false;
     pruneStats(this.#table);
     this.#opts.onSwept(this.#table);
+  }
+
+  /** Passive outlier detection ejected an instance: a rebuild soon takes it out. */
+  ejected(): void {
+    this.#exclusions++;
+    this.soon();
   }
 
   /**
@@ -116,6 +130,7 @@ export class TableController {
     if (!known && !this.#drained.has(id)) return false;
     if (drained) this.#drained.add(id);
     else this.#drained.delete(id);
+    this.#exclusions++;
     this.now();
     return true;
   }

@@ -280,7 +280,8 @@ export class Discovery implements WatchSource {
   }
 
   #wake(): void {
-    if (!this.#allTried()) return;
+    // Called on every read's state: walking every watch (10,000 in feed mode) only when someone waits.
+    if (this.#waiters.length === 0 || !this.#allTried()) return;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w();

@@ -206,3 +206,38 @@ describe('buildRouteTable: retry budgets', () => {
     expect(web(t2).budget.tryRetry(1_000)).toBe(false);
   });
 });
+
+describe('buildRouteTable: what a rebuild tells its caller', () => {
+  it.each([
+    { why: 'the first table', before: undefined, after: [W1, W2], departures: false },
+    { why: 'a service that gained an instance', before: [W1], after: [W1, W2], departures: false },
+    { why: 'a health change (a new snapshot, the same instances)', before: [W1, W2], after: [W1, { ...W2, status: 'critical' as const }], departures: false },
+    { why: 'a service that lost an instance', before: [W1, W2], after: [W1], departures: true },
+    { why: 'an instance that moved to another port (its stats are another instance\'s)', before: [W1, W2], after: [W1, { ...W2, port: 9999 }], departures: true },
+  ])('departures: $why → $departures', ({ before, after, departures }) => {
+    const first = before === undefined ? undefined : build(CONFIG, snaps(...before), 0);
+    expect(build(CONFIG, snaps(...after), 0, first).departures).toBe(departures);
+  });
+
+  it('departures: a new config may drop any instance', () => {
+    const first = build(CONFIG, SNAPS, 0);
+    const other = config('routes:\n  - { service: web, strategy: random }\n');
+    expect(buildRouteTable(other, SNAPS, depsOf(undefined, () => 0), first).departures).toBe(true);
+  });
+
+  it('exclusions: with the count given and unchanged, kept routes are not checked again; a new count, or an ejection of the previous table running out, checks them', () => {
+    const deps = depsOf(undefined, () => 1_000);
+    const first = buildRouteTable(CONFIG, SNAPS, deps, undefined, undefined, 7);
+    // Ejected behind the caller's back (the count not raised): not seen. The caller's contract.
+    first.stats.for(W2.id, W2.host, W2.port).ejectedUntil = 5_000;
+    const same = buildRouteTable(CONFIG, SNAPS, deps, first, undefined, 7);
+    expect(web(same)).toBe(web(first));
+    // Told of it: the route is rebuilt without the instance.
+    const told = buildRouteTable(CONFIG, SNAPS, deps, same, undefined, 8);
+    expect(told.routes[0]!.upstreams.map((u) => u.id)).toEqual(['w1', 'w3']);
+    expect(told.nextUnejectAt).toBe(5_000);
+    // The ejection ends: at or past nextUnejectAt every kept route is checked, the count unchanged.
+    const back = buildRouteTable(CONFIG, SNAPS, depsOf(undefined, () => 5_000), told, undefined, 8);
+    expect(back.routes[0]!.upstreams.map((u) => u.id)).toEqual(['w1', 'w2', 'w3']);
+  });
+});

@@ -89,14 +89,35 @@ describe('TableController', () => {
     expect(ids(c.tables.table).sort()).toEqual(['a', 'b']);
   });
 
-  it('sweeps departed instances once, a second after the rebuild, and reports the table', () => {
+  it('sweeps once, a second after a rebuild that lost an instance, and reports the table', () => {
     const c = controller();
+    c.set('a', 'b');
+    c.tables.now();
+    vi.advanceTimersByTime(2_000);
+    // Instances only arrived: nothing to sweep.
+    expect(c.swept).toHaveLength(0);
     c.set('a');
     c.tables.now();
     expect(c.swept).toHaveLength(0);
     vi.advanceTimersByTime(1_000);
     expect(c.swept).toHaveLength(1);
     expect(c.swept[0]).toBe(c.tables.table);
+    // The same instance again, in a new snapshot (a health change, say): no sweep.
+    c.set('a');
+    c.tables.now();
+    vi.advanceTimersByTime(2_000);
+    expect(c.swept).toHaveLength(1);
+  });
+
+  it('an ejection it is told of takes the instance out at the next rebuild, the snapshot unchanged', () => {
+    const c = controller();
+    c.set('a', 'b');
+    c.tables.now();
+    const b = c.tables.table.routes[0]!.upstreams.find((u) => u.id === 'b')!;
+    b.stats.ejectedUntil = performance.now() + 60_000;
+    vi.advanceTimersByTime(COALESCE_MS);
+    c.tables.ejected();
+    expect(ids(c.tables.table)).toEqual(['a']);
   });
 
   it('schedules nothing once stopped', () => {

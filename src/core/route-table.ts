@@ -138,15 +138,16 @@ export function buildRouteTable(
 
 /** Whether `after` no longer knows some instance `before` knew (by id and address, the stats' identity). */
 function lostAny(before: Route, after: Route): boolean {
-  const known = (r: Route): readonly Upstream[] => (r.idle.length === 0 ? r.candidates : [...r.candidates, ...r.idle]);
-  const was = known(before);
-  if (was.length === 0) return false;
-  const is = known(after);
-  const key = (u: Upstream): string => `${u.id}\0${u.host}:${u.port}`;
-  // A few instances compare pairwise; a large service through a set.
-  if (was.length <= 32) return was.some((u) => !is.some((v) => v.id === u.id && v.host === u.host && v.port === u.port));
-  const keys = new Set(is.map(key));
-  return was.some((u) => !keys.has(key(u)));
+  if (before.candidates.length + before.idle.length === 0) return false;
+  // By id, then address, as markJoiners compares.
+  const now = new Map<string, Upstream>();
+  for (const list of [after.candidates, after.idle]) for (const u of list) now.set(u.id, u);
+  for (const list of [before.candidates, before.idle])
+    for (const u of list) {
+      const v = now.get(u.id);
+      if (v === undefined || v.host !== u.host || v.port !== u.port) return true;
+    }
+  return false;
 }
 
 const NONE: ReadonlySet<string> = new Set();

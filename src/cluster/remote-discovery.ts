@@ -161,7 +161,8 @@ export class RemoteDiscovery implements WatchSource {
   }
 
   #wake(): void {
-    if (!this.#allTried()) return;
+    // Called on every message: walking every wanted key (10,000 at scale) only when someone waits.
+    if (this.#waiters.length === 0 || !this.#allTried()) return;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w();

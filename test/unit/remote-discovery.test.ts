@@ -70,6 +70,23 @@ describe('RemoteDiscovery', () => {
     expect(settled).toBe(true);
   });
 
+  it('looks at its watch states on a message only while someone waits to be settled', async () => {
+    const h = harness();
+    await h.remote.sync(web);
+    let looks = 0;
+    const watched = state('web');
+    Object.defineProperty(watched, 'synced', { get: () => (looks++, true), enumerable: true });
+    h.deliver(news({ states: [watched] }));
+    await h.remote.settled();
+    // Every message after that (a change, a heartbeat) with nobody waiting: no walk of the keys.
+    const before = looks;
+    for (let i = 0; i < 20; i++) h.deliver(news());
+    expect(looks).toBe(before);
+    // Someone waiting again: the states are looked at, and the waiter is let go.
+    await h.remote.settled();
+    expect(looks).toBeGreaterThan(before);
+  });
+
   it('takes snapshots of the keys it wants only, and forgets the keys it drops', async () => {
     const h = harness();
     await h.remote.sync(web);

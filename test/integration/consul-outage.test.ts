@@ -4,8 +4,11 @@
 
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
+import { ConsulClient } from '../../src/discovery/consul-client.js';
+import { Discovery } from '../../src/discovery/discovery.js';
 import { startBackends, type Backend } from '../support/backends.js';
 import { ConsulAgent, ConsulApi } from '../support/consul.js';
 import { baseConfig, Client, startFairway, until, waitReady } from '../support/fairway.js';
@@ -99,6 +102,36 @@ describe('before the first discovery answer', () => {
       await app.stop();
       for (const s of sockets) s.destroy();
       silent.close();
+    }
+  });
+});
+
+describe('the state of watches that come and go', () => {
+  // Discovery keeps counts of its watches' standing (synced, failing, unreachable) instead of
+  // walking them all on each read of its state: a watch that stops must leave the counts too.
+  it('a watch dropped while Consul was unreachable no longer counts once the agent is back', async () => {
+    const agent = new ConsulAgent(inject('consulBin'));
+    await agent.start();
+    const client = new ConsulClient({ address: agent.address });
+    const discovery = new Discovery(client, { waitMs: 1_000, onChange: () => undefined, log: pino({ level: 'silent' }) });
+    const keys = (...names: string[]) => new Map(names.map((n) => [n, { service: n, tags: [] as string[] }]));
+    try {
+      await discovery.sync(keys('a', 'b'));
+      await discovery.settled();
+      expect(discovery.state).toBe('connected');
+      await agent.kill();
+      await until(() => discovery.state === 'unreachable', 10_000, 'both watches unreachable');
+      await discovery.sync(keys('a'));
+      expect(discovery.state).toBe('unreachable');
+      await discovery.sync(keys());
+      expect(discovery.state).toBe('unused');
+      await agent.start();
+      await discovery.sync(keys('c'));
+      await until(() => discovery.state === 'connected', 10_000, 'connected, with only the new watch running');
+    } finally {
+      await discovery.close();
+      await client.close();
+      await agent.stop();
     }
   });
 });

@@ -59,7 +59,7 @@ const cidr = z
 
 const name = z
   .string({ error: 'expected a string' })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected letters, digits, ".", "_" or "-"' });
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected letters, digits, ".", "_" or "-", starting with a letter or digit' });
 
 const weight = z
   .number({ error: 'expected a whole number from 1 to 1000' })

@@ -41,14 +41,23 @@ type Catalog = Readonly<Record<string, readonly string[]>>;
 /** Services that appeared, went or changed tags between two catalog answers. */
 export function touchedByCatalog(before: Catalog, after: Catalog): Set<string> {
   const services = new Set<string>();
-  for (const [name, tags] of Object.entries(after)) if (!sameTags(before[name], tags)) services.add(name);
-  for (const name of Object.keys(before)) if (!(name in after)) services.add(name);
+  // Own names only: a service may be named toString or constructor.
+  for (const name of Object.keys(after)) if (!sameTags(Object.hasOwn(before, name) ? before[name] : undefined, after[name]!)) services.add(name);
+  for (const name of Object.keys(before)) if (!Object.hasOwn(after, name)) services.add(name);
   return services;
 }
 
+/**
+ * Whether two tag lists hold the same tags, in any order. Consul usually lists them in the same
+ * order each time: that is checked first, without copying (this runs for every service, 10,000
+ * of them, on every move of the catalog's index; sorting copies of each was ~10 ms of it).
+ */
 function sameTags(a: readonly string[] | undefined, b: readonly string[]): boolean {
   if (a === undefined || a.length !== b.length) return false;
-  const sa = [...a].sort();
-  const sb = [...b].sort();
-  return sa.every((t, i) => t === sb[i]);
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  if (i === a.length) return true;
+  const sa = a.slice(i).sort();
+  const sb = b.slice(i).sort();
+  return sa.every((t, k) => t === sb[k]);
 }

@@ -304,7 +304,8 @@ function checksOf(body: unknown): CheckStatus[] {
 
 /** The catalog's service list: each name with its tags (non-strings dropped). */
 function servicesOf(body: unknown): Record<string, string[]> {
-  const services: Record<string, string[]> = {};
+  // Without a prototype: a service may be named __proto__, toString or constructor.
+  const services: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
   for (const [name, tags] of Object.entries((body ?? {}) as Record<string, unknown>))
     services[name] = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
   return services;

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { expect, inject, it } from 'vitest';
 import { startBackends } from '../support/backends.js';
 import { ConsulAgent, ConsulApi } from '../support/consul.js';
-import { spawnFairway, stopProcess, until, writeConfig } from '../support/fairway.js';
+import { baseConfig, spawnFairway, startFairway, stopProcess, until, waitReady, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
 import { answers, connectionsTo } from '../support/through.js';
 
@@ -97,5 +97,49 @@ it('past maxWatches: a fixed few connections, and every kind of change still arr
     await Promise.all(backends.map((b) => b.close()));
     await agent.stop();
     expect(code, logs()).toBe(0);
+  }
+});
+
+it('services named __proto__, toString or constructor are read like any other: routes or a said conflict, no watch error', async () => {
+  // Consul takes any service name. The catalog's answer was read into a plain object: a
+  // service named __proto__ set its prototype instead (and so was never seen), and in feed
+  // mode one named toString or constructor met the prototype's member while diffing the
+  // catalog, which failed the feed's catalog watch.
+  const agent = new ConsulAgent(inject('consulBin'));
+  await agent.start();
+  const consul = new ConsulApi(agent.address);
+  const backends = await startBackends(2);
+  const app = await startFairway(
+    baseConfig({
+      consul: { address: agent.address, maxWatches: 1 },
+      consulTags: { prefix: 'fairway' },
+      routes: ['plain-a', 'plain-b'].map((s) => ({ name: s, match: { pathPrefix: `/${s}/` }, service: s })),
+    }),
+  );
+  const status = async () => (await (await fetch(`${app.adminUrl}/api/status`)).json()) as { watches: Array<{ key: string; errors: number }>; tagRoutes: { routes: string[]; conflicts: string[] } };
+  const port = Number(new URL(app.proxyUrl).port);
+  try {
+    await waitReady(app);
+    for (const [name, i] of [['__proto__', 0], ['toString', 1], ['constructor', 0]] as const)
+      await consul.put('/v1/agent/service/register', { ID: `odd-${name}`, Name: name, Address: '127.0.0.1', Port: backends[i]!.port, Tags: [`fairway.route=/odd-${name}/`] });
+    // __proto__ is seen, and refused as Fairway refuses such a name anywhere (a conflict, said).
+    await until(async () => {
+      const { routes, conflicts } = (await status()).tagRoutes;
+      return routes.length === 2 && conflicts.length === 1;
+    }, 5_000, 'two tag routes and one conflict');
+    const tags = (await status()).tagRoutes;
+    expect(tags.routes.sort()).toEqual(['tag.constructor', 'tag.toString']);
+    expect(tags.conflicts).toEqual(['service "__proto__": fairway.service: expected letters, digits, ".", "_" or "-", starting with a letter or digit']);
+    // Each route's service is read once its route exists.
+    await until(async () => (await answers(port, '/odd-constructor/', 2)).join() === '200 b1', 5_000, 'constructor answers');
+    await until(async () => (await answers(port, '/odd-toString/', 2)).join() === '200 b2', 5_000, 'toString answers');
+    // And another change after them still arrives through the feed, with no watch failing.
+    await consul.put('/v1/agent/service/register', { ID: 'plain-a-1', Name: 'plain-a', Address: '127.0.0.1', Port: backends[1]!.port });
+    await until(async () => (await answers(port, '/plain-a/', 2)).join() === '200 b2', 5_000, 'a join after them');
+    expect((await status()).watches.filter((w) => w.errors > 0)).toEqual([]);
+  } finally {
+    await app.stop();
+    await Promise.all(backends.map((b) => b.close()));
+    await agent.stop();
   }
 });

@@ -40,4 +40,17 @@ describe('touchedByCatalog', () => {
   it('names nothing for the same list (an instance change it cannot show)', () => {
     expect(touchedByCatalog({ a: ['x'] }, { a: ['x'] }).size).toBe(0);
   });
+
+  it('names a service called toString or constructor like any other (not the prototype\'s)', () => {
+    const after = JSON.parse('{"toString": [], "constructor": ["x"], "__proto__": []}') as Record<string, string[]>;
+    expect([...touchedByCatalog({}, after)].sort()).toEqual(['__proto__', 'constructor', 'toString']);
+    expect([...touchedByCatalog(after, {})].sort()).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(touchedByCatalog(after, after).size).toBe(0);
+  });
+
+  it('compares tags as sets past a common start: reordered is the same, one swapped is not', () => {
+    const before = { same: ['a', 'b', 'c'], moved: ['a', 'b', 'c'], swapped: ['a', 'b', 'c'], twice: ['a', 'a', 'b'] };
+    const after = { same: ['a', 'b', 'c'], moved: ['a', 'c', 'b'], swapped: ['a', 'b', 'd'], twice: ['a', 'b', 'b'] };
+    expect([...touchedByCatalog(before, after)].sort()).toEqual(['swapped', 'twice']);
+  });
 });

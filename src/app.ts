@@ -58,7 +58,7 @@ export interface FairwayOptions {
    */
   role?: 'single' | 'worker';
   /** A worker's discovery: the primary's, relayed (cluster/remote-discovery.ts). Default: its own. */
-  remoteDiscovery?: (onChange: () => void) => WatchSource;
+  remoteDiscovery?: (onChange: (key: string) => void) => WatchSource;
   /** Called once, when first discovery has finished. */
   onReady?: () => void;
 }
@@ -136,7 +136,7 @@ export class Fairway {
       log: this.log,
       rng: this.#rng,
       registers: this.#role !== 'worker',
-      onChange: () => this.#tables.soon(),
+      onChange: (key) => this.#tables.soon(key),
       ...(options.remoteDiscovery ? { remote: options.remoteDiscovery } : {}),
     });
     this.#forwarder = new Forwarder({

@@ -26,10 +26,10 @@ export interface ConsulSessionOptions {
   rng: () => number;
   /** A worker process watches, but registers nothing (the primary does). */
   registers: boolean;
-  /** A watch's instances changed. */
-  onChange: () => void;
+  /** A watch's instances changed (by watch key). */
+  onChange: (key: string) => void;
   /** Makes a discovery that is not this process's own (a worker's, relayed from the primary). */
-  remote?: (onChange: () => void) => WatchSource;
+  remote?: (onChange: (key: string) => void) => WatchSource;
 }
 
 /** Does this config need Consul at all (static endpoints alone do not)? */

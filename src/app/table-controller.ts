@@ -6,7 +6,9 @@
 // - a discovery change or an ejection: `soon()`, coalesced, so a burst (a thousand watches
 //   answering at start, or a wave of failures ejecting instances one after another) costs one
 //   rebuild per COALESCE_MS instead of one per event. A single change is applied at once.
-//   Ejections used to rebuild inside the request callback that saw the failure;
+//   Ejections used to rebuild inside the request callback that saw the failure. A discovery
+//   change names its watch key, and while nothing else happened the rebuild looks at those
+//   routes only;
 // - a reload, a drain by hand, the first discovery: `now()`;
 // - an ejection running out: by timer.
 // Dropping the counters and pools of instances that left walks every instance: it runs at most
@@ -48,6 +50,10 @@ export class TableController {
   #lastSweepAt = Number.NEGATIVE_INFINITY;
   /** A rebuild since the last sweep may have lost an instance. */
   #departures = false;
+  /** The watch keys changed since the last rebuild; undefined when that rebuild must look at every route. */
+  #changed: Set<string> | undefined = new Set();
+  /** The snapshot map the table was last built from (a new discovery brings a new one). */
+  #builtFrom: ReadonlyMap<string, InstanceSnapshot> | undefined;
   #stopped = false;
 
   constructor(opts: TableControllerOptions) {
@@ -69,29 +75,41 @@ export class TableController {
   }
 
   /**
-   * A rebuild for a discovery change or an ejection: at once when none ran in the last
-   * COALESCE_MS, else once at the end of that window.
+   * A rebuild for a discovery change (the snapshot of watch key `key`) or an ejection (no key):
+   * at once when none ran in the last COALESCE_MS, else once at the end of that window.
    */
-  soon(): void {
+  soon(key?: string): void {
+    if (key === undefined) this.#changed = undefined;
+    else this.#changed?.add(key);
     if (this.#rebuildTimer !== undefined) return;
     const wait = this.#lastRebuildAt + COALESCE_MS - performance.now();
     if (wait <= 0) {
-      this.now();
+      this.#rebuild();
       return;
     }
     this.#rebuildTimer = setTimeout(() => {
       this.#rebuildTimer = undefined;
-      this.now();
+      this.#rebuild();
     }, wait);
   }
 
-  /** Rebuilds and swaps the table now. */
+  /** Rebuilds and swaps the table now, looking at every route. */
   now(): void {
+    this.#changed = undefined;
+    this.#rebuild();
+  }
+
+  #rebuild(): void {
     clearTimeout(this.#rebuildTimer);
     this.#rebuildTimer = undefined;
     const now = this.#opts.tick();
     this.#lastRebuildAt = performance.now();
-    const table = buildRouteTable(this.#opts.config(), this.#opts.snapshots(), this.#opts.deps, this.#table, this.#drained, this.#exclusions);
+    const snapshots = this.#opts.snapshots();
+    // Only the keys named since the last rebuild, when that rebuild read this same map.
+    const changed = snapshots === this.#builtFrom ? this.#changed : undefined;
+    this.#changed = new Set();
+    this.#builtFrom = snapshots;
+    const table = buildRouteTable(this.#opts.config(), snapshots, this.#opts.deps, this.#table, this.#drained, this.#exclusions, changed);
     this.#table = table;
     // Ejections end by time, not by an event: rebuild when the next one is due.
     clearTimeout(this.#unejectTimer);

@@ -36,7 +36,7 @@ export function answerPrimary(app: Fairway): void {
 }
 
 /** This worker's discovery: the primary's, over the IPC channel. */
-export function primaryDiscovery(log: Logger): (onChange: () => void) => WatchSource {
+export function primaryDiscovery(log: Logger): (onChange: (key: string) => void) => WatchSource {
   return (onChange) =>
     new RemoteDiscovery({
       onChange,

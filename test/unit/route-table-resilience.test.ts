@@ -241,3 +241,65 @@ describe('buildRouteTable: what a rebuild tells its caller', () => {
     expect(back.routes[0]!.upstreams.map((u) => u.id)).toEqual(['w1', 'w2', 'w3']);
   });
 });
+
+describe('buildRouteTable: a rebuild told which watch keys changed', () => {
+  // Six routes over four services: two share `web`, one is static, one has tags.
+  const MANY = config(`
+routes:
+  - { name: web, match: { pathPrefix: /web }, service: web }
+  - { name: web-again, match: { pathPrefix: /again }, service: web, strategy: random }
+  - { name: api, match: { pathPrefix: /api }, service: api }
+  - { name: v2, match: { pathPrefix: /v2 }, service: api, tags: [v2] }
+  - { name: jobs, match: { pathPrefix: /jobs }, service: jobs }
+  - { name: fixed, match: { pathPrefix: /fixed }, endpoints: ["10.0.9.9:80"] }
+`);
+  const snapshotOf = (key: string, ...instances: Instance[]): InstanceSnapshot => ({ key, instances });
+  const start = new Map<string, InstanceSnapshot>([
+    ['web', snapshotOf('web', W1, W2)],
+    ['api', snapshotOf('api', W3)],
+    ['api?tag=v2', snapshotOf('api?tag=v2', W3)],
+    ['jobs', snapshotOf('jobs', W1)],
+  ]);
+  const deps = depsOf(undefined, () => 1_000);
+  const view = (t: RouteTable) => t.routes.map((r) => [r.config.name, ids(r.upstreams), ids(r.idle), r.panic]);
+
+  it('rebuilds the routes of those keys only, to the same result a full rebuild gives', () => {
+    const first = buildRouteTable(MANY, start, deps, undefined, undefined, 0);
+    expect(first.routes[3]!.key).toBe('api?tag=v2');
+    const next = new Map(start).set('web', snapshotOf('web', W1)).set('api?tag=v2', snapshotOf('api?tag=v2', W3, W2));
+    const told = buildRouteTable(MANY, next, deps, first, undefined, 0, new Set(['web', 'api?tag=v2']));
+    const full = buildRouteTable(MANY, next, deps, first, undefined, 0);
+    expect(view(told)).toEqual(view(full));
+    // The routes of other keys are the previous table's own objects; those of the named keys are new.
+    expect(told.routes.map((r, i) => r === first.routes[i])).toEqual([false, false, true, false, true, true]);
+    expect(told.departures).toBe(true);
+    expect(told.match(undefined, '/again/x', {})?.config.name).toBe('web-again');
+    expect(told.match(undefined, '/again/x', {})).toBe(told.routes[1]);
+  });
+
+  it('a key named whose snapshot is the same object keeps its routes, and loses no instance', () => {
+    const first = buildRouteTable(MANY, start, deps, undefined, undefined, 0);
+    const told = buildRouteTable(MANY, start, deps, first, undefined, 0, new Set(['jobs', 'gone']));
+    expect(told.routes.every((r, i) => r === first.routes[i])).toBe(true);
+    expect(told.departures).toBe(false);
+  });
+
+  it('looks at every route when the config, the exclusion count or an ejection\'s end says so', () => {
+    const first = buildRouteTable(MANY, start, deps, undefined, undefined, 0);
+    // jobs changed, and only web is named: told so, the rebuild cannot see it (the caller names
+    // every change), until something else makes it look at every route.
+    const next = new Map(start).set('jobs', snapshotOf('jobs', W2));
+    const jobs = (t: RouteTable) => t.routes[4]!.upstreams.map((u) => u.id);
+    const named = new Set(['web']);
+    expect(jobs(buildRouteTable(MANY, next, deps, first, undefined, 0, named))).toEqual(['w1']);
+    expect(jobs(buildRouteTable(MANY, next, deps, first, undefined, 1, named))).toEqual(['w2']);
+    const reloaded = config('routes:\n  - { service: web }\n');
+    expect(buildRouteTable(reloaded, next, deps, first, undefined, 0, named).routes.map((r) => r.config.name)).toEqual(['web']);
+    // An ejection that ends at 1,500: at 2,000 every route is looked at again.
+    first.stats.for(W3.id, W3.host, W3.port).ejectedUntil = 1_500;
+    const ejected = buildRouteTable(MANY, start, deps, first, undefined, 1);
+    expect(ejected.nextUnejectAt).toBe(1_500);
+    expect(jobs(buildRouteTable(MANY, next, deps, ejected, undefined, 1, named))).toEqual(['w1']);
+    expect(jobs(buildRouteTable(MANY, next, depsOf(undefined, () => 2_000), ejected, undefined, 1, named))).toEqual(['w2']);
+  });
+});

@@ -120,6 +120,29 @@ describe('TableController', () => {
     expect(ids(c.tables.table)).toEqual(['a']);
   });
 
+  it('a change named by its watch key rebuilds that key\'s routes; now(), or a new snapshot map, looks at every route', () => {
+    const two = config('routes:\n  - { match: { pathPrefix: /a }, service: a }\n  - { match: { pathPrefix: /b }, service: b }\n');
+    const snap = (key: string, id: string): InstanceSnapshot => ({ key, instances: Object.freeze([instance(id, { port: 9000 + id.length })]) });
+    let snapshots = new Map([['a', snap('a', 'a1')], ['b', snap('b', 'b1')]]);
+    const tables = new TableController({ config: () => two, snapshots: () => snapshots, deps: depsOf(), tick: () => performance.now(), onSwept: () => undefined });
+    tables.now();
+    const of = (i: number) => tables.table.routes[i]!.upstreams.map((u) => u.id);
+    // Both change in the same map, but only a is named: b's route is the one built before.
+    snapshots.set('a', snap('a', 'a22')).set('b', snap('b', 'b22'));
+    vi.advanceTimersByTime(COALESCE_MS);
+    tables.soon('a');
+    expect([of(0), of(1)]).toEqual([['a22'], ['b1']]);
+    vi.advanceTimersByTime(COALESCE_MS);
+    tables.now();
+    expect(of(1)).toEqual(['b22']);
+    // A new map (a new discovery): the next named change looks at every route all the same.
+    snapshots = new Map([['a', snap('a', 'a333')], ['b', snap('b', 'b333')]]);
+    vi.advanceTimersByTime(COALESCE_MS);
+    tables.soon('a');
+    expect([of(0), of(1)]).toEqual([['a333'], ['b333']]);
+    tables.stop();
+  });
+
   it('schedules nothing once stopped', () => {
     const c = controller();
     c.tables.now();

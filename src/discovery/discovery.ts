@@ -53,8 +53,9 @@ export class Discovery implements WatchSource {
   readonly #client: ConsulClient;
   readonly #opts: DiscoveryOptions;
   #waiters: Array<() => void> = [];
-  /** Watches that finished at least one attempt. */
+  /** Watches that finished at least one attempt, and how many running ones have not yet. */
   #tried = new WeakSet<RunningWatch>();
+  #untried = 0;
   #lastFailing = new WeakMap<RunningWatch, boolean>();
   /**
    * How many running watches are synced, failing, and failing with no answer (standingOf), kept
@@ -155,7 +156,7 @@ export class Discovery implements WatchSource {
 
   /** A service read by the feed, as a watch among the others (state, settled, logging). */
   #track(feed: ConsulFeed, key: string, source: { service: string; tags: readonly string[] }): void {
-    this.#watches.set(key, feed.track(key, source));
+    this.#add(key, feed.track(key, source));
   }
 
   #watchService(key: string, { service, tags }: { service: string; tags: readonly string[] }): void {
@@ -225,7 +226,7 @@ export class Discovery implements WatchSource {
       },
       onState: (state, error) => this.#onState(watch, state, error),
     });
-    this.#watches.set(key, watch);
+    this.#add(key, watch);
     watch.start();
     this.#opts.log.info({ watch: key }, 'consul watch started');
   }
@@ -261,11 +262,20 @@ export class Discovery implements WatchSource {
     this.#wake();
   }
 
+  #add(key: string, watch: RunningWatch): void {
+    this.#watches.set(key, watch);
+    this.#untried++;
+  }
+
   /** Stops counting a watch that is no longer running (its stop is the caller's). */
   #drop(key: string, watch: RunningWatch): void {
     this.#watches.delete(key);
     this.#count(watch, 0);
     this.#standing.delete(watch);
+    if (!this.#tried.has(watch)) {
+      this.#tried.add(watch);
+      this.#untried--;
+    }
   }
 
   /** Moves `watch` from the counts of its last standing to those of `standing`. */
@@ -281,8 +291,7 @@ export class Discovery implements WatchSource {
   }
 
   #allTried(): boolean {
-    for (const w of this.#watches.values()) if (!this.#tried.has(w)) return false;
-    return true;
+    return this.#untried === 0;
   }
 
   #onState(watch: RunningWatch, state: Readonly<WatchState>, error?: Error): void {
@@ -296,14 +305,19 @@ export class Discovery implements WatchSource {
     }
     this.#lastFailing.set(watch, state.failing);
     // A stopped watch's last answer may still come in: only running ones are counted.
-    if (this.#watches.get(state.key) === watch) this.#count(watch, standingOf(state));
-    this.#tried.add(watch);
+    if (this.#watches.get(state.key) === watch) {
+      this.#count(watch, standingOf(state));
+      if (!this.#tried.has(watch)) {
+        this.#tried.add(watch);
+        this.#untried--;
+      }
+    }
     this.#opts.onState?.(state.key);
     this.#wake();
   }
 
+  /** Called on every read's state: a count, not a walk of every watch (10,000 in feed mode), says whether all were tried. */
   #wake(): void {
-    // Called on every read's state: walking every watch (10,000 in feed mode) only when someone waits.
     if (this.#waiters.length === 0 || !this.#allTried()) return;
     const waiters = this.#waiters;
     this.#waiters = [];

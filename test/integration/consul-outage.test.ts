@@ -136,6 +136,36 @@ describe('the state of watches that come and go', () => {
   });
 });
 
+describe('settled, with watches dropped before their first answer', () => {
+  it('settles once the watches still running have been tried, not those dropped unanswered', async () => {
+    // An agent that takes connections and never answers: the first read of `a` stays in flight.
+    const sockets = new Set<Socket>();
+    const silent = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as { port: number };
+    const client = new ConsulClient({ address: `http://127.0.0.1:${port}` });
+    const discovery = new Discovery(client, { waitMs: 1_000, onChange: () => undefined, log: pino({ level: 'silent' }) });
+    let settled = false;
+    try {
+      await discovery.sync(new Map([['a', { service: 'a', tags: [] }]]));
+      void discovery.settled().then(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(settled).toBe(false);
+      await discovery.sync(new Map());
+      await until(() => settled, 2_000, 'settled once the unanswered watch is dropped');
+    } finally {
+      await discovery.close();
+      await client.close();
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+});
+
 /** The sum of fairway_consul_watch_errors_total over every watch, from a /metrics scrape. */
 function watchErrorsOf(text: string): number {
   let sum = 0;

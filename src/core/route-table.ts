@@ -136,6 +136,11 @@ export function buildRouteTable(
     return route;
   });
 
+  return finish(config, routes, deps, stats, nextUnejectAt, exclusions, departures);
+}
+
+/** The table of `routes`, once their rate limits have this process's share. */
+function finish(config: Config, routes: Route[], deps: TableDeps, stats: StatsBook, nextUnejectAt: number, exclusions: number | undefined, departures: boolean): RouteTable {
   // The share moves with the fleet's size, and routes kept as they were keep their limiters.
   const share = deps.rateShare?.() ?? 1;
   for (const r of routes) if (r.guard?.limiter !== undefined && r.guard.limiter.share !== share) r.guard.limiter.share = share;
@@ -159,7 +164,8 @@ function rebuildChanged(
   let departures = false;
   for (const key of changed) {
     const snapshot = snapshots.get(key);
-    for (const i of positions.get(key) ?? NO_POSITIONS) {
+    const at = positions.get(key);
+    for (const i of at === undefined ? NO_POSITIONS : typeof at === 'number' ? [at] : at) {
       const old = routes[i]!;
       if (old.snapshot === snapshot) continue;
       const route = build(old.config, key, snapshot, old, config, deps, now, stats, drained);
@@ -170,23 +176,25 @@ function rebuildChanged(
       routes[i] = route;
     }
   }
-  const share = deps.rateShare?.() ?? 1;
-  for (const r of routes) if (r.guard?.limiter !== undefined && r.guard.limiter.share !== share) r.guard.limiter.share = share;
-  return { config, routes, match: routeMatcher(config.routes, routes, matchRoute), stats, nextUnejectAt, exclusions, departures };
+  return finish(config, routes, deps, stats, nextUnejectAt, exclusions, departures);
 }
 
 const NO_POSITIONS: readonly number[] = [];
-/** Per config, the positions of its routes by watch key (from a table built from it). */
-const positionsCache = new WeakMap<Config, ReadonlyMap<string, readonly number[]>>();
-function positionsByKey(table: RouteTable): ReadonlyMap<string, readonly number[]> {
+/**
+ * Per config, the position of its route by watch key, or positions where routes share a key
+ * (from a table built from it; an array only then: most keys have one route, 10,000 arrays fewer).
+ */
+const positionsCache = new WeakMap<Config, ReadonlyMap<string, number | readonly number[]>>();
+function positionsByKey(table: RouteTable): ReadonlyMap<string, number | readonly number[]> {
   let positions = positionsCache.get(table.config);
   if (positions === undefined) {
-    const byKey = new Map<string, number[]>();
+    const byKey = new Map<string, number | number[]>();
     table.routes.forEach((r, i) => {
       if (r.key === undefined) return;
-      const list = byKey.get(r.key);
-      if (list === undefined) byKey.set(r.key, [i]);
-      else list.push(i);
+      const at = byKey.get(r.key);
+      if (at === undefined) byKey.set(r.key, i);
+      else if (typeof at === 'number') byKey.set(r.key, [at, i]);
+      else at.push(i);
     });
     positions = byKey;
     positionsCache.set(table.config, positions);

@@ -38,6 +38,8 @@ export class RemoteDiscovery implements WatchSource {
   #heardAt: number;
   #saidStale = false;
   #waiters: Array<() => void> = [];
+  /** Wanted watch keys not tried yet (see tried()), kept as states arrive, recounted when the wanted set changes. */
+  #untried = 0;
   #told = false;
   readonly #unsubscribe: () => void;
   /** Looks at the silence now and then, so it is logged even when nobody asks for the state. */
@@ -73,21 +75,24 @@ export class RemoteDiscovery implements WatchSource {
   async sync(keys: WatchKeys): Promise<void> {
     this.#keys = new Map(keys);
     for (const key of [...this.#snapshots.keys()]) if (!keys.has(key)) this.#snapshots.delete(key);
+    this.#recount();
     this.#tell();
   }
 
   async watchCatalog(onServices: CatalogListener | undefined): Promise<void> {
     this.#catalog = onServices;
+    this.#recount();
     this.#tell();
   }
 
   async watchKv(key: string | undefined, onDocs: KvListener | undefined): Promise<void> {
     this.#kv = key === undefined || onDocs === undefined ? undefined : { key, onDocs };
+    this.#recount();
     this.#tell();
   }
 
   settled(): Promise<void> {
-    if (this.#allTried()) return Promise.resolve();
+    if (this.#untried === 0) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
@@ -117,7 +122,10 @@ export class RemoteDiscovery implements WatchSource {
     }
     this.#state = news.state;
     this.#address = news.address;
-    for (const s of news.states) this.#states.set(s.key, s);
+    for (const s of news.states) {
+      if (this.#isWatched(s.key)) this.#untried += (tried(this.#states.get(s.key)) ? 1 : 0) - (tried(s) ? 1 : 0);
+      this.#states.set(s.key, s);
+    }
     for (const snapshot of news.snapshots) {
       // A key this worker dropped since (its demand crossed the news) is not taken back.
       if (!this.#keys.has(snapshot.key)) continue;
@@ -152,19 +160,22 @@ export class RemoteDiscovery implements WatchSource {
     return this.#keys.has(key) || (key === CATALOG_KEY && this.#catalog !== undefined) || (this.#kv !== undefined && key === kvWatchKey(this.#kv.key));
   }
 
-  #allTried(): boolean {
-    for (const key of this.#watched()) {
-      const s = this.#states.get(key);
-      if (s === undefined || (!s.synced && s.errors === 0)) return false;
-    }
-    return true;
+  #recount(): void {
+    let n = 0;
+    for (const key of this.#watched()) if (!tried(this.#states.get(key))) n++;
+    this.#untried = n;
   }
 
+  /** Called on every message: a count, not a walk of every wanted key (10,000 at scale), says whether all were tried. */
   #wake(): void {
-    // Called on every message: walking every wanted key (10,000 at scale) only when someone waits.
-    if (this.#waiters.length === 0 || !this.#allTried()) return;
+    if (this.#waiters.length === 0 || this.#untried > 0) return;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** Whether a watch has finished an attempt: it has read its first answer, or failed trying. */
+function tried(state: WatchState | undefined): boolean {
+  return state !== undefined && (state.synced || state.errors > 0);
 }

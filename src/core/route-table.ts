@@ -21,7 +21,7 @@ import { guardFor, type RouteGuard } from './policy/guard.js';
 import { rewritePath } from './policy/route-policy.js';
 import { RetryBudget } from './retry-budget.js';
 import { staticSnapshot } from './static-endpoints.js';
-import { hostAndHeadersMatch, routeMatcher, type Matcher } from './route-index.js';
+import { hostAndHeadersMatch, positionsByKey, routeMatcher, type Matcher } from './route-index.js';
 import { existingStats, InstanceUpstream, StatsBook, type Upstream, type UpstreamStats } from './upstream.js';
 
 export interface Route {
@@ -165,7 +165,7 @@ function rebuildChanged(
   for (const key of changed) {
     const snapshot = snapshots.get(key);
     const at = positions.get(key);
-    for (const i of at === undefined ? NO_POSITIONS : typeof at === 'number' ? [at] : at) {
+    for (const i of at === undefined ? [] : typeof at === 'number' ? [at] : at) {
       const old = routes[i]!;
       if (old.snapshot === snapshot) continue;
       const route = build(old.config, key, snapshot, old, config, deps, now, stats, drained);
@@ -177,29 +177,6 @@ function rebuildChanged(
     }
   }
   return finish(config, routes, deps, stats, nextUnejectAt, exclusions, departures);
-}
-
-const NO_POSITIONS: readonly number[] = [];
-/**
- * Per config, the position of its route by watch key, or positions where routes share a key
- * (from a table built from it; an array only then: most keys have one route, 10,000 arrays fewer).
- */
-const positionsCache = new WeakMap<Config, ReadonlyMap<string, number | readonly number[]>>();
-function positionsByKey(table: RouteTable): ReadonlyMap<string, number | readonly number[]> {
-  let positions = positionsCache.get(table.config);
-  if (positions === undefined) {
-    const byKey = new Map<string, number | number[]>();
-    table.routes.forEach((r, i) => {
-      if (r.key === undefined) return;
-      const at = byKey.get(r.key);
-      if (at === undefined) byKey.set(r.key, i);
-      else if (typeof at === 'number') byKey.set(r.key, [at, i]);
-      else at.push(i);
-    });
-    positions = byKey;
-    positionsCache.set(table.config, positions);
-  }
-  return positions;
 }
 
 /** Whether `after` no longer knows some instance `before` knew (by id and address, the stats' identity). */

@@ -10,6 +10,7 @@ import { ConsulWatch, type WatchOptions, type WatchState } from './consul-watch.
 import type { CheckStatus } from '../core/feed-diff.js';
 import { ConsulFeed, FEED_CRITICAL_KEY, FEED_WARNING_KEY, FEED_SERVICES_KEY } from './feed.js';
 import type { CatalogListener, ConsulState, KvListener, WatchKeys, WatchSource } from './watch-source.js';
+import { WatchTally } from './watch-tally.js';
 
 export type { ConsulState } from './watch-source.js';
 
@@ -53,17 +54,9 @@ export class Discovery implements WatchSource {
   readonly #client: ConsulClient;
   readonly #opts: DiscoveryOptions;
   #waiters: Array<() => void> = [];
-  /** Watches that finished at least one attempt, and how many running ones have not yet. */
-  #tried = new WeakSet<RunningWatch>();
-  #untried = 0;
+  /** The running watches' state as a whole, and whether all have answered once. */
+  readonly #tally = new WatchTally<RunningWatch>();
   #lastFailing = new WeakMap<RunningWatch, boolean>();
-  /**
-   * How many running watches are synced, failing, and failing with no answer (standingOf), kept
-   * as their states change: `state` is read for every message the cluster primary sends its
-   * workers, and walking every watch (10,000 in feed mode) for it was most of the primary's CPU.
-   */
-  readonly #counts = { synced: 0, failing: 0, unreachable: 0 };
-  #standing = new WeakMap<RunningWatch, number>();
   /** Set while more services are watched than maxWatches. */
   #feed: ConsulFeed | undefined;
 
@@ -233,16 +226,12 @@ export class Discovery implements WatchSource {
 
   /** Resolves once every watch has finished its first attempt, successful or not. */
   settled(): Promise<void> {
-    if (this.#allTried()) return Promise.resolve();
+    if (this.#tally.allTried) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   get state(): ConsulState {
-    if (this.#watches.size === 0) return 'unused';
-    const { synced, failing, unreachable } = this.#counts;
-    if (unreachable > 0) return 'unreachable';
-    if (failing > 0) return 'error';
-    return synced > 0 ? 'connected' : 'connecting';
+    return this.#tally.state;
   }
 
   /** One watch's state (a copy), or undefined when no such watch runs. */
@@ -264,34 +253,13 @@ export class Discovery implements WatchSource {
 
   #add(key: string, watch: RunningWatch): void {
     this.#watches.set(key, watch);
-    this.#untried++;
+    this.#tally.add(watch);
   }
 
-  /** Stops counting a watch that is no longer running (its stop is the caller's). */
+  /** Forgets a watch that is no longer running (its stop is the caller's). */
   #drop(key: string, watch: RunningWatch): void {
     this.#watches.delete(key);
-    this.#count(watch, 0);
-    this.#standing.delete(watch);
-    if (!this.#tried.has(watch)) {
-      this.#tried.add(watch);
-      this.#untried--;
-    }
-  }
-
-  /** Moves `watch` from the counts of its last standing to those of `standing`. */
-  #count(watch: RunningWatch, standing: number): void {
-    const was = this.#standing.get(watch) ?? 0;
-    if (was === standing) return;
-    this.#standing.set(watch, standing);
-    const moved = (flag: number): number => ((standing & flag) !== 0 ? 1 : 0) - ((was & flag) !== 0 ? 1 : 0);
-    const c = this.#counts;
-    c.synced += moved(SYNCED);
-    c.failing += moved(FAILING);
-    c.unreachable += moved(UNREACHABLE);
-  }
-
-  #allTried(): boolean {
-    return this.#untried === 0;
+    this.#tally.drop(watch);
   }
 
   #onState(watch: RunningWatch, state: Readonly<WatchState>, error?: Error): void {
@@ -304,32 +272,16 @@ export class Discovery implements WatchSource {
       this.#opts.log.info({ watch: state.key }, 'consul watch recovered');
     }
     this.#lastFailing.set(watch, state.failing);
-    // A stopped watch's last answer may still come in: only running ones are counted.
-    if (this.#watches.get(state.key) === watch) {
-      this.#count(watch, standingOf(state));
-      if (!this.#tried.has(watch)) {
-        this.#tried.add(watch);
-        this.#untried--;
-      }
-    }
+    // A stopped watch's last answer may still come in: the tally counts running ones only.
+    this.#tally.tried(watch, state);
     this.#opts.onState?.(state.key);
     this.#wake();
   }
 
-  /** Called on every read's state: a count, not a walk of every watch (10,000 in feed mode), says whether all were tried. */
   #wake(): void {
-    if (this.#waiters.length === 0 || !this.#allTried()) return;
+    if (this.#waiters.length === 0 || !this.#tally.allTried) return;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w();
   }
-}
-
-const SYNCED = 1;
-const FAILING = 2;
-const UNREACHABLE = 4;
-
-/** What of a watch's state `Discovery.state` reads: synced, failing, failing with no answer at all. */
-function standingOf(state: Readonly<WatchState>): number {
-  return (state.synced ? SYNCED : 0) | (state.failing ? FAILING : 0) | (state.failing && state.lastErrorStatus === undefined ? UNREACHABLE : 0);
 }

@@ -3,7 +3,7 @@
 // same address. Before Consul has answered at all, Fairway is not ready.
 
 import { once } from 'node:events';
-import { createServer, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
@@ -81,17 +81,10 @@ describe('Consul outage', () => {
 
 describe('before the first discovery answer', () => {
   it('/-/ready is 503 while the first Consul query waits for an answer, /-/healthz 200', async () => {
-    // A "Consul" that accepts connections and reads requests but never answers: the first
-    // query stays in flight (its timeout is at least 10 s), so discovery has not finished.
-    const sockets = new Set<Socket>();
-    const silent = createServer((s) => {
-      sockets.add(s);
-      s.on('error', () => undefined);
-    });
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    const queried = once(silent, 'connection').then(([s]) => once(s as Socket, 'data'));
-    const { port } = silent.address() as { port: number };
+    // The first query stays in flight (its timeout is at least 10 s), so discovery has not finished.
+    const silent = await silentAgent();
+    const queried = once(silent.server, 'connection').then(([s]) => once(s as Socket, 'data'));
+    const { port } = silent;
     const app = await startFairway(baseConfig({ consul: { address: `http://127.0.0.1:${port}`, wait: '5s' }, routes: [{ service: 'web' }] }));
     try {
       await queried;
@@ -100,7 +93,6 @@ describe('before the first discovery answer', () => {
       expect((await fetch(`${app.adminUrl}/-/healthz`)).status).toBe(200);
     } finally {
       await app.stop();
-      for (const s of sockets) s.destroy();
       silent.close();
     }
   });
@@ -138,16 +130,9 @@ describe('the state of watches that come and go', () => {
 
 describe('settled, with watches dropped before their first answer', () => {
   it('settles once the watches still running have been tried, not those dropped unanswered', async () => {
-    // An agent that takes connections and never answers: the first read of `a` stays in flight.
-    const sockets = new Set<Socket>();
-    const silent = createServer((s) => {
-      sockets.add(s);
-      s.on('error', () => undefined);
-    });
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    const { port } = silent.address() as { port: number };
-    const client = new ConsulClient({ address: `http://127.0.0.1:${port}` });
+    // The first read of `a` stays in flight.
+    const silent = await silentAgent();
+    const client = new ConsulClient({ address: `http://127.0.0.1:${silent.port}` });
     const discovery = new Discovery(client, { waitMs: 1_000, onChange: () => undefined, log: pino({ level: 'silent' }) });
     let settled = false;
     try {
@@ -160,11 +145,30 @@ describe('settled, with watches dropped before their first answer', () => {
     } finally {
       await discovery.close();
       await client.close();
-      for (const s of sockets) s.destroy();
       silent.close();
     }
   });
 });
+
+/** A "Consul" that accepts connections and reads requests but never answers. */
+async function silentAgent(): Promise<{ server: Server; port: number; close: () => void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  return {
+    server,
+    port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
 
 /** The sum of fairway_consul_watch_errors_total over every watch, from a /metrics scrape. */
 function watchErrorsOf(text: string): number {

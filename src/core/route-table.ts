@@ -179,18 +179,27 @@ function rebuildChanged(
   return finish(config, routes, deps, stats, nextUnejectAt, exclusions, departures);
 }
 
-/** Whether `after` no longer knows some instance `before` knew (by id and address, the stats' identity). */
+/** Whether `after` no longer knows some instance `before` knew. */
 function lostAny(before: Route, after: Route): boolean {
   if (before.candidates.length + before.idle.length === 0) return false;
-  // By id, then address, as markJoiners compares.
-  const now = new Map<string, Upstream>();
-  for (const list of [after.candidates, after.idle]) for (const u of list) now.set(u.id, u);
-  for (const list of [before.candidates, before.idle])
-    for (const u of list) {
-      const v = now.get(u.id);
-      if (v === undefined || v.host !== u.host || v.port !== u.port) return true;
-    }
+  const now = byId(after.candidates, after.idle);
+  for (const list of [before.candidates, before.idle]) for (const u of list) if (!sameInstance(now.get(u.id), u)) return true;
   return false;
+}
+
+/**
+ * Upstreams by id, for comparing two builds of a route. They are compared by id and address,
+ * the identity of their stats (sameInstance), so no stats are made for those that stay.
+ */
+function byId(...lists: ReadonlyArray<readonly Upstream[]>): Map<string, Upstream> {
+  const map = new Map<string, Upstream>();
+  for (const list of lists) for (const u of list) map.set(u.id, u);
+  return map;
+}
+
+/** Whether `was` (found by `u`'s id) is `u`'s instance still: the same address. */
+function sameInstance(was: Upstream | undefined, u: Upstream): boolean {
+  return was !== undefined && was.host === u.host && was.port === u.port;
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -336,13 +345,8 @@ function upstreamsFor(
  * service ramps nobody: nobody was there to protect them from.
  */
 function markJoiners(upstreams: readonly Upstream[], before: Route, now: number): void {
-  // Compared by id and address (the stats' identity), so no stats are made for those that stay.
-  const was = new Map<string, Upstream>();
-  for (const u of before.upstreams) was.set(u.id, u);
-  for (const u of upstreams) {
-    const w = was.get(u.id);
-    if (w === undefined || w.host !== u.host || w.port !== u.port) u.stats.activeSince = now;
-  }
+  const was = byId(before.upstreams);
+  for (const u of upstreams) if (!sameInstance(was.get(u.id), u)) u.stats.activeSince = now;
 }
 
 /** The weight an instance gets on a route; 0 means it takes no traffic there. */

@@ -57,10 +57,17 @@ function get(port, path, agent) {
 function instanceOps(s, n, port) {
   const id = `svc-${s}-${n}`;
   const node = `scale-node-${typeof n === 'number' ? n : 0}`;
-  return [
-    { Service: { Verb: 'set', Node: node, Service: { ID: id, Service: `svc-${s}`, Address: '127.0.0.1', Port: port } } },
-    { Check: { Verb: 'set', Check: { Node: node, CheckID: `${id}:c`, Name: 'c', Status: 'passing', ServiceID: id } } },
-  ];
+  return [{ Service: { Verb: 'set', Node: node, Service: { ID: id, Service: `svc-${s}`, Address: '127.0.0.1', Port: port } } }, checkOp(id, 'passing', node)];
+}
+
+/** Deregisters instance `n` of service `s` from scale-node-0. */
+function deregisterOp(s, n) {
+  return { Service: { Verb: 'delete', Node: 'scale-node-0', Service: { ID: `svc-${s}-${n}`, Service: `svc-${s}` } } };
+}
+
+/** Sets the check of instance `id` (on `node`) to `status`. */
+function checkOp(id, status, node = 'scale-node-0') {
+  return { Check: { Verb: 'set', Check: { Node: node, CheckID: `${id}:c`, Name: 'c', Status: status, ServiceID: id } } };
 }
 
 const pct = (xs, p) => {
@@ -137,7 +144,7 @@ async function measure(run, consul, consulPort, routes, ports) {
   const txn = (ops) => json(`${consul}/v1/txn`, { method: 'PUT', body: JSON.stringify(ops) });
   const cpu0 = pids.reduce((n, p) => n + cpuMs(p), 0);
   for (let k = 0; k < 20; k++) {
-    await txn([{ Service: { Verb: 'delete', Node: 'scale-node-0', Service: { ID: `svc-${k}-0`, Service: `svc-${k}` } } }]);
+    await txn([deregisterOp(k, 0)]);
     await sleep(200);
   }
   r.cpuPerChangeMs = (pids.reduce((n, p) => n + cpuMs(p), 0) - cpu0) / 20;
@@ -150,35 +157,31 @@ async function measure(run, consul, consulPort, routes, ports) {
   r.latency = { joined: [], critical: [], passing: [] };
   r.missed = 0;
   const added = [];
-  const within10s = async (t0, cond) => {
-    while (performance.now() - t0 < 10_000) if (await cond()) return performance.now() - t0;
+  /** Writes `ops` and records in `list` how long until `cond` holds; past 10 s it counts a miss instead. */
+  const timeWrite = async (list, ops, cond) => {
+    const t0 = performance.now();
+    await txn(ops);
+    while (performance.now() - t0 < 10_000) if (await cond()) return void list.push(performance.now() - t0);
     r.missed++;
-    return undefined;
+  };
+  // In use: a request lands on the instance answering "new". Out of use: a whole round-robin cycle misses it.
+  const inUse = (path) => async () => (await get(listen, path, agent)) === 'new';
+  const outOfUse = (path) => async () => {
+    for (let i = 0; i <= INSTANCES; i++) if ((await get(listen, path, agent)) === 'new') return false;
+    return true;
   };
   for (let k = 0; k < 50; k++) {
     const n = (SERVICES >> 1) + ((k * 7) % (SERVICES >> 1));
     const path = `/svc-${n}/`;
     added.push(n);
-    let t0 = performance.now();
-    await txn(instanceOps(n, 'new', ports.marker));
-    const joined = await within10s(t0, async () => (await get(listen, path, agent)) === 'new');
-    if (joined !== undefined) r.latency.joined.push(joined);
-    t0 = performance.now();
-    await txn([{ Check: { Verb: 'set', Check: { Node: 'scale-node-0', CheckID: `svc-${n}-new:c`, Name: 'c', Status: 'critical', ServiceID: `svc-${n}-new` } } }]);
-    const gone = await within10s(t0, async () => {
-      for (let i = 0; i <= INSTANCES; i++) if ((await get(listen, path, agent)) === 'new') return false;
-      return true;
-    });
-    if (gone !== undefined) r.latency.critical.push(gone);
+    await timeWrite(r.latency.joined, instanceOps(n, 'new', ports.marker), inUse(path));
+    await timeWrite(r.latency.critical, [checkOp(`svc-${n}-new`, 'critical')], outOfUse(path));
     // How instances usually join: Consul starts a new check critical, and it then passes. The
     // non-passing feed sees that at once, with no census.
-    t0 = performance.now();
-    await txn([{ Check: { Verb: 'set', Check: { Node: 'scale-node-0', CheckID: `svc-${n}-new:c`, Name: 'c', Status: 'passing', ServiceID: `svc-${n}-new` } } }]);
-    const back = await within10s(t0, async () => (await get(listen, path, agent)) === 'new');
-    if (back !== undefined) r.latency.passing.push(back);
+    await timeWrite(r.latency.passing, [checkOp(`svc-${n}-new`, 'passing')], inUse(path));
     await sleep(50);
   }
-  for (const n of added) await txn([{ Service: { Verb: 'delete', Node: 'scale-node-0', Service: { ID: `svc-${n}-new`, Service: `svc-${n}` } } }]);
+  for (const n of added) await txn([deregisterOp(n, 'new')]);
 
   // The same two check changes again, each alone: above, each follows a join whose census may
   // still be running (at 10,000 × 10 it takes Consul most of a second). Here the 50 instances
@@ -186,26 +189,16 @@ async function measure(run, consul, consulPort, routes, ports) {
   // change; a check's status does not move the catalog's index, so none starts meanwhile.
   r.latency.passingAlone = [];
   r.latency.criticalAlone = [];
-  const check = (n, status) => ({ Check: { Verb: 'set', Check: { Node: 'scale-node-0', CheckID: `svc-${n}-alone:c`, Name: 'c', Status: status, ServiceID: `svc-${n}-alone` } } });
-  for (const n of added) await txn([{ Service: { Verb: 'set', Node: 'scale-node-0', Service: { ID: `svc-${n}-alone`, Service: `svc-${n}`, Address: '127.0.0.1', Port: ports.marker } } }, check(n, 'critical')]);
+  for (const n of added) await txn([{ Service: { Verb: 'set', Node: 'scale-node-0', Service: { ID: `svc-${n}-alone`, Service: `svc-${n}`, Address: '127.0.0.1', Port: ports.marker } } }, checkOp(`svc-${n}-alone`, 'critical')]);
   await sleep(10_000);
   for (const n of added) {
     const path = `/svc-${n}/`;
-    let t0 = performance.now();
-    await txn([check(n, 'passing')]);
-    const back = await within10s(t0, async () => (await get(listen, path, agent)) === 'new');
-    if (back !== undefined) r.latency.passingAlone.push(back);
-    t0 = performance.now();
-    await txn([check(n, 'critical')]);
-    const gone = await within10s(t0, async () => {
-      for (let i = 0; i <= INSTANCES; i++) if ((await get(listen, path, agent)) === 'new') return false;
-      return true;
-    });
-    if (gone !== undefined) r.latency.criticalAlone.push(gone);
+    await timeWrite(r.latency.passingAlone, [checkOp(`svc-${n}-alone`, 'passing')], inUse(path));
+    await timeWrite(r.latency.criticalAlone, [checkOp(`svc-${n}-alone`, 'critical')], outOfUse(path));
     await sleep(50);
   }
   agent.destroy();
-  for (const n of added) await txn([{ Service: { Verb: 'delete', Node: 'scale-node-0', Service: { ID: `svc-${n}-alone`, Service: `svc-${n}` } } }]);
+  for (const n of added) await txn([deregisterOp(n, 'alone')]);
   r.rssAfter = pids.map(rssBytes);
   await sleep(30_000);
   r.rssAfterSettled = pids.map(rssBytes);

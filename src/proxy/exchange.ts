@@ -241,13 +241,18 @@ export function exchangeOf(res: ProxyResponse): Exchange | undefined {
   return (res as ExchangeResponse)[kExchange];
 }
 
+/** The client's request body stopped coming within the route timeout; the connection ends. */
+function bodyTimedOut(ex: Exchange): void {
+  ex.answer('request_timeout', 'request body not received within the route timeout', CLOSE);
+}
+
 export function onTimeout(ex: Exchange): void {
   const attempt = ex.current;
   if (ex.done) return;
   if (!attempt) {
     // Still reading a body to buffer: the client is too slow, not the upstream. The rest of
     // that body may never come, so the connection ends with this answer (RFC 9110 §15.5.9).
-    ex.answer('request_timeout', 'request body not received within the route timeout', CLOSE);
+    bodyTimedOut(ex);
     return;
   }
   if (awaitingClient(ex)) {
@@ -255,7 +260,7 @@ export function onTimeout(ex: Exchange): void {
     // not the instance, so no outcome counts against it (SUPERSEDED). The rest may never come,
     // so the connection ends with this answer.
     ex.fwd.log.info({ route: ex.route.config.name, url: ex.url, upstream: attempt.upstream.id }, 'client too slow to send its request body; upstream request aborted');
-    ex.answer('request_timeout', 'request body not received within the route timeout', CLOSE);
+    bodyTimedOut(ex);
     // Not connected yet: onConnect aborts it, as it is no longer the exchange's current attempt.
     attempt.abort?.(SUPERSEDED);
     return;

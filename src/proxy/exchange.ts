@@ -1,13 +1,13 @@
-// One client request across its attempts, and what observers see of it once it is finished.
-// It decides what the request's body is to the attempts (none; the client's stream, sent once;
-// or, when the method may be retried and the body is small, read whole first so another
-// attempt can send it again), which instance each attempt goes to (the picker's choice, not
-// one tried already), whether a failed attempt is retried (retryable method, budget, instances
-// left, nothing sent to the client yet), and the answers Fairway makes itself: 503 with no
-// instance, the route timeout's 504 (408 while the body is still being read or still coming
-// from the client), 499 when the client leaves. Once it is over, what is left of the client's
-// body is read and dropped, so the connection can serve its next request. The relay of an
-// attempt's answer is attempt.ts.
+// One client request across its attempts, and what observers see of it once it is finished. It
+// decides what the request's body is to the attempts (none; the client's stream, sent once; or,
+// when it is small, read whole first: then it goes out with its head in one write, and another
+// attempt can send it again if the method may be retried), which instance each attempt goes to
+// (the picker's choice, not one tried already), whether a failed attempt is retried (retryable
+// method, budget, instances left, nothing sent to the client yet), and the answers Fairway makes
+// itself: 503 with no instance, the route timeout's 504 (408 while the body is still being read
+// or still coming from the client), 499 when the client leaves. Once it is over, what is left of
+// the client's body is read and dropped, so the connection can serve its next request. The relay
+// of an attempt's answer is attempt.ts.
 //
 // No closure per request but for a body read whole: the listeners below are module functions
 // that find the exchange on the response (kExchange), and the route timeout is a place in a
@@ -32,6 +32,13 @@ import { CLOSE, sendError } from './respond.js';
 
 /** Bodies up to this size are read whole before sending, so the request can be retried. */
 export const RETRY_BUFFER_LIMIT = 64 * 1024;
+/**
+ * Bodies up to this size are read whole before sending whatever the method: the lean client
+ * (h1-upstream.ts) then sends them with their head in one write, which undici's streamed path
+ * costs several times over for a small API call. About one TCP segment's worth on most paths,
+ * and HAProxy's default buffer (tune.bufsize): no client waits noticeably for it.
+ */
+export const WHOLE_BODY_LIMIT = 16 * 1024;
 
 const kExchange = Symbol('fairway.exchange');
 
@@ -87,7 +94,7 @@ export class Exchange implements FinishedExchange, Timed<Exchange> {
     const retryable = rc.retries > 0 && rc.retryMethods.includes(req.method ?? '');
     const len = req.headers['content-length'];
     if (stream === undefined || !(req.hasBody ?? declaresBody(req.headers))) this.body = null;
-    else if (retryable && len !== undefined && Number(len) <= RETRY_BUFFER_LIMIT) this.body = BUFFER;
+    else if (len !== undefined && Number(len) <= (retryable ? RETRY_BUFFER_LIMIT : WHOLE_BODY_LIMIT)) this.body = BUFFER;
     else this.body = stream;
     this.retriesLeft = retryable && this.body !== stream ? rc.retries : 0;
     // A body of undeclared length is counted on its way (one of declared length was checked
@@ -145,7 +152,7 @@ export class Exchange implements FinishedExchange, Timed<Exchange> {
     else this.next();
   }
 
-  /** Reads a small body whole (so it can be sent again on a retry), then dispatches. */
+  /** Reads a small body whole (to be sent in one write, and again on a retry), then dispatches. */
   bufferBody(): void {
     const chunks: Buffer[] = [];
     const stream = this.stream!;
@@ -242,7 +249,9 @@ export function exchangeOf(res: ProxyResponse): Exchange | undefined {
 }
 
 /** The client's request body stopped coming within the route timeout; the connection ends. */
-function bodyTimedOut(ex: Exchange): void {
+function bodyTimedOut(ex: Exchange, upstream?: string): void {
+  const at = { route: ex.route.config.name, url: ex.url, ...(upstream === undefined ? {} : { upstream }) };
+  ex.fwd.log.info(at, upstream === undefined ? 'client too slow to send its request body' : 'client too slow to send its request body; upstream request aborted');
   ex.answer('request_timeout', 'request body not received within the route timeout', CLOSE);
 }
 
@@ -259,8 +268,7 @@ export function onTimeout(ex: Exchange): void {
     // The attempt waits on the client's body, which has stopped coming: the client is too slow,
     // not the instance, so no outcome counts against it (SUPERSEDED). The rest may never come,
     // so the connection ends with this answer.
-    ex.fwd.log.info({ route: ex.route.config.name, url: ex.url, upstream: attempt.upstream.id }, 'client too slow to send its request body; upstream request aborted');
-    bodyTimedOut(ex);
+    bodyTimedOut(ex, attempt.upstream.id);
     // Not connected yet: onConnect aborts it, as it is no longer the exchange's current attempt.
     attempt.abort?.(SUPERSEDED);
     return;

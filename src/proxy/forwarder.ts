@@ -1,10 +1,11 @@
-// Sends one client request to an upstream and streams the answer back: through the lean
-// HTTP/1.1 client on Node's sockets when it has no body (h1-upstream.ts), through a keep-alive
-// undici pool when it has one, or, for an h2 or h2c route, through the instance's HTTP/2
-// session (h2-upstream.ts); all three drive one handler interface. A failed attempt (connect
-// error, reset before any response byte reached the client, or a 502/503 answer) is retried on
-// another instance when the method may be retried, the body (if any) could be buffered, and the
-// route's retry budget allows; every outcome feeds passive outlier detection.
+// Sends one client request to an upstream and streams the answer back: through the lean HTTP/1.1
+// client on Node's sockets when it has no body or one read whole (h1-upstream.ts), through a
+// keep-alive undici pool when its body streams, or, for an h2 or h2c route, through the
+// instance's HTTP/2 session (h2-upstream.ts); all three drive one handler interface. A failed
+// attempt (connect error, reset before any response byte reached the client, or a 502/503
+// answer) is retried on another instance when the method may be retried, the body (if any) could
+// be buffered, and the route's retry budget allows; every outcome feeds passive outlier
+// detection.
 //
 // Three files, one per lifetime: this one, what outlives a request (the pools and sessions to
 // instances, the trusted-proxy set, the route timeout queues, the outcomes fed to outlier
@@ -50,9 +51,9 @@ export interface ForwarderOptions {
 }
 
 export class Forwarder {
-  /** undici's pools, for requests with a body. */
+  /** undici's pools, for requests whose body streams. */
   readonly #pools: Origins<Pool>;
-  /** Lean HTTP/1.1 connections to instances, for requests without a body. */
+  /** Lean HTTP/1.1 connections to instances, for requests without a body or with one in hand. */
   readonly #lean: Origins<H1Origin>;
   /** HTTP/2 sessions to the instances of `protocol: h2` and `h2c` routes. */
   readonly #h2: Origins<H2Origin>;

@@ -1,5 +1,6 @@
 // HTTP/1.1 to an upstream instance on Node's own sockets (TLS ones for an https:// instance), for
-// the exchange most traffic is: a request without a body. A request with a body stays with
+// the exchanges most traffic is: a request without a body, or with a small one the exchange
+// has read whole (exchange.ts), sent with its head in one write. A streamed body stays with
 // undici, as do HTTP/2 routes' sessions (h2-upstream.ts); forwarder.ts decides.
 //
 // Why: on the 2-core bench machine, small answers, each relay pinned alone on one core, the
@@ -20,7 +21,11 @@
 //   the socket.
 // - A request that finds a reused socket closed under it before one byte of answer (the
 //   upstream's keep-alive timer ran out first) is sent once more on a new socket, if its
-//   method may be repeated (it has no body).
+//   method may be repeated (RFC 9110 §9.2.2; a body read whole can be sent again).
+// - A body goes out whole with its head, so an upstream that answers before reading it (an
+//   early 401 or 413) leaves the socket usable once the answer is complete: the body was sent
+//   in full, framed by its Content-Length. undici instead drops a socket whose answer came
+//   before the body was written, and opens another for the next request.
 // - Timeouts carry undici's codes, so upstreamFailure maps them to 504 as for undici's pools.
 
 import { connect, isIP, type Socket } from 'node:net';
@@ -49,9 +54,9 @@ const HINT_MARGIN_MS = 1000;
 /** What every plain socket reads into (see above); as large as a read Node makes by default. */
 const sharedRead = Buffer.allocUnsafeSlow(64 * 1024);
 
-/** Whether a request goes by an H1Origin: no body, and nothing undici alone handles. */
+/** Whether a request goes by an H1Origin: no body or one in hand, and nothing undici alone handles. */
 export function leanEligible(opts: Dispatcher.DispatchOptions): boolean {
-  return opts.body == null && opts.upgrade == null && opts.method !== 'CONNECT';
+  return (opts.body == null || Buffer.isBuffer(opts.body)) && opts.upgrade == null && opts.method !== 'CONNECT';
 }
 
 export class H1Origin {
@@ -276,6 +281,7 @@ class H1Conn {
     const opts = call.opts;
     let head = `${opts.method} ${opts.path} HTTP/1.1\r\n`;
     let host = false;
+    const body = Buffer.isBuffer(opts.body) ? opts.body : undefined;
     const headers = (opts.headers ?? []) as string[];
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
@@ -285,8 +291,11 @@ class H1Conn {
         return;
       }
       if (name.length === 4 && name.toLowerCase() === 'host') host = true;
+      // A body in hand is framed by its own length, below, whatever the client declared.
+      else if (body !== undefined && name.length === 14 && name.toLowerCase() === 'content-length') continue;
       head += `${name}: ${value}\r\n`;
     }
+    if (body !== undefined) head += `content-length: ${body.length}\r\n`;
     if (UNSAFE.test(opts.path) || UNSAFE.test(opts.method)) {
       this.#refuse(call, new UpstreamError('UND_ERR_INVALID_ARG', 'invalid request target'));
       return;
@@ -299,7 +308,8 @@ class H1Conn {
     this.#clearTimer();
     const headersTimeout = opts.headersTimeout ?? 0;
     if (headersTimeout > 0) this.#timer = setTimeout(() => call.fail(new UpstreamError('UND_ERR_HEADERS_TIMEOUT', 'headers timeout')), headersTimeout);
-    this.socket.write(`${head}\r\n`, 'latin1');
+    if (body === undefined || body.length === 0) this.socket.write(`${head}\r\n`, 'latin1');
+    else this.socket.write(Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), body]));
   }
 
   /** A request that cannot be written: it fails, and the socket, untouched, serves the next. */

@@ -3,6 +3,7 @@
 // undici's reading in test/differential/upstream.test.ts.
 
 import { createServer, type Server, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -47,6 +48,8 @@ interface RawUpstream {
   origin: (opts?: Partial<H1OriginOptions>) => H1Origin;
   /** Connections accepted so far. */
   connections: Socket[];
+  /** Per connection, every byte it received (latin1). */
+  received: string[];
 }
 
 const servers: Server[] = [];
@@ -59,12 +62,15 @@ afterEach(async () => {
 
 async function upstream(answer: (n: number, socket: Socket, path: string) => void): Promise<RawUpstream> {
   const connections: Socket[] = [];
+  const received: string[] = [];
   const server = createServer((socket) => {
-    connections.push(socket);
+    const index = connections.push(socket) - 1;
+    received[index] = '';
     let n = 0;
     let buf = '';
     socket.on('error', () => undefined);
     socket.on('data', (d) => {
+      received[index] += d.toString('latin1');
       buf += d.toString('latin1');
       for (let end = buf.indexOf('\r\n\r\n'); end !== -1; end = buf.indexOf('\r\n\r\n')) {
         const path = buf.split(' ')[1] ?? '';
@@ -78,6 +84,7 @@ async function upstream(answer: (n: number, socket: Socket, path: string) => voi
   const port = (server.address() as { port: number }).port;
   return {
     connections,
+    received,
     origin: (opts = {}) => {
       const o = new H1Origin(`http://127.0.0.1:${port}`, { connectTimeoutMs: 2000, keepAliveTimeoutMs: 4000, maxConnections: 8, ...opts });
       origins.push(o);
@@ -89,11 +96,50 @@ async function upstream(answer: (n: number, socket: Socket, path: string) => voi
 const ok = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`;
 
 describe('lean upstream client: connections', () => {
-  it('takes only requests without a body, and no CONNECT', () => {
+  it('takes requests without a body or with one in hand; not a streamed body, not CONNECT', () => {
     expect(leanEligible({ method: 'GET', path: '/', body: null })).toBe(true);
     expect(leanEligible({ method: 'POST', path: '/', body: null })).toBe(true);
+    expect(leanEligible({ method: 'POST', path: '/', body: Buffer.from('x') })).toBe(true);
+    expect(leanEligible({ method: 'POST', path: '/', body: Readable.from([Buffer.from('x')]) })).toBe(false);
     expect(leanEligible({ method: 'CONNECT', path: 'a:1', body: null })).toBe(false);
-    expect(leanEligible({ method: 'GET', path: '/', body: Buffer.from('x') })).toBe(false);
+  });
+
+  it('sends a body in hand with its head in one write, framed by its own length', async () => {
+    const writes: Buffer[] = [];
+    const server = createServer((socket) => {
+      socket.on('data', (d: Buffer) => {
+        writes.push(d);
+        socket.write(ok('got it'));
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const o = new H1Origin(`http://127.0.0.1:${(server.address() as { port: number }).port}`, { connectTimeoutMs: 2000, keepAliveTimeoutMs: 4000, maxConnections: 1 });
+    origins.push(o);
+    // A Content-Length that disagrees with the body is replaced, not sent beside the right one.
+    const got = await get(o, '/in', { method: 'PUT', headers: ['host', 'test', 'Content-Length', '99'], body: Buffer.from('hello') });
+    expect(got).toEqual({ status: 200, body: 'got it' });
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.toString('latin1')).toBe('PUT /in HTTP/1.1\r\nhost: test\r\ncontent-length: 5\r\n\r\nhello');
+  });
+
+  it('keeps the socket when the upstream answers before the body, which went out whole', async () => {
+    // The upstream answers on the request line; the body is framed, so the socket stays in step.
+    const up = await upstream((n, s) => s.write(ok(`answer ${n}`)));
+    const o = up.origin();
+    for (let i = 0; i < 3; i++) expect(await get(o, '/', { method: 'POST', body: Buffer.alloc(8192, 0x61) })).toEqual({ status: 200, body: `answer ${i}` });
+    expect(up.connections).toHaveLength(1);
+  });
+
+  it('sends a PUT and its body once more on a new socket when a reused one closes before answering; not a POST', async () => {
+    const up = await upstream((n, s) => (n === 0 ? s.write(ok('first')) : s.destroy()));
+    const o = up.origin();
+    expect(await get(o)).toEqual({ status: 200, body: 'first' });
+    expect(await get(o, '/', { method: 'PUT', body: Buffer.from('again') })).toEqual({ status: 200, body: 'first' });
+    expect(up.connections).toHaveLength(2);
+    expect(up.received[1]).toMatch(/^PUT \/ HTTP\/1\.1\r\n[^]*\r\ncontent-length: 5\r\n\r\nagain$/);
+    expect(await get(o, '/', { method: 'POST', body: Buffer.from('once') })).toMatchObject({ error: 'UND_ERR_SOCKET', errorAfterHead: false });
+    expect(up.connections).toHaveLength(2);
   });
 
   it('carries one request after another on one socket', async () => {

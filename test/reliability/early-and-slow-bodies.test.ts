@@ -126,7 +126,8 @@ describe('request bodies that outlast their exchange, or never come', () => {
   describe('a client too slow to send its body', () => {
     it('gets 408 request_timeout and a closed connection, and five of them do not eject a healthy instance', async () => {
       const clients = await Promise.all(Array.from({ length: 5 }, () => RawClient.connect(port)));
-      for (const c of clients) c.send('POST /whole/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc');
+      // Larger than Fairway reads whole before sending: the body streams to the instance.
+      for (const c of clients) c.send('POST /whole/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\nabc');
       const reads = await Promise.all(clients.map((c) => c.read(1, 5_000)));
       for (const r of reads) {
         expect(r.responses.map(summary)).toEqual(['408 request_timeout']);
@@ -141,6 +142,18 @@ describe('request bodies that outlast their exchange, or never come', () => {
       expect((await next.read(1)).responses.map(summary)).toEqual(['200 GET /whole/page 0']);
       next.destroy();
       expect(lines.filter((l) => l.msg === 'client too slow to send its request body; upstream request aborted')).toHaveLength(5);
+    });
+
+    it('a small body, read whole before sending: 408, closed, logged, nothing sent to the instance or held against it', async () => {
+      const before = lines.length;
+      const c = await RawClient.connect(port);
+      c.send('POST /whole/small HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc');
+      const r = await c.read(1, 5_000);
+      expect(r.responses.map(summary)).toEqual(['408 request_timeout']);
+      expect(headerOf(r.responses[0]!, 'connection')).toBe('close');
+      expect(await c.waitClose(2_000)).toBeDefined();
+      expect(await endpoint('whole')).toMatchObject({ failures: 0, ejected: false });
+      expect(lines.slice(before).filter((l) => l.msg === 'client too slow to send its request body' && l.route === 'whole')).toHaveLength(1);
     });
 
     it('an instance that has the whole body and does not answer is still the 504, counted against it', async () => {
@@ -173,6 +186,28 @@ describe('request bodies that outlast their exchange, or never come', () => {
 
   describe('an upstream that answers before it has read the body', () => {
     const body = (n: number): Buffer => Buffer.alloc(n, 0x62);
+
+    it('small bodies, sent whole with their head, keep the instance connection: five early answers, at most one new connection', async () => {
+      // Each body comes in two pieces, 50 ms apart. Streamed, the instance answered after the
+      // first, and undici drops a socket whose answer came before it wrote the whole body, so
+      // each of these opened a connection to the instance. Read whole, the body goes out with
+      // its head, framed, and the connection serves the next request.
+      let accepted = 0;
+      const count = (): void => void accepted++;
+      early.server.on('connection', count);
+      const c = await RawClient.connect(port);
+      for (let i = 0; i < 5; i++) {
+        c.send(`POST /early/small-${i} HTTP/1.1\r\nHost: a\r\nContent-Length: 8000\r\n\r\n${'x'.repeat(4_000)}`);
+        await sleep(50);
+        c.send('y'.repeat(4_000));
+        await c.read(i + 1, 2_000);
+      }
+      const r = await c.read(5, 2_000);
+      early.server.off('connection', count);
+      expect(r.responses.map(summary)).toEqual([0, 1, 2, 3, 4].map((i) => `200 answer to /early/small-${i}`));
+      expect(accepted).toBeLessThanOrEqual(1);
+      c.destroy();
+    });
 
     it('the next request on the same keep-alive connection is answered', async () => {
       const c = await RawClient.connect(port);

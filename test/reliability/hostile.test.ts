@@ -268,8 +268,9 @@ describe('hostile input: slow request bodies', () => {
 
   it(`answers 408 request_timeout to a body that trickles slower than server.requestTimeout (${REQUEST_TIMEOUT_MS} ms), closes, and cuts the request it had begun to stream upstream`, async () => {
     const before = backend.hits;
-    const head = 'POST /trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n';
-    // 100 bytes at one per 100 ms: 10 s to send, far past requestTimeout.
+    // Declared larger than a body Fairway reads whole before sending: this one streams.
+    const head = 'POST /trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n';
+    // 100 bytes at one per 100 ms: 10 s to send, far past requestTimeout (the rest never comes).
     const { reply, closedAfterMs } = await raw(port, head + 'a'.repeat(100), 100, head.length);
     const r = parseResponses(reply, { closed: true });
     console.log(`slow body: ${JSON.stringify(reply.split('\r\n')[0])}, connection closed after ${closedAfterMs} ms`);

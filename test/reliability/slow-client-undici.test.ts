@@ -1,5 +1,6 @@
-// A client that stops reading, in front of an answer relayed by undici (a POST: requests with a
-// body are not the lean client's, h1-upstream.ts).
+// A client that stops reading, in front of an answer relayed by undici (a POST whose body is
+// larger than Fairway reads whole: such a body streams, through undici, not the lean client of
+// h1-upstream.ts).
 //
 // Why: undici 7 (the last for Node 20) asserts `!this.paused` when an upstream socket ends while
 // an answer is paused (client-h1.js finish(), from onHttpSocketEnd): an AssertionError no handler
@@ -25,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
 import { SLOW_CLIENT_HOLD_LIMIT } from '../../src/proxy/attempt.js';
+import { WHOLE_BODY_LIMIT } from '../../src/proxy/exchange.js';
 import { baseConfig, startFairwayLogged } from '../support/fairway.js';
 import { plainAnswer, startRawBackend, type RawBackend, type RawConnection } from '../support/hostile-backend.js';
 import { RawClient, requestText, type ReadResult } from '../support/raw-client.js';
@@ -35,6 +37,8 @@ const BLOCK = 64 * 1024;
 const WITHIN = 6 * MiB;
 /** Past the hold limit by more than any socket buffers could take. */
 const BEYOND = 3 * SLOW_CLIENT_HOLD_LIMIT;
+/** A request body that streams (so the answer comes through undici). */
+const STREAMED = 'p'.repeat(WHOLE_BODY_LIMIT + 1);
 /** Generous: every wait here ends on an event long before it on a sound Fairway. */
 const WAIT_MS = 20_000;
 
@@ -189,7 +193,7 @@ describe('a client that stops reading an answer relayed by undici', () => {
   async function slowExchange(key: string, closes: boolean): Promise<{ read: ReadResult; answer: BigAnswer; letGo: boolean; client: RawClient }> {
     const client = await RawClient.connect(port);
     client.socket.pause();
-    client.send(requestText('POST', `/${key}/big`, 'slow.test', [], 'ping'));
+    client.send(requestText('POST', `/${key}/big`, 'slow.test', [], STREAMED));
     await orCrash(within(WAIT_MS, () => big.has(key)), 'waiting for the POST to reach the upstream');
     const answer = big.get(key)!;
     // A closing answer is done with when undici has read it to the end (or given it up) and
@@ -202,7 +206,7 @@ describe('a client that stops reading an answer relayed by undici', () => {
 
   /** A fresh connection is served by the same route, through undici (a POST) and the fast path (a GET). */
   async function expectServedAfter(key: string): Promise<void> {
-    for (const [method, body] of [['POST', 'again'], ['GET', '']] as const) {
+    for (const [method, body] of [['POST', STREAMED], ['GET', '']] as const) {
       const client = await RawClient.connect(port);
       client.send(requestText(method, `/${key}/next`, 'slow.test', [], body));
       const { responses } = await orCrash(client.read(1, WAIT_MS), `a ${method} on a new connection was answered`);

@@ -99,6 +99,14 @@ export class ConfigComposer {
     const index = entry?.modifyIndex ?? null;
     const canary = choice.canary === null ? null : { index: choice.canary.index, until: new Date(choice.canary.until).toISOString() };
     const label = kvLabel(canary === null ? key : canaryKey(key));
+    const held = this.#current.kvRoutes.length;
+    if (entry === null && held > 0) {
+      // Deleted around `fairway config push`, or lost: no instance drops routes for that. To
+      // change them, push a document; to stop taking routes from Consul, drop fleet.configKey.
+      const problems = [`${label}: the key is gone from Consul KV; the ${held} route(s) last read from it keep serving`];
+      this.#kvStatus = { key, ok: false, at, index, canary, routes: held, problems };
+      return { ok: false, problems };
+    }
     const loaded = entry === null ? { ok: true as const, routes: [] } : loadKvRoutes(entry.text, label, file.routes, this.#env);
     if (!loaded.ok) {
       const problems = loaded.problems.map(formatProblem);

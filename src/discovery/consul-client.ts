@@ -250,8 +250,12 @@ function decodeAnswer(method: string, path: string, res: Answer, raw: boolean): 
       throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered with a broken gzip body`, res.status, err);
     }
   }
-  // A KV key that does not exist is an answer (with its index, so a watch can block on it).
-  if (res.status === 404 && method === 'GET' && path.startsWith('/v1/kv/')) return { body: null, index, receivedAt };
+  // A KV key that does not exist is an answer (with its index, so a watch can block on it). One
+  // the token may not read is also a 404, flagged: that is no answer about the key at all.
+  if (res.status === 404 && method === 'GET' && path.startsWith('/v1/kv/')) {
+    if (res.filtered) throw new ConsulError(`Consul ${method} ${path.split('?')[0]}: the ACL token may not read this key (Consul hid it: X-Consul-Results-Filtered-By-Acls); it needs key:read (consul.token or CONSUL_HTTP_TOKEN)`, 403);
+    return { body: null, index, receivedAt };
+  }
   if (res.status >= 400) {
     const hint = res.status === 403 ? ' (check the ACL token: consul.token or CONSUL_HTTP_TOKEN)' : '';
     throw new ConsulError(`Consul ${method} ${path.split('?')[0]} answered ${res.status}: ${bytes.toString('utf8').trim().slice(0, 200)}${hint}`, res.status);
@@ -319,6 +323,8 @@ interface Answer {
   body: Buffer | undefined;
   /** Content-Encoding: gzip (asked for on reads). */
   gzip: boolean;
+  /** X-Consul-Results-Filtered-By-Acls: true, entries were left out that the token may not read. */
+  filtered: boolean;
   /** performance.now() when the head arrived. */
   receivedAt: number;
 }
@@ -348,6 +354,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #status = 0;
   #index: string | undefined;
   #gzip = false;
+  #filtered = false;
   #receivedAt = 0;
   #chunks: Buffer[] | undefined = [];
 
@@ -393,6 +400,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       const name = raw[i]!;
       if (bytesMatch(name, 'x-consul-index')) this.#index = raw[i + 1]!.toString('latin1');
       else if (bytesMatch(name, 'content-encoding')) this.#gzip = raw[i + 1]!.toString('latin1').trim().toLowerCase() === 'gzip';
+      else if (bytesMatch(name, 'x-consul-results-filtered-by-acls')) this.#filtered = raw[i + 1]!.toString('latin1').trim() === 'true';
     }
     if (statusCode < 400 && this.#sentIndex !== undefined && Number(this.#index) === this.#sentIndex) this.#chunks = undefined;
     this.#streaming = this.#sink !== undefined && statusCode < 300 && !this.#gzip;
@@ -408,7 +416,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     this.#settle();
     const chunks = this.#chunks;
-    this.#resolve({ status: this.#status, index: this.#index, body: chunks && Buffer.concat(chunks), gzip: this.#gzip, receivedAt: this.#receivedAt });
+    this.#resolve({ status: this.#status, index: this.#index, body: chunks && Buffer.concat(chunks), gzip: this.#gzip, filtered: this.#filtered, receivedAt: this.#receivedAt });
   }
 
   onError(err: Error): void {

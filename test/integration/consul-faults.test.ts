@@ -70,6 +70,49 @@ it('a bad ACL token gives consul "error" with a clear message, no busy loop; the
   }
 });
 
+it('a token that may not read fleet.configKey (Consul hides the key: 404, filtered by ACLs): the KV routes keep serving and the watch says why', async () => {
+  const ROOT = '5d0c8a41-3e6f-4b7a-9a2e-7c1d2b3e4f50';
+  const LIMITED = '0a9e2c1b-6d4f-4e3a-8b7c-1f2e3d4c5b6a';
+  const agent = new ConsulAgent(inject('consulBin'), {
+    extraArgs: ['-hcl', `acl { enabled = true\n default_policy = "deny"\n tokens { initial_management = "${ROOT}" } }`],
+  });
+  await agent.start();
+  const backend = await startBackend('kv');
+  const consul = new ConsulApi(agent.address, ROOT);
+  const key = 'fairway/config';
+  await until(async () => {
+    try {
+      await consul.put(`/v1/kv/${key}`, { routes: [{ name: 'kv', match: { pathPrefix: '/kv' }, endpoints: [backend.address] }] });
+      return true;
+    } catch {
+      return false; // ACL bootstrap still settling
+    }
+  }, 10_000, 'the KV document written with the management token');
+  await consul.put('/v1/acl/policy', { Name: 'no-kv', Rules: 'service_prefix "" { policy = "write" }\nnode_prefix "" { policy = "read" }\nagent_prefix "" { policy = "read" }\nkey_prefix "" { policy = "deny" }' });
+  await consul.put('/v1/acl/token', { SecretID: LIMITED, Policies: [{ Name: 'no-kv' }] });
+  const config = (token: string) =>
+    baseConfig({ consul: { address: agent.address, token }, fleet: { configKey: key }, routes: [{ name: 'home', match: { pathPrefix: '/home' }, endpoints: [backend.address] }] });
+  const file = writeConfig(config(ROOT));
+  const app = await Fairway.start({ configPath: file, log: pino({ level: 'silent' }), env: {}, watch: false });
+  const client = new Client(app.proxyUrl, 1);
+  try {
+    await until(async () => (await client.get('/kv')).status === 200, 10_000, 'the KV route served');
+    writeFileSync(file, JSON.stringify(config(LIMITED)));
+    expect((await app.reload()).ok).toBe(true);
+    const kvWatch = async () => ((await (await fetch(`${app.adminUrl}/api/status`)).json()) as Status).watches.find((w) => w.lastError?.includes('may not read this key'));
+    await until(async () => (await kvWatch()) !== undefined, 10_000, 'the KV watch failing on the hidden key');
+    expect((await kvWatch())!.lastErrorStatus).toBe(403);
+    for (let i = 0; i < 5; i++) expect((await client.get('/kv')).body).toBe('kv');
+    const { fleetConfig } = (await (await fetch(`${app.adminUrl}/api/status`)).json()) as { fleetConfig: { routes: number } };
+    expect(fleetConfig.routes).toBe(1);
+  } finally {
+    await client.close();
+    await app.stop();
+    await agent.stop();
+    await backend.close();
+  }
+});
+
 it('a reload while Consul is unreachable keeps serving, and registration is retried in the background', async () => {
   const backend = await startBackend('b1');
   const dead = `http://127.0.0.1:${await freePort()}`;

@@ -87,9 +87,20 @@ describe('fleet routes in Consul KV', () => {
     expect((await client.get('/api/x')).status).toBe(200);
   });
 
-  it('when the key is deleted, its routes go', async () => {
+  it('when the key is deleted, its routes keep serving, and /api/status says the key is gone', async () => {
+    // A key lost by accident (a recursive delete, a KV restore) must not take every instance's
+    // fleet routes with it; changing them is a push, dropping them a file without configKey.
+    type Status = { fleetConfig: { key: string; ok: boolean; index: number | null; routes: number; problems: string[] } };
     await fetch(`${consulAddress}/v1/kv/${key}`, { method: 'DELETE' });
-    await until(async () => (await client.get('/api/x')).status === 404, 10_000, 'the KV route gone');
+    const status = async (): Promise<Status> => (await (await fetch(`${app.adminUrl}/api/status`)).json()) as Status;
+    await until(async () => (await status()).fleetConfig.index === null, 10_000, 'the deletion seen');
+    expect((await status()).fleetConfig).toMatchObject({
+      key,
+      ok: false,
+      routes: 1,
+      problems: [`consul:${key}: the key is gone from Consul KV; the 1 route(s) last read from it keep serving`],
+    });
+    expect((await client.get('/api/x')).status).toBe(200);
     expect((await client.get('/home')).status).toBe(200);
   });
 });

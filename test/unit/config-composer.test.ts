@@ -76,7 +76,8 @@ describe('ConfigComposer: which routes are in force', () => {
     { why: 'routes from KV come after the file routes', steps: [{ kv: API_AND_ADMIN }], routes: ['web', 'api', 'admin'], tags: [] },
     { why: 'KV routes stay after the file routes across a reload', steps: [{ kv: API }, { file: FILE_EDITED }], routes: ['web', 'shop', 'api'], tags: [] },
     { why: 'a new value of the key replaces the KV routes in force', steps: [{ kv: API_AND_ADMIN }, { kv: API }], routes: ['web', 'api'], tags: [] },
-    { why: 'a deleted key takes its routes with it', steps: [{ kv: API }, { kv: null }], routes: ['web'], tags: [] },
+    { why: 'a deleted key keeps the routes last read from it (reported, not obeyed)', steps: [{ kv: API }, { kv: null }], routes: ['web', 'api'], tags: [] },
+    { why: 'a key deleted and written again takes the new routes', steps: [{ kv: API }, { kv: null }, { kv: API_AND_ADMIN }], routes: ['web', 'api', 'admin'], tags: [] },
     {
       why: 'a KV route taking a file route\'s name is refused, and the previous KV routes are kept',
       steps: [{ kv: API }, { kv: TAKES_WEB }],
@@ -131,6 +132,13 @@ describe('ConfigComposer: the same config object when nothing changed (the app s
 });
 
 describe('ConfigComposer: how the key was read, and what is not yet in force', () => {
+  it('a key gone after it gave routes is a problem that names it and counts the routes kept', () => {
+    const c = new ConfigComposer(FILE);
+    apply(c, { kv: API });
+    expect(apply(c, { kv: null }).refused).toEqual([`consul:${KEY}: the key is gone from Consul KV; the 1 route(s) last read from it keep serving`]);
+    expect(c.fleetConfig).toMatchObject({ key: KEY, ok: false, index: null, routes: 1 });
+  });
+
   it('a refused value says why and counts the routes kept; an accepted one counts its own', () => {
     const c = new ConfigComposer(FILE);
     apply(c, { kv: API });

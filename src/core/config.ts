@@ -173,7 +173,13 @@ export function loadConfig(text: string, file: string, env: Readonly<Record<stri
       }),
     };
   }
-  const data: unknown = doc.toJS() ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS() ?? {};
+  } catch (err) {
+    // The yaml package refuses aliases that expand past a bound (a "billion laughs" document).
+    return { ok: false, problems: [{ file, line: 1, col: 1, path: '', message: `the document cannot be expanded: ${(err as Error).message}` }] };
+  }
   const parsed = configSchema.safeParse(data);
   const found = [
     ...(parsed.success ? [] : parsed.error.issues.map(fromIssue)),

@@ -2,7 +2,10 @@
 // Consul agent (checked with the independent `consul` npm client), start, status, reload, stop.
 
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Consul from 'consul';
@@ -69,6 +72,14 @@ describe('fairway CLI', () => {
     const r = await runCli(['validate', '-c', '/nonexistent/fairway.yaml']);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe('fairway: /nonexistent/fairway.yaml: cannot read config file (ENOENT)');
+  });
+
+  it('validate on a FIFO refuses it at once instead of waiting for a writer', async () => {
+    const fifo = join(mkdtempSync(join(tmpdir(), 'fairway-fifo-')), 'fairway.yaml');
+    execFileSync('mkfifo', [fifo]);
+    const r = await runCli(['validate', '-c', fifo]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(`fairway: ${fifo}: cannot read config file (not a regular file)`);
   });
 
   it('register puts a service with weight, tags and an HTTP check into Consul; deregister removes it', async () => {

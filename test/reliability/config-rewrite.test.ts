@@ -10,11 +10,14 @@
 // - the other half pause after a first chunk without `routes:`, some longer than the watcher
 //   waits (it then reads the half file), and only the rule that a config needs a route rejects it.
 
-import { open, rename, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import { Client } from 'undici';
 import { expect, it } from 'vitest';
+import { Fairway } from '../../src/app.js';
 import { startBackends } from '../support/backends.js';
 import { spawnFairway, until, writeConfig } from '../support/fairway.js';
 import { freePort } from '../support/ports.js';
@@ -116,3 +119,25 @@ it('50 rewrites in place and 50 renames under traffic: every request 200, the la
     await Promise.all(backends.map((b) => b.close()));
   }
 }, 120_000);
+
+it('a FIFO put at the config path is refused, not waited on: the last good config serves, later saves apply, and stop drains', async () => {
+  // Reading a FIFO blocks until a writer comes; the reload chain and the drain used to wait on it.
+  const backends = await startBackends(1);
+  const file = writeConfig({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, routes: [{ name: 'before', endpoints: [backends[0]!.address] }] });
+  const app = await Fairway.start({ configPath: file, log: pino({ level: 'silent' }), env: {}, watch: false });
+  try {
+    await rm(file);
+    execFileSync('mkfifo', [file]);
+    const refused = await app.reload();
+    expect(refused).toMatchObject({ ok: false, problems: [`${file}: cannot read config file (not a regular file)`] });
+    expect((await fetch(app.proxyUrl)).status).toBe(200);
+    await rm(file);
+    await writeFile(file, JSON.stringify({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, routes: [{ name: 'after', endpoints: [backends[0]!.address] }] }));
+    expect((await app.reload()).ok).toBe(true);
+    const routes = (await (await fetch(`${app.adminUrl}/api/routes`)).json()) as Array<{ name: string }>;
+    expect(routes.map((r) => r.name)).toEqual(['after']);
+  } finally {
+    await app.stop();
+    await Promise.all(backends.map((b) => b.close()));
+  }
+});

@@ -48,6 +48,16 @@ describe('loadConfig: JSON files are placed like YAML ones', () => {
   });
 });
 
+describe('loadConfig: a document that cannot be expanded', () => {
+  it('aliases that expand past the YAML bound ("billion laughs") are one problem at 1:1, not a thrown error', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefghij'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghij'[i]}`).join(', ')}]`), ROUTE].join('\n');
+    const found = problems(bomb);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ line: 1, col: 1, path: '' });
+    expect(found[0]!.message).toMatch(/^the document cannot be expanded: .*alias/i);
+  });
+});
+
 describe('loadConfig: one problem, placed at its value', () => {
   it('an unknown strategy in the first route names routes[0].strategy, its line, and the allowed values', () => {
     const text = 'listen: 127.0.0.1:8080\nroutes:\n  - service: web\n    strategy: fastest\n';

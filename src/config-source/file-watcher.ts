@@ -2,6 +2,12 @@
 // file, because editors and config managers often replace a file (write a temp, rename over),
 // which ends a watch on the old inode. Bursts of events are folded into one call.
 //
+// What the folder's events cannot show, a look every POLL_MS does (the file's inode, size and
+// mtime through its symlinks): a Kubernetes ConfigMap volume swaps a `..data` symlink, so the
+// event names `..data`, not the file; a symlink to a file in another folder is edited there; the
+// folder itself is replaced, which ends the watch on it. A look that differs from the last is an
+// event.
+//
 // Others rewrite the file in place: open with truncate, then write (shell `>`, many editors,
 // a slow generator). Read in between, the file is empty or cut short, so a change is handed on
 // only once the file is stable: a debounce window after the last event the file is looked at
@@ -79,16 +85,25 @@ export class Settle {
   }
 }
 
+/** How often the file is looked at besides its folder's events. */
+export const POLL_MS = 2_000;
+
 export class FileWatcher {
   readonly #path: string;
   readonly #log: Logger;
   readonly #settle: Settle;
+  readonly #look: Look;
+  readonly #pollMs: number;
   #watcher: FSWatcher | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #polled: string | undefined;
 
-  constructor(path: string, onChange: () => void, log: Logger, debounceMs = 100) {
+  constructor(path: string, onChange: () => void, log: Logger, debounceMs = 100, pollMs = POLL_MS) {
     this.#path = path;
     this.#log = log;
-    this.#settle = new Settle(lookAt(path), onChange, debounceMs);
+    this.#look = lookAt(path);
+    this.#pollMs = pollMs;
+    this.#settle = new Settle(this.#look, onChange, debounceMs);
   }
 
   start(): void {
@@ -102,10 +117,20 @@ export class FileWatcher {
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'cannot watch the config file; SIGHUP still reloads');
     }
+    void this.#look().then((seen) => (this.#polled = seen));
+    this.#poll = setInterval(() => void this.#pollOnce(), this.#pollMs).unref();
   }
 
   stop(): void {
+    clearInterval(this.#poll);
     this.#settle.stop();
     this.#watcher?.close();
+  }
+
+  async #pollOnce(): Promise<void> {
+    const seen = await this.#look();
+    const before = this.#polled;
+    this.#polled = seen;
+    if (before !== undefined && seen !== before) this.#settle.poke();
   }
 }

@@ -16,22 +16,33 @@ interface Status {
   watches: Array<{ errors: number; lastError: string | null; lastErrorStatus: number | null }>;
 }
 
-it('a bad ACL token gives consul "error" with a clear message, no busy loop; the right token recovers; a revoked one keeps the known instances', async () => {
-  const ROOT = 'b1f8c6e2-7a2d-4f4e-9c55-2a2c6f5d7e11';
+/** A Consul dev agent of its own with ACLs on, denying by default; `root` is its management token. */
+async function startAclAgent(root: string): Promise<ConsulAgent> {
   const agent = new ConsulAgent(inject('consulBin'), {
-    extraArgs: ['-hcl', `acl { enabled = true\n default_policy = "deny"\n tokens { initial_management = "${ROOT}" } }`],
+    extraArgs: ['-hcl', `acl { enabled = true\n default_policy = "deny"\n tokens { initial_management = "${root}" } }`],
   });
   await agent.start();
-  const backend = await startBackend('b1');
-  const consul = new ConsulApi(agent.address, ROOT);
+  return agent;
+}
+
+/** Runs `write` until the agent's ACL system has settled enough to accept it. */
+async function whenAclsSettle(write: () => Promise<void>, what: string): Promise<void> {
   await until(async () => {
     try {
-      await consul.put('/v1/agent/service/register', { ID: 'web-1', Name: 'web', Address: '127.0.0.1', Port: backend.port });
+      await write();
       return true;
     } catch {
       return false; // ACL bootstrap still settling
     }
-  }, 10_000, 'registration with the management token');
+  }, 10_000, what);
+}
+
+it('a bad ACL token gives consul "error" with a clear message, no busy loop; the right token recovers; a revoked one keeps the known instances', async () => {
+  const ROOT = 'b1f8c6e2-7a2d-4f4e-9c55-2a2c6f5d7e11';
+  const agent = await startAclAgent(ROOT);
+  const backend = await startBackend('b1');
+  const consul = new ConsulApi(agent.address, ROOT);
+  await whenAclsSettle(() => consul.put('/v1/agent/service/register', { ID: 'web-1', Name: 'web', Address: '127.0.0.1', Port: backend.port }), 'registration with the management token');
   const config = (token: string) => baseConfig({ consul: { address: agent.address, token }, routes: [{ service: 'web' }] });
   const file = writeConfig(config('not-a-valid-token'));
   const app = await Fairway.start({ configPath: file, log: pino({ level: 'silent' }), env: {}, watch: false });
@@ -73,21 +84,14 @@ it('a bad ACL token gives consul "error" with a clear message, no busy loop; the
 it('a token that may not read fleet.configKey (Consul hides the key: 404, filtered by ACLs): the KV routes keep serving and the watch says why', async () => {
   const ROOT = '5d0c8a41-3e6f-4b7a-9a2e-7c1d2b3e4f50';
   const LIMITED = '0a9e2c1b-6d4f-4e3a-8b7c-1f2e3d4c5b6a';
-  const agent = new ConsulAgent(inject('consulBin'), {
-    extraArgs: ['-hcl', `acl { enabled = true\n default_policy = "deny"\n tokens { initial_management = "${ROOT}" } }`],
-  });
-  await agent.start();
+  const agent = await startAclAgent(ROOT);
   const backend = await startBackend('kv');
   const consul = new ConsulApi(agent.address, ROOT);
   const key = 'fairway/config';
-  await until(async () => {
-    try {
-      await consul.put(`/v1/kv/${key}`, { routes: [{ name: 'kv', match: { pathPrefix: '/kv' }, endpoints: [backend.address] }] });
-      return true;
-    } catch {
-      return false; // ACL bootstrap still settling
-    }
-  }, 10_000, 'the KV document written with the management token');
+  await whenAclsSettle(
+    () => consul.put(`/v1/kv/${key}`, { routes: [{ name: 'kv', match: { pathPrefix: '/kv' }, endpoints: [backend.address] }] }),
+    'the KV document written with the management token',
+  );
   await consul.put('/v1/acl/policy', { Name: 'no-kv', Rules: 'service_prefix "" { policy = "write" }\nnode_prefix "" { policy = "read" }\nagent_prefix "" { policy = "read" }\nkey_prefix "" { policy = "deny" }' });
   await consul.put('/v1/acl/token', { SecretID: LIMITED, Policies: [{ Name: 'no-kv' }] });
   const config = (token: string) =>

@@ -8,11 +8,12 @@
 // it, and refuses only an expired *replacement* of a certificate it is serving).
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { placeProblems, type Config, type ConfigProblem } from '../core/config.js';
 import { certificateNames } from '../core/sni.js';
 import { clientTlsProblems } from './client-tls.js';
+import { readRegularFile } from './regular-file.js';
 
 /** One certificate and its key, read and checked. */
 export interface LoadedCertificate {
@@ -54,7 +55,7 @@ export async function lookAtPair(pair: { cert: string; key: string }): Promise<s
 export async function readPem(path: string, what: string): Promise<Buffer | string> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readRegularFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a directory, not a file' : (code ?? (err as Error).message);

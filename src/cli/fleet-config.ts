@@ -68,7 +68,8 @@ export async function runConfigCommand(client: ConsulClient, sub: 'push' | 'pull
     }
   }
   const casText = values.cas as string | undefined;
-  if (casText !== undefined && !/^\d+$/.test(casText)) throw new UserError(`config push: --cas expected a whole number (an index from config pull), got "${casText}"`);
+  if (casText !== undefined && (!/^\d+$/.test(casText) || !Number.isSafeInteger(Number(casText))))
+    throw new UserError(`config push: --cas expected a whole number up to ${Number.MAX_SAFE_INTEGER} (an index from config pull), got "${casText}"`);
   const pushed = await pushConfig(client, file, key, casText === undefined ? undefined : Number(casText));
   return pushed.ok ? write(pushed.text, 0) : problems(pushed.problems);
 }

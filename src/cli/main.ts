@@ -121,7 +121,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     ({ values, positionals } = parseArgs({ args: argv.slice(1), options, strict: true, allowPositionals: command === 'explain' || command === 'config' }) as { values: Values; positionals: string[] });
   } catch (err) {
-    throw new UserError(`${command}: ${(err as Error).message}`);
+    // One line: Node's parser explains some mistakes (a value starting with a dash) over three.
+    throw new UserError(`${command}: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')}`);
   }
   if (values.help) return print(USAGE);
   if (values.version) return print(`${VERSION}\n`);
@@ -303,6 +304,9 @@ function print(text: string): number {
 }
 
 const debug = process.argv.includes('--debug');
+// A reader that stops early (`fairway config pull | head`) closes the pipe: the rest of the
+// output has nowhere to go, which is not Fairway's error. (`start` writes only its log there.)
+if (process.argv[2] !== 'start') process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 1));
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

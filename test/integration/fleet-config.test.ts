@@ -1,13 +1,14 @@
 // Routes from Consul KV for a fleet: `fairway config push` validates and writes with
 // check-and-set, `config pull` reads, and a running Fairway with fleet.configKey picks the routes
-// up by blocking query, keeps its last good ones when the key holds a bad document, and drops
-// them when the key goes. Real Consul agent, the real CLI, Fairway in this process.
+// up by blocking query, keeps its last good ones when the key holds a bad document or goes away.
+// Real Consul agent, the real CLI, Fairway in this process.
 
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Fairway } from '../../src/app.js';
 import { startBackend, type Backend } from '../support/backends.js';
-import { baseConfig, Client, runCli, startFairway, until, waitReady, writeConfig } from '../support/fairway.js';
+import { baseConfig, CLI, Client, runCli, startFairway, until, waitReady, writeConfig } from '../support/fairway.js';
 
 const consulAddress = inject('consulAddress');
 
@@ -75,6 +76,32 @@ describe('fleet routes in Consul KV', () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(`fairway: ${key} changed since it was at index ${index - 1}: someone else wrote it; pull it, merge your change and push again`);
     expect(await kvText(key)).toMatch(/name: api,/);
+  });
+
+  it('--cas that is not a safe whole number is one line and exit 1, before anything is written', async () => {
+    const file = writeConfig({ routes: [{ name: 'cas', match: { pathPrefix: '/cas' }, service: 'cas' }] });
+    const dash = await runCli(['config', 'push', '-c', file, ...consul, '--cas', '-1']);
+    expect(dash.code).toBe(1);
+    expect(dash.stderr.trim().split('\n')).toHaveLength(1);
+    expect(dash.stderr).toContain("--cas");
+    const huge = await runCli(['config', 'push', '-c', file, ...consul, '--cas', '99999999999999999999']);
+    expect([huge.code, huge.stderr.trim()]).toEqual([1, `fairway: config push: --cas expected a whole number up to ${Number.MAX_SAFE_INTEGER} (an index from config pull), got "99999999999999999999"`]);
+  });
+
+  it('config pull into a reader that stops early (| head) ends quietly with exit 0', async () => {
+    const big = `fairway-test/${randomUUID().slice(0, 8)}/big`;
+    await fetch(`${consulAddress}/v1/kv/${big}`, { method: 'PUT', body: `# ${'x'.repeat(300_000)}\n` });
+    try {
+      const child = spawn(process.execPath, [CLI, 'config', 'pull', '--consul', consulAddress, '--key', big], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      child.stdout.once('data', () => child.stdout.destroy());
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      // stderr: the index line pull always writes, and nothing else (no EPIPE trace).
+      expect({ code, stderr }).toEqual({ code: 0, stderr: expect.stringMatching(/^# \S+ at index \d+\n$/) });
+    } finally {
+      await fetch(`${consulAddress}/v1/kv/${big}`, { method: 'DELETE' });
+    }
   });
 
   it('a bad document written past the CLI is rejected by the instance, which keeps its last good routes and says so', async () => {

@@ -13,6 +13,7 @@ import { parseDuration } from './duration.js';
 import { parseJsonObject } from './json-text.js';
 import type { OutlierOptions } from './outlier.js';
 import { policyOf, type RoutePolicy } from './policy/route-policy.js';
+import { syntaxProblems } from './yaml-syntax.js';
 
 export interface StaticEndpoint {
   host: string;
@@ -165,13 +166,7 @@ export function loadConfig(text: string, file: string, env: Readonly<Record<stri
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      problems: doc.errors.map((e) => {
-        const pos = lines.linePos(e.pos[0]);
-        return { file, line: pos.line, col: pos.col, path: '', message: e.message.split('\n')[0]! };
-      }),
-    };
+    return { ok: false, problems: syntaxProblems(doc, lines).map((p) => ({ ...p, file, path: formatPath(p.path) })) };
   }
   let data: unknown;
   try {

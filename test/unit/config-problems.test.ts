@@ -36,7 +36,7 @@ describe('loadConfig: JSON files are placed like YAML ones', () => {
     {
       why: 'a key repeated in a JSON file is an error, not a silent last-one-wins',
       text: '{\n  "listen": "127.0.0.1:8080",\n  "listen": "127.0.0.1:9090"\n}\n',
-      line: '3:3 Map keys must be unique',
+      line: '3:3 listen: this key appears twice in its map; a key may appear once',
     },
     {
       why: 'a cross-field problem in an otherwise valid JSON file is reported too',
@@ -287,10 +287,21 @@ describe('loadConfig: several problems', () => {
 describe('loadConfig: YAML syntax errors', () => {
   it.each([
     { why: 'an unterminated quote', text: 'routes:\n  - name: "a\n', line: 3, col: 1, message: 'Missing closing "quote' },
-    { why: 'a duplicate key', text: 'listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n', line: 2, col: 1, message: 'Map keys must be unique' },
     { why: 'a tab used for indentation', text: 'routes:\n\t- a\n', line: 2, col: 1, message: 'Tabs are not allowed as indentation' },
   ])('$why gives its line and column with an empty path', ({ text, line, col, message }) => {
     expect(problems(text)).toEqual([{ file: 'fairway.yaml', line, col, path: '', message }]);
+  });
+
+  it.each([
+    { why: 'at the top', text: 'listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n', line: 2, col: 1, path: 'listen' },
+    { why: 'inside a route', text: 'routes:\n  - service: web\n    strategy: random\n    strategy: bogus\n', line: 4, col: 5, path: 'routes[0].strategy' },
+    { why: 'in a nested map of a later route', text: 'routes:\n  - service: a\n  - service: b\n    match: { pathPrefix: /x, pathPrefix: /y }\n', line: 4, col: 30, path: 'routes[1].match.pathPrefix' },
+  ])('a key given twice ($why) is placed at the repeat and named by its key path', ({ text, line, col, path }) => {
+    expect(problems(text)).toEqual([{ file: 'fairway.yaml', line, col, path, message: 'this key appears twice in its map; a key may appear once' }]);
+  });
+
+  it('a tab used as indentation under a key is that one problem, with no follow-on "key given twice"', () => {
+    expect(lines('listen: 127.0.0.1:1\nadmin:\n\tlisten: 127.0.0.1:2\nroutes:\n  - service: web\n')).toEqual(['3:1 Tabs are not allowed as indentation']);
   });
 
   it('a syntax error message is a single line', () => {

@@ -6,7 +6,10 @@ import { formatProblem, loadConfig, type Config } from '../core/config.js';
 import { UserError } from '../core/errors.js';
 import { readRegularFile } from './regular-file.js';
 
-/** The file's text (a regular file only: regular-file.ts), or a UserError naming the file and why it could not be read. */
+/**
+ * The file's text (a regular file only: regular-file.ts), or a UserError naming the file and
+ * why it could not be read.
+ */
 export async function readConfigText(path: string): Promise<string> {
   try {
     return (await readRegularFile(path)).toString('utf8');
